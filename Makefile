@@ -1,0 +1,51 @@
+# Two commands: `make demo` and `make test`. Both set themselves up on a fresh clone
+# (Python >= 3.11 and pip are all they need) and are quick on a second run.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+SCENARIO ?= scenarios/sample.yaml
+
+.PHONY: demo test lint browser benchmarks clean sample
+
+$(VENV)/bin/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# Reinstall only when the package metadata changes.
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/activate
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/activate
+	$(PIP) install --quiet -e ".[test]"
+	touch $(VENV)/.installed $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/siting run data/raw/sample/$(SCENARIO) --overwrite
+
+# Debian's chromium for the map tests in a real browser (root on these machines; skipped politely elsewhere).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian chromium for the browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium: browser tests will skip (and fail under CI=true)"; \
+	  else echo "chromium not found and cannot apt-get it: browser tests will skip"; fi; \
+	fi
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check siting tests benchmarks
+	$(VENV)/bin/ruff format --check siting tests benchmarks
+
+test: $(VENV)/.installed-test browser lint
+	$(VENV)/bin/pytest -q
+
+sample: $(VENV)/.installed
+	$(VENV)/bin/siting sample data/raw/sample --overwrite
+
+benchmarks: $(VENV)/.installed-test
+	$(PY) -m benchmarks.run all
+
+clean:
+	rm -rf data/processed/* maps/*.html .pytest_cache .ruff_cache
