@@ -50,5 +50,8 @@ def describe(value: object, *, limit: int = 80) -> str:
     str
         ``repr(value)``, cut to ``limit`` characters.
     """
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", None) == 0:
+        value = item()  # numpy scalar -> plain Python value, so messages read "-3", not "np.int64(-3)"
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
