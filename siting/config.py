@@ -1,0 +1,381 @@
+"""Scenario files: a YAML file validated into typed objects.
+
+A scenario names the inputs (population raster, districts, road network, schools, reserved sites, current
+catchments) and the policy and model parameters. Relative paths are read from the YAML file's folder.
+Every error names the file, the key and the value. ``Scenario.replace`` derives a variant, validated the
+same way, for exploring in a notebook::
+
+    base = load_scenario("data/raw/sample/scenarios/sample.yaml")
+    fewer = base.replace(max_new_schools=3, name="sample-3-new")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from siting.errors import InputError, describe
+from siting.standards import LEVELS, Standards
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GrowthConfig(_Strict):
+    """Yearly demand from annual growth rates per district."""
+
+    base_year: int = Field(ge=1900, le=2200)
+    years: list[int] = Field(min_length=1)
+    rate: dict[str, float] = Field(default_factory=lambda: {"default": 0.0})
+
+    @model_validator(mode="after")
+    def _years_after_base(self) -> GrowthConfig:
+        bad = [y for y in self.years if y < self.base_year]
+        if bad:
+            raise ValueError(f"years {bad} are before base_year {self.base_year}")
+        for district, rate in self.rate.items():
+            if not -0.5 < rate < 1.0:
+                raise ValueError(f"rate for {district!r} is {rate}; give an annual rate like 0.03 (3%)")
+        return self
+
+
+class PopulationConfig(_Strict):
+    """Where residents live: a population-count raster, aggregated to grid cells or given blocks."""
+
+    raster: Path
+    band: int | None = Field(default=None, ge=1)
+    cell_size_m: float = Field(default=200.0, gt=0, le=5000)
+    units: Path | None = None
+    seats_per_1000: dict[Literal["primary", "junior"], float] | None = None
+    growth: GrowthConfig | None = None
+
+
+class DistrictsConfig(_Strict):
+    """District polygons: the study area and the unit of reporting."""
+
+    path: Path
+    name_field: str = "name"
+
+
+class NetworkConfig(_Strict):
+    """The walking network: exactly one source."""
+
+    osm_xml: Path | None = None
+    graphml: Path | None = None
+    lines: Path | None = None
+    place: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    max_snap_m: float = Field(default=250.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NetworkConfig:
+        given = [k for k in ("osm_xml", "graphml", "lines", "place", "bbox") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one network source (osm_xml, graphml, lines, place or bbox); "
+                f"got {given or 'none'}"
+            )
+        if self.bbox is not None:
+            left, bottom, right, top = self.bbox
+            if not (left < right and bottom < top):
+                raise ValueError(f"bbox must be (left, bottom, right, top) in degrees; got {self.bbox}")
+        return self
+
+    @property
+    def source(self) -> Path | str | tuple[float, float, float, float]:
+        """The one source given (a path, a place name or a bbox)."""
+        for key in ("osm_xml", "graphml", "lines", "place", "bbox"):
+            value = getattr(self, key)
+            if value is not None:
+                return value
+        raise AssertionError("validated to have one source")
+
+
+class ModelConfig(_Strict):
+    """Parameters of the siting model (see ``siting.model.SitingModel.from_scenario``)."""
+
+    max_new_schools: int | None = Field(default=None, ge=0)
+    budget_yuan: float | None = Field(default=None, ge=0)
+    allow_expansion: bool = True
+    expansion_step_classes: int = Field(default=6, ge=1)
+    far_penalty: float = Field(default=3.0, ge=1.0)
+    disruption_m: float = Field(default=300.0, ge=0)
+    building_weight: float = Field(default=0.001, ge=0)
+    shortfall_m: float = Field(default=100_000.0, gt=0)
+    min_enrolment_share: float | None = Field(default=None, ge=0, le=1)
+    single_source: bool = True
+    mode: Literal["round", "exact", "split"] = "round"
+    solver: Literal["highs", "cbc"] = "highs"
+    time_limit_s: float = Field(default=60.0, gt=0)
+    gap: float = Field(default=0.005, ge=0, lt=1)
+
+
+class OutputsConfig(_Strict):
+    """Where results go (defaults: ``data/processed/<name>/`` and ``maps/<name>.html``)."""
+
+    dir: Path | None = None
+    map: Path | None = None
+
+
+class Scenario(_Strict):
+    """A validated scenario. Build it with :func:`load_scenario`; derive variants with :meth:`replace`."""
+
+    name: str
+    description: str = ""
+    crs: str | None = None
+    design_year: int | None = Field(default=None, ge=1900, le=2200)
+    plan_for: Literal["design_year", "max_over_years"] = "design_year"
+    population: PopulationConfig
+    districts: DistrictsConfig
+    network: NetworkConfig
+    schools: Path
+    sites: Path | None = None
+    current_catchments: dict[Literal["primary", "junior"], Path] = Field(default_factory=dict)
+    standards: dict[str, Any] = Field(default_factory=dict)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    outputs: OutputsConfig = Field(default_factory=OutputsConfig)
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("use letters, digits, '-', '_' or '.' (it names the output folder)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        growth = self.population.growth
+        if self.design_year is not None and growth is not None and self.design_year not in growth.years:
+            raise ValueError(
+                f"design_year {self.design_year} is not among population.growth.years {growth.years}"
+            )
+        if self.plan_for == "max_over_years" and growth is None:
+            raise ValueError("plan_for: max_over_years needs population.growth with several years")
+        self.standards_object()  # raises for unknown or bad overrides
+        return self
+
+    # ------------------------------------------------------------------ derived values
+    def standards_object(self) -> Standards:
+        """Return the standards this scenario uses: Foshan's defaults with the scenario's overrides."""
+        overrides = dict(self.standards)
+        if self.population.seats_per_1000:
+            overrides.update({f"seats_per_1000.{k}": v for k, v in self.population.seats_per_1000.items()})
+        return Standards.foshan().with_overrides(overrides)
+
+    def output_dir(self) -> Path:
+        """Folder of this scenario's outputs (relative paths are from the working directory)."""
+        return self.outputs.dir or Path("data/processed") / self.name
+
+    def map_path(self) -> Path:
+        """Path of this scenario's main HTML map."""
+        return self.outputs.map or Path("maps") / f"{self.name}.html"
+
+    def section_key(self, *sections: str) -> str:
+        """Return a short hash of some sections' values and input files' sizes and times (for caches).
+
+        Parameters
+        ----------
+        *sections
+            Top-level field names, e.g. ``"population", "districts"``; ``"standards"`` means the
+            effective standards.
+        """
+        payload: dict[str, Any] = {}
+        for section in sections:
+            if section == "standards":
+                payload[section] = self.standards_object().to_dict()
+            else:
+                payload[section] = _jsonable(getattr(self, section))
+        payload["files"] = {p: _file_stamp(Path(p)) for p in sorted(_paths_in(payload))}
+        text = json.dumps(payload, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    # ------------------------------------------------------------------ variants
+    def replace(self, **changes: Any) -> Scenario:
+        """Return a validated variant with some values changed.
+
+        Keys may be top-level fields (``name=...``), dotted paths (``**{"model.gap": 0.01}``) or, as a
+        shortcut, names of model parameters (``max_new_schools=3``, ``disruption_m=0``) or standards
+        (``service_radius_m={"primary": 800}``).
+
+        Raises
+        ------
+        InputError
+            Naming the key and value when the variant is not valid.
+        """
+        data = self.model_dump(mode="python", exclude={"source"})
+        for key, value in changes.items():
+            path = key.split(".") if "." in key else _shortcut(key)
+            target = data
+            for part in path[:-1]:
+                if not isinstance(target.get(part), dict):
+                    target[part] = {}
+                target = target[part]
+            target[path[-1]] = value
+        label = f"variant of {self.source or self.name}"
+        scenario = _validate(data, label)
+        return scenario.model_copy(update={"source": self.source})
+
+    def _repr_html_(self) -> str:  # pragma: no cover - notebook display
+        import html
+
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in self.model.model_dump().items()
+        )
+        return (
+            f"<b>Scenario {html.escape(self.name)}</b> — {html.escape(self.description)}<table>{rows}</table>"
+        )
+
+
+def _shortcut(key: str) -> list[str]:
+    if key in Scenario.model_fields:
+        return [key]
+    if key in ModelConfig.model_fields:
+        return ["model", key]
+    if key in PopulationConfig.model_fields:
+        return ["population", key]
+    if key in Standards.__dataclass_fields__:
+        return ["standards", key]
+    raise InputError(
+        f"unknown scenario key {key!r}; use a top-level field ({', '.join(Scenario.model_fields)}), "
+        f"a model parameter ({', '.join(ModelConfig.model_fields)}), or a dotted path like 'model.gap'."
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _paths_in(payload: Any) -> set[str]:
+    found: set[str] = set()
+    if isinstance(payload, dict):
+        for value in payload.values():
+            found |= _paths_in(value)
+    elif isinstance(payload, list):
+        for value in payload:
+            found |= _paths_in(value)
+    elif isinstance(payload, str) and ("/" in payload or "\\" in payload) and Path(payload).exists():
+        found.add(payload)
+    return found
+
+
+def _file_stamp(path: Path) -> list[float]:
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+_PATH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("population", "raster"),
+    ("population", "units"),
+    ("districts", "path"),
+    ("network", "osm_xml"),
+    ("network", "graphml"),
+    ("network", "lines"),
+    ("schools",),
+    ("sites",),
+)
+
+
+def _resolve_paths(data: dict[str, Any], base: Path, label: str) -> None:
+    """Make relative input paths absolute from ``base`` and check that each file exists."""
+
+    def resolve(keys: tuple[str, ...], value: Any) -> Any:
+        if value is None or not isinstance(value, str | Path):
+            return value
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            path = (base / path).resolve()
+        if not path.exists():
+            raise InputError(
+                f"{label}: {'.'.join(keys)} = {describe(str(value))} does not exist (looked for {path}). "
+                "Relative paths are read from the scenario file's folder."
+            )
+        return path
+
+    for keys in _PATH_KEYS:
+        parent = data
+        for part in keys[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+            if parent is None:
+                break
+        if isinstance(parent, dict) and keys[-1] in parent:
+            parent[keys[-1]] = resolve(keys, parent[keys[-1]])
+    catchments = data.get("current_catchments")
+    if isinstance(catchments, dict):
+        for level, value in list(catchments.items()):
+            catchments[level] = resolve(("current_catchments", str(level)), value)
+    outputs = data.get("outputs")
+    if isinstance(outputs, dict):
+        for key in ("dir", "map"):
+            if outputs.get(key) is not None:
+                outputs[key] = Path(outputs[key]).expanduser()
+
+
+def _validate(data: dict[str, Any], label: str) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling; see README 'Scenario file')"
+            shown = "" if err["type"] == "missing" else f" = {describe(err.get('input'))}"
+            lines.append(f"  {where}{shown}: {msg}")
+        raise InputError(f"{label}: invalid scenario:\n" + "\n".join(lines)) from None
+    except InputError as exc:
+        raise InputError(f"{label}: {exc}") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file.
+
+    Parameters
+    ----------
+    path
+        A YAML file (see README "Scenario file"). Relative input paths in it are read from its folder.
+
+    Returns
+    -------
+    Scenario
+        The validated scenario; ``scenario.source`` is the file.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or not YAML, an input file is missing, or a value is invalid; the message
+        names the file, the key and the value.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: scenario file not found.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({exc}).") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a scenario must be a mapping of keys to values, got {describe(data)}.")
+    data.setdefault("name", path.stem)
+    _resolve_paths(data, path.parent.resolve(), str(path))
+    scenario = _validate(data, str(path))
+    for level in scenario.current_catchments:
+        if level not in LEVELS:  # pragma: no cover - Literal already restricts it
+            raise InputError(f"{path}: current_catchments.{level}: unknown level.")
+    return scenario.model_copy(update={"source": path.resolve()})

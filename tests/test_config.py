@@ -1,0 +1,129 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from siting.config import load_scenario
+from siting.errors import InputError
+
+
+@pytest.fixture
+def scenario_file(tmp_path: Path) -> Path:
+    for name in (
+        "population.tif",
+        "districts.geojson",
+        "roads.osm",
+        "schools.geojson",
+        "sites.geojson",
+        "catchments_primary.geojson",
+    ):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "scenarios").mkdir()
+    path = tmp_path / "scenarios" / "city.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "city",
+                "population": {
+                    "raster": "../population.tif",
+                    "cell_size_m": 250,
+                    "growth": {"base_year": 2025, "years": [2025, 2030], "rate": {"default": 0.01}},
+                },
+                "design_year": 2030,
+                "districts": {"path": "../districts.geojson"},
+                "network": {"osm_xml": "../roads.osm"},
+                "schools": "../schools.geojson",
+                "sites": "../sites.geojson",
+                "current_catchments": {"primary": "../catchments_primary.geojson"},
+                "standards": {"class_size": {"primary": 40}},
+                "model": {"max_new_schools": 4, "gap": 0.01},
+            }
+        )
+    )
+    return path
+
+
+def _edit(path: Path, **changes) -> Path:
+    data = yaml.safe_load(path.read_text())
+    for dotted, value in changes.items():
+        target = data
+        *parents, last = dotted.split("__")
+        for part in parents:
+            target = target[part]
+        if value is None:
+            target.pop(last)
+        else:
+            target[last] = value
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_paths_resolve_from_the_scenario_folder(scenario_file):
+    sc = load_scenario(scenario_file)
+    assert sc.population.raster == (scenario_file.parent.parent / "population.tif").resolve()
+    assert sc.current_catchments["primary"].name == "catchments_primary.geojson"
+    assert sc.network.source == sc.network.osm_xml
+    assert sc.output_dir() == Path("data/processed/city")
+    assert sc.map_path() == Path("maps/city.html")
+    assert sc.standards_object().class_size["primary"] == 40
+    assert sc.source == scenario_file.resolve()
+
+
+def test_missing_input_file_names_key_and_path(scenario_file):
+    _edit(scenario_file, schools="../nope.geojson")
+    with pytest.raises(InputError, match=r"schools = '\.\./nope\.geojson' does not exist"):
+        load_scenario(scenario_file)
+
+
+def test_bad_value_names_the_key_and_value(scenario_file):
+    _edit(scenario_file, model__max_new_schools=-2)
+    with pytest.raises(InputError, match=r"model\.max_new_schools = -2: Input should be greater than"):
+        load_scenario(scenario_file)
+
+
+def test_typo_is_an_unknown_key(scenario_file):
+    _edit(scenario_file, model__max_new_school=3)
+    with pytest.raises(InputError, match=r"model\.max_new_school = 3: unknown key"):
+        load_scenario(scenario_file)
+
+
+def test_two_network_sources_are_refused(scenario_file):
+    _edit(scenario_file, network__place="Nanhai, Foshan")
+    with pytest.raises(InputError, match="exactly one network source"):
+        load_scenario(scenario_file)
+
+
+def test_unknown_standard_is_refused(scenario_file):
+    _edit(scenario_file, standards={"class_sise": {"primary": 40}})
+    with pytest.raises(InputError, match="unknown parameter 'class_sise'"):
+        load_scenario(scenario_file)
+
+
+def test_design_year_must_be_planned(scenario_file):
+    _edit(scenario_file, design_year=2031)
+    with pytest.raises(InputError, match="design_year 2031 is not among"):
+        load_scenario(scenario_file)
+
+
+def test_replace_validates_and_keeps_the_rest(scenario_file):
+    base = load_scenario(scenario_file)
+    variant = base.replace(max_new_schools=2, name="city-2", **{"model.disruption_m": 0})
+    assert variant.model.max_new_schools == 2
+    assert variant.model.disruption_m == 0
+    assert variant.model.gap == 0.01
+    assert variant.population == base.population
+    assert variant.section_key("population", "districts") == base.section_key("population", "districts")
+    assert variant.section_key("model") != base.section_key("model")
+    std = base.replace(service_radius_m={"primary": 800})
+    assert std.standards_object().service_radius_m["primary"] == 800
+    with pytest.raises(InputError, match="unknown scenario key 'max_new'"):
+        base.replace(max_new=1)
+    with pytest.raises(InputError, match=r"model\.gap = 2"):
+        base.replace(gap=2)
+
+
+def test_not_yaml(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: [unclosed")
+    with pytest.raises(InputError, match="not valid YAML"):
+        load_scenario(path)
