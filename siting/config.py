@@ -119,6 +119,12 @@ class ModelConfig(_Strict):
     gap: float = Field(default=0.005, ge=0, lt=1)
 
 
+class CatchmentsConfig(_Strict):
+    """How proposed catchments are finished after the model."""
+
+    repair_contiguity: bool = True
+
+
 class OutputsConfig(_Strict):
     """Where results go (defaults: ``data/processed/<name>/`` and ``maps/<name>.html``)."""
 
@@ -142,6 +148,7 @@ class Scenario(_Strict):
     current_catchments: dict[Literal["primary", "junior"], Path] = Field(default_factory=dict)
     standards: dict[str, Any] = Field(default_factory=dict)
     model: ModelConfig = Field(default_factory=ModelConfig)
+    catchments: CatchmentsConfig = Field(default_factory=CatchmentsConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     source: Path | None = Field(default=None, exclude=True)
 
