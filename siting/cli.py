@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import click
 
 from siting import __version__
 from siting._log import set_progress
-from siting.errors import SitingError
+from siting.errors import OutputExistsError, SitingError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,6 +30,101 @@ def cli(verbose: int, quiet: bool) -> None:
 
 
 # -- commands are added below this line, one function each, importing their stage module lazily --
+
+
+@cli.command("run")
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Result folder (default data/processed/<name>/).",
+)
+@click.option(
+    "--map",
+    "map_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="HTML map (default maps/<name>.html).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace earlier outputs of this scenario.")
+@click.option("--no-cache", is_flag=True, help="Rebuild demand, network and costs even if cached.")
+@click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
+def run_command(
+    scenario_file: Path,
+    out_dir: Path | None,
+    map_path: Path | None,
+    overwrite: bool,
+    no_cache: bool,
+    time_limit: float | None,
+) -> None:
+    """Run SCENARIO_FILE end to end: demand, walking costs, model, catchments, metrics, maps."""
+    from siting.config import load_scenario
+    from siting.pipeline import run_scenario
+
+    scenario = load_scenario(scenario_file)
+    if time_limit is not None:
+        scenario = scenario.replace(time_limit_s=time_limit)
+    result = run_scenario(
+        scenario,
+        out_dir=out_dir,
+        map_path=map_path,
+        overwrite=overwrite,
+        cache_dir=None if no_cache else Path("data/processed/_cache"),
+    )
+    click.echo(_run_report(result))
+
+
+def _run_report(result: object) -> str:
+    summary = result.summary  # type: ignore[attr-defined]
+    sol = summary["solution"]
+    lines = [
+        f"scenario {summary['scenario']}: solver {sol['status']} ({sol.get('solver')}), "
+        f"objective {sol['objective']:,.0f}, bound {sol['bound']:,.0f}, gap {100 * sol['gap']:.2f}%, "
+        f"{sol['solve_time_s']:.1f} s",
+    ]
+    for key, value in summary["key_figures"].items():
+        shown = (
+            f"{value:,.3f}"
+            if isinstance(value, float) and abs(value) < 10
+            else (f"{value:,.0f}" if isinstance(value, float) else str(value))
+        )
+        lines.append(f"  {key:<32} {shown}")
+    for school in summary["new_schools"]:
+        lines.append(f"  new school {school['school_id']} {school['name']}: {school['option']}")
+    lines.append(f"results: {result.out_dir}")  # type: ignore[attr-defined]
+    if result.map_path:  # type: ignore[attr-defined]
+        lines.append(f"map: {result.map_path}")  # type: ignore[attr-defined]
+    return "\n".join(lines)
+
+
+@cli.command("compare")
+@click.argument("scenario_files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--map",
+    "map_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Side-by-side map of the first two scenarios (default maps/compare-<a>-<b>.html).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace earlier outputs.")
+def compare_command(scenario_files: tuple[Path, ...], map_path: Path | None, overwrite: bool) -> None:
+    """Run several scenarios and print their key figures side by side."""
+    from siting.config import load_scenario
+    from siting.pipeline import compare_scenarios, run_scenario
+
+    results = [run_scenario(load_scenario(p), overwrite=overwrite) for p in scenario_files]
+    table = compare_scenarios(results)
+    click.echo(table.T.to_string())
+    if len(results) >= 2:
+        from siting import maps
+
+        path = map_path or Path("maps") / f"compare-{results[0].name}-{results[1].name}.html"
+        if path.exists() and not overwrite:
+            raise OutputExistsError(f"{path} exists; pass --overwrite to replace it.")
+        written = maps.review_map(results[0], other=results[1], path=path)
+        click.echo(f"side-by-side map: {written}")
 
 
 def main() -> None:
