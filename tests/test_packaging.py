@@ -1,0 +1,28 @@
+"""The two dependency lists (pip and conda) must not drift apart."""
+
+import re
+import tomllib
+
+import yaml
+
+from tests.conftest import REPO
+
+
+def _name(spec: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pip_names = {_name(d) for d in project["dependencies"]}
+    pip_names |= {_name(d) for d in project["optional-dependencies"]["test"]}
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    conda_names = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
+    assert pip_names - conda_names == set(), "in pyproject.toml but not environment.yml"
+    assert conda_names - pip_names == set(), "in environment.yml but not pyproject.toml"
+
+
+def test_console_script_and_python_floor():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["scripts"]["siting"] == "siting.cli:main"
+    assert project["requires-python"] == ">=3.11"
