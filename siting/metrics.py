@@ -31,7 +31,7 @@ Conventions
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -352,7 +352,8 @@ def school_metrics(
     -------
     pandas.DataFrame
         One row per school and level it serves (existing schools; sites only once opened or given pupils):
-        ``school_id, level, name, district, status, pupils`` (catchment seats), ``capacity`` (seats),
+        ``state`` (= ``column_prefix``), ``school_id, level, name, district, status, pupils`` (catchment
+        seats), ``capacity`` (seats),
         ``utilization`` (pupils / capacity; ``nan`` without capacity), ``over_capacity`` (pupils above
         capacity), ``enrolled`` (current state), ``class_basis, class_pupils, classes_needed`` (at the
         standard size), ``classes_available, avg_class_size, large_classes, super_large_classes, n_units,
@@ -444,6 +445,7 @@ def _level_metrics(
         avg = np.where(k > 0, whole / np.where(k > 0, k, 1), np.nan)
     out = pd.DataFrame(
         {
+            "state": state,
             "school_id": ids,
             "level": level,
             "name": schools["name"].astype(str).to_numpy() if "name" in schools.columns else ids,
@@ -479,8 +481,8 @@ def _level_metrics(
 
 # ---------------------------------------------------------------------------------------------- per district
 def district_metrics(
-    units: gpd.GeoDataFrame,
     schools: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
     *,
     standards: Standards,
     column_prefix: str = "proposed",
@@ -491,10 +493,10 @@ def district_metrics(
 
     Parameters
     ----------
-    units
-        Demand units with ``population``, demand per level, ``district`` and ``<column_prefix>_<level>``.
     schools
         Schools indexed by ``school_id``.
+    units
+        Demand units with ``population``, demand per level, ``district`` and ``<column_prefix>_<level>``.
     standards
         Policy values (``seats_per_1000``, class sizes, radii).
     column_prefix
@@ -508,7 +510,7 @@ def district_metrics(
     -------
     pandas.DataFrame
         One row per district and level, plus a ``district == "(all)"`` row per level:
-        ``district, level, population, demand, pupils_served, unserved, seats, seats_per_1000,
+        ``state, district, level, population, demand, pupils_served, unserved, seats, seats_per_1000,
         standard_per_1000, standard_seats, seat_shortfall, n_schools, schools_over_capacity,
         over_capacity, classes_needed, classes_available, large_classes, super_large_classes, walk_mean_m,
         walk_p95_m, share_within_radius``. Seats count the schools located in the district; pupils count the
@@ -542,11 +544,12 @@ def district_metrics(
         for name in [*names, ALL]:
             in_u = np.ones(len(units), bool) if name == ALL else unit_district == name
             in_s = sch if name == ALL else sch[sch["district"] == name]
-            rows.append(_district_row(name, level, units, in_u, demand, served, dist, in_s, standards))
+            rows.append(_district_row(state, name, level, units, in_u, demand, served, dist, in_s, standards))
     return pd.DataFrame(rows)
 
 
 def _district_row(
+    state: str,
     name: str,
     level: str,
     units: pd.DataFrame,
@@ -562,6 +565,7 @@ def _district_row(
     per_1000 = float(standards.seats_per_1000[level])
     standard_seats = per_1000 * population / 1000.0
     row = {
+        "state": state,
         "district": name,
         "level": level,
         "population": population,
@@ -784,6 +788,51 @@ def with_state_pupils(schools: pd.DataFrame, units: pd.DataFrame, *, column_pref
     return out
 
 
+def cv_tables(
+    schools: pd.DataFrame,
+    units: pd.DataFrame,
+    *,
+    standards: Standards,
+    indicators: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Return :func:`cv_table` for the current and the proposed state, with a ``state`` column.
+
+    The current state weights schools by ``enrolled_<level>`` when the schools table has both columns
+    (actual pupils), else by current catchment pupils; the proposed state by proposed catchment pupils.
+    States whose assignment columns the units lack are skipped.
+
+    Parameters
+    ----------
+    schools
+        Schools after the run, with resource totals.
+    units
+        Demand units with ``current_<level>`` and/or ``proposed_<level>``.
+    standards
+        Policy values.
+    indicators
+        Resource columns; default every resource column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``state`` followed by the columns of :func:`cv_table`; empty when there is no resource column.
+    """
+    indicators = list(resource_indicators(schools) if indicators is None else indicators)
+    frames = []
+    for state in STATES:
+        if not indicators or not any(f"{state}_{lv}" in units.columns for lv in LEVELS):
+            continue
+        if state == "current" and all(f"enrolled_{lv}" in schools.columns for lv in LEVELS):
+            basis, prefix = schools, "enrolled"
+        else:
+            basis, prefix = with_state_pupils(schools, units, column_prefix=state), "pupils"
+        table = cv_table(basis, standards=standards, indicators=indicators, pupils_column=prefix)
+        frames.append(table.assign(state=state)[["state", *table.columns]])
+    if not frames:
+        return pd.DataFrame(columns=["state", "level", "indicator", "cv", "cv_max", "passes"])
+    return pd.concat(frames, ignore_index=True)
+
+
 # ---------------------------------------------------------------------------------------------- summary
 def _json(value: Any) -> Any:
     if isinstance(value, dict):
@@ -799,89 +848,114 @@ def _json(value: Any) -> Any:
     return value
 
 
-_SUMMARY_FIELDS = (
-    "population",
+_AFTER_FIELDS = (
     "demand",
-    "pupils_served",
     "unserved",
     "seats",
     "seats_per_1000",
-    "standard_per_1000",
     "seat_shortfall",
-    "n_schools",
     "schools_over_capacity",
     "over_capacity",
-    "classes_needed",
-    "classes_available",
     "large_classes",
     "super_large_classes",
     "walk_mean_m",
     "walk_p95_m",
     "share_within_radius",
 )
+_BEFORE_FIELDS = (
+    "unserved",
+    "seats",
+    "seat_shortfall",
+    "schools_over_capacity",
+    "over_capacity",
+    "large_classes",
+    "super_large_classes",
+    "walk_mean_m",
+    "share_within_radius",
+)
 
 
 def summary(
-    units: gpd.GeoDataFrame,
     schools: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
     *,
     standards: Standards,
     costs: pd.DataFrame | None = None,
     changes: pd.DataFrame | None = None,
-    indicators: Iterable[str] | None = None,
+    solution: Any = None,
+    indicators: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Return the run's key figures as JSON-ready data (plain dicts, lists, numbers, ``None`` for missing).
+    """Return a run's headline figures as one flat, JSON-ready dict (one row of a scenario comparison).
+
+    Keys (``<level>`` is ``primary`` or ``junior``; ``None`` stands for a missing value):
+
+    - ``new_schools``, ``expanded_schools``: sites opened and existing schools expanded (schools' ``opened``
+      / ``expanded`` columns, else ``solution.opened``); ``cost_yuan``, ``subsidy_yuan``: sums over
+      ``solution.opened`` when given.
+    - ``<level>_<figure>`` for the proposed state and ``<level>_<figure>_before`` for the current state,
+      read from the overall :func:`district_metrics` row: demand, unserved, seats, seats_per_1000,
+      seat_shortfall, schools_over_capacity, over_capacity (pupils), large_classes, super_large_classes,
+      walk_mean_m, walk_p95_m, share_within_radius (a subset before); and ``<level>_max_utilization``.
+    - ``<level>_units_moved``, ``<level>_pupils_moved`` from ``changes``.
+    - ``<level>_cv_worst`` (largest CV over the indicators, proposed state) and ``<level>_cv_pass`` (every
+      indicator within ``standards.cv_max``), when the schools carry resource columns.
 
     Parameters
     ----------
-    units
-        Demand units with ``current_<level>`` and/or ``proposed_<level>``.
     schools
         Schools after the run.
+    units
+        Demand units with ``current_<level>`` and/or ``proposed_<level>``.
     standards
         Policy values.
     costs
         Travel costs for the walk statistics.
     changes
         The changes table (:func:`siting.catchments.compare_catchments`), if computed.
+    solution
+        The model result (``opened`` with ``cost_yuan`` and ``subsidy_yuan``), if any.
     indicators
         Resource columns for the difference coefficient; default all.
 
     Returns
     -------
     dict
-        ``{"states": {state: {level: {figure: value}}}, "cv": {state: [rows of cv_table]},
-        "changes": {level: {"units": n, "pupils": x}}}``. Each level's figures are the overall
-        :func:`district_metrics` row plus ``max_utilization``. The current-state CV weights schools by
-        ``enrolled_<level>`` when the schools table has both columns; otherwise (and for the proposed state)
-        by catchment pupils.
+        Flat mapping of figure name to a number, bool or ``None``.
     """
-    out: dict[str, Any] = {"states": {}, "cv": {}}
-    indicators = list(resource_indicators(schools) if indicators is None else indicators)
-    for state in STATES:
+    out: dict[str, Any] = {}
+    opened = getattr(solution, "opened", None)
+    if "opened" in schools.columns:
+        out["new_schools"] = int(schools["opened"].fillna(False).astype(bool).sum())
+    elif isinstance(opened, pd.DataFrame) and "status" in schools.columns:
+        out["new_schools"] = int((schools["status"].reindex(opened.index.astype(str)) == "site").sum())
+    if "expanded" in schools.columns:
+        out["expanded_schools"] = int(schools["expanded"].fillna(False).astype(bool).sum())
+    if isinstance(opened, pd.DataFrame):
+        for col in ("cost_yuan", "subsidy_yuan"):
+            if col in opened.columns:
+                out[col] = float(pd.to_numeric(opened[col], errors="coerce").fillna(0.0).sum())
+    for state, suffix, fields in (("proposed", "", _AFTER_FIELDS), ("current", "_before", _BEFORE_FIELDS)):
         if not any(f"{state}_{lv}" in units.columns for lv in LEVELS):
             continue
         table = school_metrics(schools, units, standards=standards, column_prefix=state, costs=costs)
         dist = district_metrics(
-            units, schools, standards=standards, column_prefix=state, costs=costs, school_table=table
+            schools, units, standards=standards, column_prefix=state, costs=costs, school_table=table
         )
-        figures = {}
         for level, row in dist[dist["district"] == ALL].set_index("level").iterrows():
-            figures[level] = {k: row[k] for k in _SUMMARY_FIELDS}
+            for name in fields:
+                out[f"{level}_{name}{suffix}"] = row[name]
             util = table.loc[table["level"] == level, "utilization"]
-            figures[level]["max_utilization"] = float(util.max()) if util.notna().any() else None
-        out["states"][state] = figures
-        if indicators:
-            enrolled = all(f"enrolled_{lv}" in schools.columns for lv in LEVELS)
-            if state == "current" and enrolled:
-                basis, prefix = schools, "enrolled"
-            else:
-                basis, prefix = with_state_pupils(schools, units, column_prefix=state), "pupils"
-            cv = cv_table(basis, standards=standards, indicators=indicators, pupils_column=prefix)
-            out["cv"][state] = cv.to_dict(orient="records")
+            out[f"{level}_max_utilization{suffix}"] = float(util.max()) if util.notna().any() else None
     if changes is not None:
-        out["changes"] = {
-            level: {"units": len(grp), "pupils": float(grp["pupils"].sum())}
-            for level, grp in changes.groupby("level", sort=False)
-        }
+        for level in LEVELS:
+            moved = changes[changes["level"] == level] if len(changes) else changes
+            out[f"{level}_units_moved"] = len(moved)
+            out[f"{level}_pupils_moved"] = float(moved["pupils"].sum()) if len(moved) else 0.0
+    cv = cv_tables(schools, units, standards=standards, indicators=indicators)
+    proposed = cv[cv["state"] == "proposed"] if len(cv) else cv
+    for level, grp in proposed.groupby("level", sort=False) if len(proposed) else []:
+        values = pd.to_numeric(grp["cv"], errors="coerce")
+        out[f"{level}_cv_worst"] = float(values.max()) if values.notna().any() else None
+        known = grp["passes"].dropna()
+        out[f"{level}_cv_pass"] = bool(known.astype(bool).all()) if len(known) else None
     return _json(out)
