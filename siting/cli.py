@@ -32,6 +32,88 @@ def cli(verbose: int, quiet: bool) -> None:
 # -- commands are added below this line, one function each, importing their stage module lazily --
 
 
+@cli.command("costs")
+@click.option(
+    "--network",
+    "network_source",
+    required=True,
+    help="Road network file (.osm, .graphml, line layer) or a place name.",
+)
+@click.option("--units", "units_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--schools", "schools_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--max-distance", type=float, required=True, help="Hard walking limit, metres.")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Walking speed, m/s.")
+@click.option(
+    "--max-snap", type=float, default=250.0, show_default=True, help="Snap limit to a road, metres."
+)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def costs_command(
+    network_source: str,
+    units_path: Path,
+    schools_path: Path,
+    max_distance: float,
+    speed: float,
+    max_snap: float,
+    out_path: Path,
+    overwrite: bool,
+) -> None:
+    """Walking costs of unit-school pairs within --max-distance, written to --out (Parquet)."""
+    from siting.network import costs_cli
+
+    click.echo(
+        costs_cli(
+            network_source,
+            units_path=units_path,
+            schools_path=schools_path,
+            max_distance_m=max_distance,
+            walking_speed_mps=speed,
+            max_snap_m=max_snap,
+            out=out_path,
+            overwrite=overwrite,
+        )
+    )
+
+
+@cli.command("demand")
+@click.argument("raster", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--area",
+    required=True,
+    help="Study area: a polygon file (.geojson/.gpkg/.shp) or 'left,bottom,right,top' in EPSG:4326.",
+)
+@click.option("--cell-size", type=float, default=200.0, show_default=True, help="Grid unit size, metres.")
+@click.option("--crs", default=None, help="Projected study CRS, e.g. EPSG:32649 (default: UTM zone).")
+@click.option("--band", type=int, default=None, help="Band holding population counts (multi-band files).")
+@click.option("--district-field", default="name", show_default=True, help="District name field of --area.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+def demand_command(
+    raster: Path,
+    area: str,
+    cell_size: float,
+    crs: str | None,
+    band: int | None,
+    district_field: str,
+    out_path: Path,
+    overwrite: bool,
+) -> None:
+    """Build demand units from RASTER and write them to --out (GeoPackage); print the totals."""
+    from siting.demand import format_demand_report, write_demand_units
+
+    report = write_demand_units(
+        raster,
+        area=area,
+        cell_size_m=cell_size,
+        crs=crs,
+        band=band,
+        district_field=district_field,
+        out=out_path,
+        overwrite=overwrite,
+    )
+    click.echo(format_demand_report(report))
+
+
 @cli.command("run")
 @click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(

@@ -34,6 +34,7 @@ the same id for a given CRS and cell size (see :func:`grid_unit_id`).
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ from pyproj import CRS, Transformer
 from siting._crs import ensure_projected, require_crs, utm_crs_for
 from siting._log import get_logger, progress
 from siting._raster import RasterWindow, area_window, choose_band, iter_strips, raster_crs
-from siting.errors import InputError, describe
+from siting.errors import InputError, OutputExistsError, describe
 from siting.standards import LEVELS, Standards
 
 log = get_logger(__name__)
@@ -64,11 +65,14 @@ __all__ = [
     "demand_from_raster",
     "demand_report",
     "design_demand",
+    "format_demand_report",
     "grid_row_col",
     "grid_unit_id",
     "project_years",
+    "read_area",
     "seat_demand_from_age_bands",
     "units_from_raster",
+    "write_demand_units",
 ]
 
 DEFAULT_AGES: Mapping[str, tuple[int, int]] = {"primary": (6, 11), "junior": (12, 14)}
@@ -194,7 +198,11 @@ def _open_window(
     rcrs = raster_crs(src, path=path)
     b = choose_band(src, band, path=path)
     area_r = _to_crs(sa.geom, sa.crs, rcrs)
-    note = f" (the area given in {sa.crs.to_string()} spans {tuple(round(v, 6) for v in sa.geom.bounds)})"
+    note = (
+        ""
+        if sa.crs.equals(rcrs)
+        else f" (the area given in {sa.crs.to_string()} spans {tuple(round(v, 6) for v in sa.geom.bounds)})"
+    )
     window = area_window(src, area_r, path=path, area_bounds_note=note)
     return RasterWindow(
         path=path,
@@ -1174,3 +1182,123 @@ def demand_from_raster(
         design_year=design_year,
     )
     return out, report
+
+
+# ---------------------------------------------------------------------------------------------- files
+def read_area(area: str | Path) -> gpd.GeoDataFrame | BBox:
+    """Parse a command-line study area: a polygon file or ``'left,bottom,right,top'`` in EPSG:4326.
+
+    Parameters
+    ----------
+    area
+        A path to a polygon layer (``.geojson``, ``.gpkg``, ``.shp``...) or four comma-separated numbers.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or tuple
+        The polygons, or the bbox ``(left, bottom, right, top)`` in EPSG:4326.
+    """
+    text = str(area).strip()
+    parts = text.split(",")
+    if len(parts) == 4:
+        try:
+            return tuple(float(p) for p in parts)  # type: ignore[return-value]
+        except ValueError:
+            pass
+    path = Path(text)
+    if not path.exists():
+        raise InputError(
+            f"--area {text!r} is neither an existing polygon file nor 'left,bottom,right,top' "
+            "(four numbers in EPSG:4326, e.g. '113.0,22.9,113.2,23.1')."
+        )
+    try:
+        layer = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several unrelated classes for unreadable files
+        raise InputError(f"{path}: cannot read the study area layer ({exc}).") from None
+    return layer
+
+
+def write_demand_units(
+    raster: PathLike,
+    *,
+    area: str | Path | gpd.GeoDataFrame | BBox,
+    out: PathLike,
+    cell_size_m: float = 200.0,
+    crs: CRS | str | None = None,
+    band: int | None = None,
+    district_field: str | None = "name",
+    standards: Standards | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Build demand units (seats per 1,000 residents) and write them atomically to a GeoPackage.
+
+    Parameters
+    ----------
+    raster
+        Population-count GeoTIFF.
+    area
+        Polygons, a bbox in EPSG:4326, or a string for :func:`read_area`.
+    out
+        Output ``.gpkg`` (layer ``units``, ``unit_id`` as a column).
+    cell_size_m, crs, band, district_field
+        As in :func:`units_from_raster`.
+    standards
+        Policy values; default Foshan's.
+    overwrite
+        Replace ``out`` if it exists.
+
+    Returns
+    -------
+    dict
+        The :func:`demand_report` dict, plus ``out``.
+
+    Raises
+    ------
+    OutputExistsError
+        When ``out`` exists and ``overwrite`` is False (checked before any work).
+    """
+    out = Path(out)
+    if out.suffix.lower() != ".gpkg":
+        raise InputError(f"--out {out}: write demand units to a GeoPackage (a name ending in .gpkg).")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists; pass --overwrite to replace it.")
+    if isinstance(area, str | Path):
+        area = read_area(area)
+    if isinstance(area, tuple):
+        district_field = None
+    units, report = demand_from_raster(
+        raster,
+        area=area,
+        standards=standards or Standards.foshan(),
+        cell_size_m=cell_size_m,
+        crs=crs,
+        band=band,
+        district_field=district_field,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.gpkg")
+    try:
+        units.reset_index().to_file(tmp, layer="units", driver="GPKG")
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    report["out"] = str(out)
+    return report
+
+
+def format_demand_report(report: Mapping[str, Any]) -> str:
+    """Return the totals of a :func:`demand_report` dict as a few aligned lines of text."""
+    lines = [
+        f"raster sum (clipped)   {report['raster_sum']:,.1f} residents",
+        f"units' sum             {report['units_sum']:,.1f} residents in {report['n_units']:,} units",
+        f"relative error         {report['relative_error']:.2e}",
+        f"method                 {report.get('method')} ({report.get('crs')})",
+    ]
+    rates = report.get("seats_per_1000") or {}
+    for level, seats in report.get("seats", {}).items():
+        rate = f" ({rates[level]:g} per 1,000)" if level in rates else ""
+        lines.append(f"seats {level:<16} {seats:,.1f}{rate}")
+    lines.extend(f"note: {note}" for note in report.get("notes", []))
+    if report.get("out"):
+        lines.append(f"written: {report['out']}")
+    return "\n".join(lines)
