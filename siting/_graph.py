@@ -1,0 +1,372 @@
+"""Array form of a road graph for exact, compiled shortest paths (private helpers of :mod:`siting.network`).
+
+A networkx graph is turned once into flat arrays (:class:`EdgeTable`): integer node ids, one row per
+*physical* edge (the reversed copy that osmnx adds for two-way streets is dropped), its ``length`` in metres
+and its geometry oriented from ``u`` to ``v``. Points are snapped to the nearest edge with a shapely
+``STRtree``; the snapped positions become virtual nodes that split their edge (:func:`augmented_matrix`),
+so scipy's Dijkstra gives exact distances, also when both ends lie on the same edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import dijkstra
+
+from siting.errors import NetworkError, describe
+
+SOURCE_BATCH = 64
+"""Dijkstra sources per call: bounds the dense ``batch × nodes`` distance block (64 × 250k × 8 B ≈ 128 MB)."""
+
+
+@dataclass(frozen=True)
+class EdgeTable:
+    """Physical edges of a graph as arrays (positions index ``nodes``).
+
+    Attributes
+    ----------
+    nodes
+        Node labels of the graph; a node's integer id is its position here.
+    node_xy
+        ``(n_nodes, 2)`` node coordinates (graph CRS, metres).
+    u, v
+        Integer end nodes of each edge.
+    key
+        The networkx edge key of each kept edge.
+    length
+        Edge length from the graph's ``length`` attribute (m).
+    geometry
+        Shapely LineStrings oriented from ``u`` to ``v``.
+    geom_length
+        Length of each geometry in the graph CRS (m); positions are scaled from it to ``length``.
+    """
+
+    nodes: pd.Index
+    node_xy: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    key: np.ndarray
+    length: np.ndarray
+    geometry: np.ndarray
+    geom_length: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of graph nodes."""
+        return len(self.nodes)
+
+
+def edge_table(graph: nx.MultiDiGraph, *, name: str = "network") -> EdgeTable:
+    """Flatten ``graph`` into an :class:`EdgeTable`, one row per physical (undirected) edge.
+
+    Parameters
+    ----------
+    graph
+        Projected road graph; nodes need ``x``/``y``, edges a ``length`` (m) and optionally a ``geometry``.
+    name
+        How to call the graph in messages.
+
+    Returns
+    -------
+    EdgeTable
+        Edges between the same two nodes with the same length and the same (reversed) geometry are kept
+        once; genuinely different parallel edges are all kept.
+
+    Raises
+    ------
+    NetworkError
+        If the graph has no edges, a node lacks coordinates or an edge lacks a valid length.
+    """
+    if graph.number_of_edges() == 0:
+        raise NetworkError(
+            f"{name}: the road network has no edges ({graph.number_of_nodes()} nodes); load a network "
+            "that covers the study area."
+        )
+    nodes = pd.Index(list(graph.nodes), tupleize_cols=False)
+    try:
+        xs = np.fromiter((d["x"] for _, d in graph.nodes(data=True)), float, count=len(nodes))
+        ys = np.fromiter((d["y"] for _, d in graph.nodes(data=True)), float, count=len(nodes))
+    except KeyError as exc:
+        raise NetworkError(
+            f"{name}: a node has no {exc.args[0]!r} coordinate; nodes need 'x' and 'y'."
+        ) from exc
+    node_xy = np.column_stack([xs, ys])
+    us, vs, keys, lengths, geoms = [], [], [], [], []
+    for u, v, k, data in graph.edges(keys=True, data=True):
+        us.append(u)
+        vs.append(v)
+        keys.append(k)
+        lengths.append(data.get("length", np.nan))
+        geoms.append(data.get("geometry"))
+    try:
+        length = np.asarray(lengths, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise NetworkError(f"{name}: an edge 'length' is not a number ({exc}).") from exc
+    bad = ~np.isfinite(length) | (length < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise NetworkError(
+            f"{name}: edge ({us[i]!r}, {vs[i]!r}, {keys[i]!r}) has length {describe(lengths[i])}; every "
+            "edge needs a finite 'length' in metres (osmnx adds it; for your own graph set it)."
+        )
+    ui = nodes.get_indexer(pd.Index(us, tupleize_cols=False))
+    vi = nodes.get_indexer(pd.Index(vs, tupleize_cols=False))
+    geometry = np.asarray(geoms, dtype=object)
+    missing = np.array([g is None for g in geoms], dtype=bool)
+    if missing.any():
+        coords = np.stack([node_xy[ui[missing]], node_xy[vi[missing]]], axis=1)
+        geometry[missing] = shapely.linestrings(coords)
+    # One row per physical edge: orient every geometry from the lower to the higher node id and drop
+    # exact duplicates (the reverse copies of two-way streets). Loops keep the smaller of both orientations.
+    flip = ui > vi
+    canon = np.where(flip, shapely.reverse(geometry), geometry)
+    loop = ui == vi
+    if loop.any():
+        fwd = shapely.to_wkb(canon[loop])
+        rev = shapely.to_wkb(shapely.reverse(canon[loop]))
+        canon[loop] = np.where(rev < fwd, shapely.reverse(canon[loop]), canon[loop])
+    frame = pd.DataFrame(
+        {
+            "a": np.minimum(ui, vi),
+            "b": np.maximum(ui, vi),
+            "length": np.round(length, 6),
+            "wkb": shapely.to_wkb(canon),
+        }
+    )
+    keep = ~frame.duplicated().to_numpy()
+    return EdgeTable(
+        nodes=nodes,
+        node_xy=node_xy,
+        u=ui[keep],
+        v=vi[keep],
+        key=np.asarray(keys, dtype=object)[keep],
+        length=length[keep],
+        geometry=geometry[keep],
+        geom_length=shapely.length(geometry[keep]),
+    )
+
+
+@dataclass(frozen=True)
+class Snapped:
+    """Where points meet the network: edge row (-1 when not snapped), position from ``u`` and access leg."""
+
+    edge: np.ndarray
+    position: np.ndarray
+    access: np.ndarray
+    snap_xy: np.ndarray
+
+
+def snap(table: EdgeTable, xy: np.ndarray, *, max_snap_m: float) -> Snapped:
+    """Snap points to their nearest edge within ``max_snap_m``.
+
+    Parameters
+    ----------
+    table
+        Edges to snap to.
+    xy
+        ``(n, 2)`` point coordinates in the graph CRS (m).
+    max_snap_m
+        Points farther than this from every edge are not snapped (m).
+
+    Returns
+    -------
+    Snapped
+        ``edge`` is -1 and the other fields NaN for points that were not snapped. ``position`` is measured
+        along the edge from ``u`` in units of the edge's ``length`` (the geometry position scaled by
+        ``length / geometry length``); ``access`` is the straight distance from the point to the edge (m).
+    """
+    n = len(xy)
+    edge = np.full(n, -1, dtype=np.int64)
+    position = np.full(n, np.nan)
+    access = np.full(n, np.nan)
+    snap_xy = np.full((n, 2), np.nan)
+    finite = np.isfinite(xy).all(axis=1)
+    if n == 0 or not finite.any():
+        return Snapped(edge, position, access, snap_xy)
+    points = shapely.points(xy[finite])
+    tree = shapely.STRtree(table.geometry)
+    (which, hit), dist = tree.query_nearest(
+        points, max_distance=max_snap_m, return_distance=True, all_matches=False
+    )
+    rows = np.flatnonzero(finite)[which]
+    geoms = table.geometry[hit]
+    along = shapely.line_locate_point(geoms, points[which])
+    glen = table.geom_length[hit]
+    frac = np.divide(along, glen, out=np.zeros_like(along), where=glen > 0)
+    edge[rows] = hit
+    position[rows] = np.clip(frac, 0.0, 1.0) * table.length[hit]
+    access[rows] = dist
+    snap_xy[rows] = shapely.get_coordinates(shapely.line_interpolate_point(geoms, along))
+    return Snapped(edge, position, access, snap_xy)
+
+
+def augmented_matrix(table: EdgeTable, snapped: Snapped) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Split edges at snapped points and return the undirected graph matrix and each point's node.
+
+    Parameters
+    ----------
+    table
+        The physical edges.
+    snapped
+        Snapped points (units and schools together).
+
+    Returns
+    -------
+    tuple
+        ``(matrix, node)``: an upper-triangular CSR matrix of edge lengths over the real nodes followed by
+        one virtual node per distinct snapped position (use with ``directed=False``), and the node of
+        each point (-1 for points that were not snapped). Points at an edge's end use the end node.
+    """
+    n = table.n_nodes
+    node = np.full(len(snapped.edge), -1, dtype=np.int64)
+    ok = snapped.edge >= 0
+    e, pos = snapped.edge[ok], snapped.position[ok]
+    at_u = pos <= 0.0
+    at_v = ~at_u & (pos >= table.length[e])
+    inner = ~(at_u | at_v)
+    ids = np.empty(len(e), dtype=np.int64)
+    ids[at_u] = table.u[e[at_u]]
+    ids[at_v] = table.v[e[at_v]]
+    # distinct inner positions become virtual nodes n, n+1, ... in (edge, position) order
+    pairs = pd.DataFrame({"e": e[inner], "p": pos[inner]})
+    uniq = pairs.drop_duplicates().sort_values(["e", "p"], kind="stable")
+    ue, up = uniq["e"].to_numpy(), uniq["p"].to_numpy()
+    vid = n + np.arange(len(uniq), dtype=np.int64)
+    lookup = pd.MultiIndex.from_arrays([ue, up]).get_indexer(
+        pd.MultiIndex.from_arrays([e[inner], pos[inner]])
+    )
+    ids[inner] = vid[lookup]
+    node[ok] = ids
+    # chain u -> p1 -> ... -> pk -> v along each split edge; other edges unchanged
+    first = np.ones(len(ue), dtype=bool)
+    first[1:] = ue[1:] != ue[:-1]
+    last = np.ones(len(ue), dtype=bool)
+    last[:-1] = ue[:-1] != ue[1:]
+    prev_node = np.where(first, table.u[ue], np.roll(vid, 1))
+    prev_pos = np.where(first, 0.0, np.roll(up, 1))
+    split = np.zeros(len(table.u), dtype=bool)
+    split[ue] = True
+    src = np.concatenate([table.u[~split], prev_node, vid[last]])
+    dst = np.concatenate([table.v[~split], vid, table.v[ue[last]]])
+    weight = np.concatenate([table.length[~split], up - prev_pos, table.length[ue[last]] - up[last]])
+    return undirected_csr(src, dst, weight, n + len(uniq)), node
+
+
+def undirected_csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, n: int) -> sp.csr_matrix:
+    """Upper-triangular CSR matrix keeping the shortest of parallel edges; loops dropped; zeros kept."""
+    a, b = np.minimum(src, dst), np.maximum(src, dst)
+    keep = a != b
+    a, b, w = a[keep], b[keep], np.maximum(weight[keep], 0.0)
+    order = np.lexsort((w, b, a))
+    a, b, w = a[order], b[order], w[order]
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return sp.csr_matrix((w[first], (a[first], b[first])), shape=(n, n))
+
+
+def bounded_pairs(
+    matrix: sp.csr_matrix,
+    source_node: np.ndarray,
+    source_offset: np.ndarray,
+    source_limit: np.ndarray,
+    target_node: np.ndarray,
+    target_offset: np.ndarray,
+    *,
+    progress_desc: str = "walking distances",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (source, target) pairs with ``offset_s + network + offset_t <= limit_s``.
+
+    Parameters
+    ----------
+    matrix
+        Undirected graph matrix from :func:`augmented_matrix`.
+    source_node, source_offset, source_limit
+        Per source (school): its node, its access leg (m) and its distance limit (m).
+    target_node, target_offset
+        Per target (unit): its node and its access leg (m).
+    progress_desc
+        Label of the progress bar.
+
+    Returns
+    -------
+    tuple
+        ``(source_index, target_index, distance_m)`` arrays (positions into the inputs).
+    """
+    from siting._log import progress
+
+    order = np.argsort(source_limit - source_offset, kind="stable")
+    out_s, out_t, out_d = [], [], []
+    batches = [order[i : i + SOURCE_BATCH] for i in range(0, len(order), SOURCE_BATCH)]
+    for batch in progress(batches, desc=progress_desc, unit="batch"):
+        nodes, row = np.unique(source_node[batch], return_inverse=True)
+        reach = float(np.max(source_limit[batch] - source_offset[batch]))
+        if reach < 0:
+            continue
+        dist = dijkstra(matrix, directed=False, indices=nodes, limit=reach * (1 + 1e-12) + 1e-9)
+        block = dist[row][:, target_node] + source_offset[batch, None] + target_offset[None, :]
+        si, ti = np.nonzero(block <= source_limit[batch, None])
+        out_s.append(batch[si])
+        out_t.append(ti)
+        out_d.append(block[si, ti])
+    if not out_s:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, np.empty(0)
+    return np.concatenate(out_s), np.concatenate(out_t), np.concatenate(out_d)
+
+
+def pair_distances(
+    matrix: sp.csr_matrix,
+    a_node: np.ndarray,
+    a_offset: np.ndarray,
+    b_node: np.ndarray,
+    b_offset: np.ndarray,
+) -> np.ndarray:
+    """Exact distances of given pairs, unbounded (``inf`` when not connected or a point is not snapped).
+
+    Parameters
+    ----------
+    matrix
+        Undirected graph matrix from :func:`augmented_matrix`.
+    a_node, a_offset, b_node, b_offset
+        Per pair: the nodes of both ends (-1 when not snapped) and their access legs (m).
+
+    Returns
+    -------
+    numpy.ndarray
+        Distance of each pair (m). Dijkstra runs from whichever side has fewer distinct nodes.
+    """
+    out = np.full(len(a_node), np.inf)
+    ok = (a_node >= 0) & (b_node >= 0)
+    if not ok.any():
+        return out
+    a, b = a_node[ok], b_node[ok]
+    if len(np.unique(b)) < len(np.unique(a)):
+        a, b = b, a
+    sources, row = np.unique(a, return_inverse=True)
+    values = np.empty(len(a))
+    for start in range(0, len(sources), SOURCE_BATCH):
+        sel = (row >= start) & (row < start + SOURCE_BATCH)
+        dist = dijkstra(matrix, directed=False, indices=sources[start : start + SOURCE_BATCH])
+        values[sel] = dist[row[sel] - start, b[sel]]
+    out[ok] = values + a_offset[ok] + b_offset[ok]
+    return out
+
+
+def component_share(graph: nx.MultiDiGraph) -> tuple[int, float]:
+    """Number of weakly connected components and the share of edge length outside the largest (by length)."""
+    comp_of: dict[Hashable, int] = {}
+    for i, comp in enumerate(nx.weakly_connected_components(graph)):
+        for node in comp:
+            comp_of[node] = i
+    totals = np.zeros(max(comp_of.values(), default=-1) + 1)
+    for u, _, length in graph.edges(data="length", default=0.0):
+        totals[comp_of[u]] += float(length)
+    total = totals.sum()
+    share = 0.0 if total <= 0 else float((total - totals.max()) / total)
+    return len(totals), share
