@@ -138,6 +138,52 @@ class SitingResult:
     solver: str = "highs"
     _model: SitingModel | None = field(default=None, repr=False)
 
+    @classmethod
+    def from_tables(
+        cls,
+        *,
+        summary: Mapping[str, Any],
+        opened: pd.DataFrame,
+        assignment: pd.DataFrame,
+        shortfall: pd.DataFrame,
+    ) -> SitingResult:
+        """Rebuild a result saved as tables plus its :meth:`summary` (no model attached: no :meth:`explain`).
+
+        Parameters
+        ----------
+        summary
+            The dict :meth:`summary` returned.
+        opened, assignment, shortfall
+            The result's tables as saved.
+
+        Returns
+        -------
+        SitingResult
+            With the saved numbers; missing ones are NaN.
+        """
+
+        def num(key: str) -> float:
+            value = summary.get(key)
+            return math.nan if value is None else float(value)
+
+        parts = summary.get("objective_parts") or {}
+        return cls(
+            status=str(summary.get("status", "not_solved")),
+            solver_status=str(summary.get("solver_status", "")),
+            objective=num("objective"),
+            bound=num("bound"),
+            gap=num("gap"),
+            solve_time_s=num("solve_time_s"),
+            build_time_s=num("build_time_s"),
+            n_split_rounded=int(summary.get("n_split_rounded", 0) or 0),
+            mode=str(summary.get("mode", "")),
+            opened=opened,
+            assignment=assignment if len(assignment.columns) else _empty_assignment(),
+            shortfall=shortfall if len(shortfall.columns) else _empty_shortfall(),
+            objective_parts={k: float(v) for k, v in parts.items()},
+            solver=str(summary.get("solver", "")),
+        )
+
     def summary(self) -> dict[str, Any]:
         """Return the headline numbers as JSON-ready data."""
         served = self.assignment.groupby("level")["pupils"].sum() if len(self.assignment) else pd.Series()
@@ -504,14 +550,17 @@ class SitingModel:
         Raises
         ------
         InputError
-            For an unknown mode, or a single-sourcing mode on a split-sourcing model.
+            For an unknown mode. A model built with ``single_source=False`` always solves mode ``"split"``.
         """
         if mode is None:
             mode = "round" if self.single_source else "split"
         if mode not in MODES:
             raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
         if mode != "split" and not self.single_source:
-            raise InputError(f"mode={mode!r} needs single_source=True; use mode='split' for split sourcing.")
+            log.warning(
+                "mode=%r asks for single schools but the model allows splitting; solving mode 'split'", mode
+            )
+            mode = "split"
         prog = self.program()
         d = self._d
         n_arc = len(d["a_k"])
@@ -681,8 +730,8 @@ class SitingModel:
             n_split_rounded=0,
             mode=mode,
             opened=self._d["o_table"].iloc[0:0].set_index("school_id"),
-            assignment=pd.DataFrame(columns=["unit_id", "level", "school_id", "pupils", "distance_m"]),
-            shortfall=pd.DataFrame(columns=["unit_id", "level", "pupils"]),
+            assignment=_empty_assignment(),
+            shortfall=_empty_shortfall(),
             objective_parts={
                 "distance": math.nan,
                 "building": math.nan,
@@ -735,7 +784,7 @@ class SitingModel:
                 }
             )
         else:
-            shortfall = pd.DataFrame(columns=["unit_id", "level", "pupils"])
+            shortfall = _empty_shortfall()
         zo = x[n_arc : n_arc + n_opt] > 0.5
         opened = d["o_table"][zo].set_index("school_id")
         return SitingResult(
@@ -829,6 +878,14 @@ class SitingModel:
             "max_sources": float(sources),
             "options_per_school": float(per_school),
         }
+
+
+def _empty_assignment() -> pd.DataFrame:
+    return pd.DataFrame(columns=["unit_id", "level", "school_id", "pupils", "distance_m"])
+
+
+def _empty_shortfall() -> pd.DataFrame:
+    return pd.DataFrame(columns=["unit_id", "level", "pupils"])
 
 
 def _clean(x: np.ndarray, integer: np.ndarray) -> np.ndarray:
