@@ -32,6 +32,46 @@ def cli(verbose: int, quiet: bool) -> None:
 # -- commands are added below this line, one function each, importing their stage module lazily --
 
 
+@cli.command("review")
+@click.argument("result_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--against",
+    "against_dir",
+    type=click.Path(path_type=Path),
+    help="Another result folder: compare its proposal (before) with RESULT_DIR's (after).",
+)
+@click.option("--level", type=click.Choice(["primary", "junior", "both"]), default="both", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Also write the tables here.")
+@click.option("--overwrite", is_flag=True, help="Replace tables already in --out.")
+def review_command(
+    result_dir: Path, against_dir: Path | None, level: str, out_dir: Path | None, overwrite: bool
+) -> None:
+    """Print the review tables of a result: units that move, schools and districts before and after."""
+    from siting.pipeline import RunResult
+    from siting.report import TERMINAL_COLUMNS, format_table, hearing_tables, review_tables, write_tables
+
+    result = RunResult.load(result_dir)
+    against = RunResult.load(against_dir) if against_dir is not None else None
+    tables = review_tables(result, against=against, level=level)
+    if against is None:
+        tables.update(hearing_tables(result))
+    titles = {
+        "changes": "Units that change school",
+        "schools": "Schools before and after",
+        "districts": "Districts before and after",
+        "cv": "Difference coefficient (pupil-weighted CV) before and after",
+        "sites": "New sites",
+        "expansions": "Expanded schools",
+    }
+    for name, table in tables.items():
+        shown = table[[c for c in TERMINAL_COLUMNS.get(name, table.columns) if c in table.columns]]
+        click.echo(f"\n{titles.get(name, name)} ({len(table):,} rows)")
+        click.echo(format_table(shown, max_rows=40))
+    if out_dir is not None:
+        paths = write_tables(tables, out_dir, overwrite=overwrite)
+        click.echo(f"\nWrote {len(paths)} files to {out_dir}")
+
+
 @cli.command("costs")
 @click.option(
     "--network",
