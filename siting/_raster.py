@@ -292,7 +292,7 @@ def area_fractions(
         [(area, 1)], out_shape=shape, transform=transform, fill=0, all_touched=False, dtype="uint8"
     ).astype(bool)
     # rasterise the boundary on a one-cell margin so the dilation sees lines just outside the block
-    padded = transform * Affine.translation(-1, -1)
+    padded = transform @ Affine.translation(-1, -1)
     edge = rasterio.features.rasterize(
         [(area.boundary, 1)],
         out_shape=(rows + 2, cols + 2),
@@ -337,7 +337,7 @@ def iter_strips(src: rasterio.io.DatasetReader, rw: RasterWindow, *, max_cells: 
         nrows = min(step, rows - row0)
         window = rasterio.windows.Window(rw.window.col_off, rw.window.row_off + row0, cols, nrows)
         raw = src.read(rw.band, window=window)
-        strip_transform = rw.transform * Affine.translation(0, row0)
+        strip_transform = rw.transform @ Affine.translation(0, row0)
         fraction, boundary = area_fractions(rw.area, strip_transform, (nrows, cols))
         values = clean_values(raw, rw.nodata, fraction > 0, rw.bad)
         yield Strip(row0=row0, values=values, fraction=fraction, boundary=boundary)

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 import rasterio
 import shapely
+from affine import Affine
 from pyproj import CRS, Transformer
 
 from siting._crs import ensure_projected, require_crs, utm_crs_for
@@ -81,6 +82,7 @@ DEFAULT_AGES: Mapping[str, tuple[int, int]] = {"primary": (6, 11), "junior": (12
 _GRID_OFFSET = 2**30
 _MAX_SUBSAMPLES = 2_000_000  # sub-cells per strip: bounds memory at a few hundred MB
 _MAX_POLY_CELLS = 200_000  # raster cells per strip in polygon allocation
+_SUBSAMPLE_FACTOR = 8.0  # sub-cell side <= unit side / 8 (see the module docstring)
 
 BBox = tuple[float, float, float, float]
 PathLike = str | Path
@@ -185,6 +187,13 @@ def _to_crs(geom: shapely.Geometry, src: CRS, dst: CRS) -> shapely.Geometry:
     return shapely.make_valid(out)
 
 
+def _densified(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
+    """Add vertices every 1/1000 of the extent so straight edges bend correctly when re-projected."""
+    left, bottom, right, top = geoms.total_bounds
+    step = max(right - left, top - bottom) / 1000.0
+    return geoms.segmentize(step) if step > 0 else geoms
+
+
 def _study_crs(crs: CRS | str | None, sa: _StudyArea) -> CRS:
     if crs is not None:
         return ensure_projected(crs, name="crs")
@@ -208,7 +217,7 @@ def _open_window(
         path=path,
         band=b,
         crs=rcrs,
-        transform=src.window_transform(window),
+        transform=src.transform @ Affine.translation(window.col_off, window.row_off),
         window=window,
         area=area_r,
         nodata=src.nodata,
@@ -317,8 +326,23 @@ def _allocate_grid(
             n_in = inside.sum(axis=1)
             share = np.where(n_in > 0, m[edge] / np.maximum(n_in, 1), 0.0)
             we = np.where(inside, share[:, None], 0.0)
-            sliver = n_in == 0  # a tiny overlap missed by every sub-cell centre: spread over the cell
-            we[sliver] = (m[edge][sliver] / (k * k))[:, None]
+            sliver = n_in == 0  # a tiny overlap missed by every sub-cell centre: put it on the overlap
+            if sliver.any():
+                we[sliver] = (m[edge][sliver] / (k * k))[:, None]
+                rows_s, cols_s = ie[sliver], je[sliver]
+                x0 = t.c + t.a * cols_s
+                y0 = t.f + t.e * (strip.row0 + rows_s)
+                cells = shapely.box(
+                    np.minimum(x0, x0 + t.a),
+                    np.minimum(y0, y0 + t.e),
+                    np.maximum(x0, x0 + t.a),
+                    np.maximum(y0, y0 + t.e),
+                )
+                spot = shapely.point_on_surface(shapely.intersection(cells, rw.area))
+                px, py = to_study.transform(shapely.get_x(spot), shapely.get_y(spot))
+                where = np.flatnonzero(edge)[sliver]
+                x[where] = np.asarray(px)[:, None]
+                y[where] = np.asarray(py)[:, None]
             w[edge] = we
         x, y, w = x.ravel(), y.ravel(), w.ravel()
         keep = w > 0
@@ -395,7 +419,7 @@ def _allocate_polygons(
 
 
 def _subsamples(res_m: float, cell_size_m: float) -> int:
-    return int(min(64, max(2, math.ceil(8.0 * res_m / cell_size_m))))
+    return int(min(64, max(2, math.ceil(_SUBSAMPLE_FACTOR * res_m / cell_size_m))))
 
 
 def _tag_districts(units: gpd.GeoDataFrame, sa: _StudyArea, crs: CRS, max_distance: float) -> pd.Series:
@@ -500,7 +524,7 @@ def _build_units(
                     f"units: {int(bad.sum())} feature(s) are not polygons "
                     f"(ids {units.index[bad][:5].tolist()})."
                 )
-            geoms = units.geometry.make_valid().to_crs(study).to_numpy()
+            geoms = _densified(units.geometry.make_valid()).to_crs(study).to_numpy()
             area_study = _to_crs(sa.geom, sa.crs, study)
             shapely.prepare(area_study)
             within = shapely.within(geoms, area_study)
