@@ -1427,6 +1427,20 @@ def _scenario_tables(
     arcs = pd.concat(arcs_parts, ignore_index=True)
     arcs = arcs.drop_duplicates(["unit_id", "school_id", "level"], keep="first")
     current_distance = pd.concat(current_parts, ignore_index=True).drop_duplicates(["unit_id", "level"])
+    if min_load is not None:
+        # a school cannot be asked to keep more than that share of the pupils who live within its reach
+        reach = arcs.assign(d=arcs["unit_id"].map(demand["primary"]).where(arcs["level"] == "primary"))
+        reach["d"] = reach["d"].fillna(arcs["unit_id"].map(demand["junior"]))
+        within = reach.pivot_table(index="school_id", columns="level", values="d", aggfunc="sum", fill_value=0.0)
+        within = within.reindex(index=min_load.index, columns=levels, fill_value=0.0)
+        capped = min_load.clip(upper=min_enrolment_share * within)
+        n_capped = int((capped < min_load - 1e-9).to_numpy().sum())
+        if n_capped:
+            log.info(
+                "min_enrolment_share: %d school-level minimum(s) lowered to the share of pupils within reach",
+                n_capped,
+            )
+        min_load = capped
     return {
         "arcs": arcs,
         "demand": demand,

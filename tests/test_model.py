@@ -203,7 +203,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
     arcs = pd.DataFrame({"unit_id": [1], "school_id": ["Z"], "level": "p", "cost": [1.0]})
     demand = pd.DataFrame({"p": [5.0]}, index=[1])
     cap = pd.DataFrame({"p": [100.0]}, index=["A"])
-    with pytest.raises(InputError, match="unknown unit, school or level.*'Z'"):
+    with pytest.raises(InputError, match=r"unknown unit, school or level.*'Z'"):
         SitingModel.from_costs(arcs, demand, cap)
     with pytest.raises(InputError, match="lacks column"):
         SitingModel.from_costs(arcs.drop(columns="cost"), demand, cap)
