@@ -1,0 +1,202 @@
+"""The maps in a real browser: headless Debian chromium via Playwright, with no internet at all.
+
+Leaflet and plugin URLs are answered from ``siting/_assets``, tiles with a blank PNG, everything else is
+aborted (and recorded). Needs /usr/bin/chromium (``make browser``); skipped without it, failed under CI.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from siting import maps
+from tests.conftest import REPO, SAMPLE
+from tests.test_maps import CHINESE, XSS, make_map_result
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOT = REPO / "docs" / "img" / "sample-map.png"
+
+# the folium map object(s) of the page, by their global variable names
+_MAPS_JS = (
+    "Object.keys(window).filter(k => k.startsWith('map_') && window[k] instanceof L.Map).map(k => window[k])"
+)
+
+
+@pytest.fixture(scope="module")
+def map_files(tmp_path_factory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("maps")
+    result = make_map_result()
+    return {
+        "main": maps.save_map(maps.siting_map(result), out / "main.html"),
+        "offline": maps.save_map(maps.siting_map(result, basemap="none", offline=True), out / "offline.html"),
+        "hearing": maps.hearing_map(result, out / "hearing.html"),
+        "review": maps.review_map(result, path=out / "review.html"),
+    }
+
+
+def _open(page, path: Path) -> None:
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    page.wait_for_function(f"{_MAPS_JS}.length > 0")
+    page.wait_for_function(
+        f"{_MAPS_JS}.every(m => m._loaded && !m._animatingZoom && !m._panAnim?._inProgress)"
+    )
+    page.wait_for_timeout(400)  # fitBounds may still be settling
+
+
+def _open_popup_of(page, text: str) -> str:
+    """Open the popup of the first feature whose popup or name has ``text`` (escaped); return its text."""
+    found = page.evaluate(
+        """(needle) => {
+          const maps = MAPS;
+          for (const map of maps) {
+            let hit = null;
+            map.eachLayer(l => {
+              if (hit || !l.feature || !l.getPopup || !l.getPopup()) return;
+              const p = l.feature.properties;
+              if ((p.popup || "").includes(needle) || (p.name || "").includes(needle)) hit = l;
+            });
+            if (hit) { hit.openPopup(); return true; }
+          }
+          return false;
+        }""".replace("MAPS", _MAPS_JS),
+        maps._esc(text),
+    )
+    assert found, f"no feature with {text!r}"
+    popup = page.locator(".leaflet-popup-content").first
+    popup.wait_for(state="visible")
+    return popup.inner_text()
+
+
+def test_main_map_loads_cleanly_with_layers_legend_and_title(offline_page, map_files):
+    page = offline_page
+    _open(page, map_files["main"])
+    assert page.errors == [] and page.aborted == []
+    labels = [t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
+    for name in ["Population density", "Proposed catchments — primary", "Existing schools", "New schools",
+                 "Reserved sites — chosen", "Reserved sites — not chosen", "District boundaries",
+                 "Homes changing school — primary", "Service radius 500 m — primary"]:  # fmt: skip
+        assert name in labels
+    legend = page.locator(".siting-legend")
+    assert legend.is_visible() and "utilization" in legend.inner_text()
+    assert "synthetic 12x10" in page.locator(".siting-title").inner_text()
+    assert page.locator(".leaflet-control-search").count() == 1
+    assert page.locator(".leaflet-control-zoom-fullscreen").count() == 1
+    assert page.locator("path.leaflet-interactive").count() == 0  # canvas renderer, not one SVG per cell
+    assert page.locator("canvas").count() >= 1
+
+
+def test_a_click_on_a_school_opens_its_popup(offline_page, map_files):
+    page = offline_page
+    _open(page, map_files["main"])
+    point = page.evaluate(
+        """() => {
+          const map = MAPS[0];
+          let target = null;
+          map.eachLayer(l => { if (!target && l instanceof L.CircleMarker && l.feature
+                                   && l.feature.properties.name === "School 2") target = l; });
+          const p = map.latLngToContainerPoint(target.getLatLng());
+          const box = map.getContainer().getBoundingClientRect();
+          return [box.left + p.x, box.top + p.y];
+        }""".replace("MAPS", _MAPS_JS)
+    )
+    page.mouse.click(point[0], point[1])
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for(state="visible")
+    text = popup.inner_text()
+    assert "School 2" in text and "seats" in text and "utilization" in text
+    assert page.errors == []
+
+
+def test_hostile_name_shows_as_text_and_runs_nothing(offline_page, map_files):
+    page = offline_page
+    _open(page, map_files["main"])
+    text = _open_popup_of(page, XSS)
+    assert XSS in text  # the raw characters are displayed
+    assert page.locator(".leaflet-popup-content img").count() == 0
+    # the search list shows it as text too
+    page.locator(".leaflet-control-search .search-button").click()
+    page.locator(".leaflet-control-search input").press_sequentially("img", delay=50)
+    tip = page.locator(".search-tip").first
+    tip.wait_for(state="visible")
+    assert "onerror" in tip.inner_text() and page.locator(".search-tip img").count() == 0
+    page.wait_for_timeout(300)
+    assert page.dialogs == [] and page.errors == []
+
+
+def test_chinese_name_displays(offline_page, map_files):
+    page = offline_page
+    _open(page, map_files["main"])
+    assert CHINESE in _open_popup_of(page, CHINESE)
+
+
+def test_unit_popup_built_in_the_page_shows_old_and_new_school(offline_page, map_files):
+    page = offline_page
+    _open(page, map_files["main"])
+    page.locator(".leaflet-control-layers-overlays label", has_text="Population density").click()
+    text = page.evaluate(
+        """() => {
+          const map = MAPS[0];
+          let unit = null;
+          map.eachLayer(l => {
+            if (!unit && l.feature && l.feature.properties.dens !== undefined) unit = l;
+          });
+          unit.openPopup(unit.getBounds().getCenter());
+          return document.querySelector('.leaflet-popup-content').innerText;
+        }""".replace("MAPS", _MAPS_JS)
+    )
+    assert "Home zone 0" in text and "Population" in text and "→" in text and "walk" in text
+    assert page.errors == []
+
+
+def test_offline_file_needs_no_assets_and_shows_data_without_tiles(offline_page, map_files):
+    page = offline_page
+    _open(page, map_files["offline"])
+    assert page.errors == [] and page.aborted == []
+    assert page.evaluate("() => performance.getEntriesByType('resource').length") == 0
+    assert page.locator(".leaflet-tile").count() == 0
+    assert page.locator(".siting-legend").is_visible()
+    assert XSS in _open_popup_of(page, XSS)
+    assert page.dialogs == []
+
+
+def test_review_map_shows_two_synchronised_maps(offline_page, map_files):
+    page = offline_page
+    _open(page, map_files["review"])
+    assert page.errors == [] and page.aborted == []
+    assert page.locator(".leaflet-container").count() == 2
+    titles = page.locator(".siting-title").all_inner_texts()
+    assert any("current" in t for t in titles) and any("proposed" in t for t in titles)
+    centres = page.evaluate(
+        """async () => {
+          const [a, b] = MAPS;
+          a.setView([a.getCenter().lat + 0.002, a.getCenter().lng], a.getZoom(), {animate: false});
+          await new Promise(r => setTimeout(r, 200));
+          return [a.getCenter().lat, b.getCenter().lat];
+        }""".replace("MAPS", _MAPS_JS)
+    )
+    assert centres[0] == pytest.approx(centres[1], abs=1e-6)
+
+
+def test_hearing_map_of_the_sample_and_readme_screenshot(offline_page, map_files, tmp_path):
+    """On the real sample when it exists (the README's screenshot), else on the synthetic city."""
+    page = offline_page
+    path = map_files["hearing"]
+    if (SAMPLE / "scenarios" / "sample.yaml").exists():
+        from siting.config import load_scenario
+        from siting.pipeline import run_scenario
+
+        run = run_scenario(load_scenario(SAMPLE / "scenarios" / "sample.yaml"), write=False)
+        path = maps.hearing_map(run, tmp_path / "sample-hearing.html")
+    _open(page, path)
+    page.wait_for_timeout(300)
+    assert page.errors == [] and page.aborted == []
+    assert page.locator(".leaflet-control-layers-overlays label").count() >= 10
+    shot = tmp_path / "shot.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if path != map_files["hearing"]:
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, SCREENSHOT)
