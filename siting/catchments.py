@@ -302,8 +302,9 @@ def adjacency_pairs(units: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Return the rook-adjacent pairs of units as positional index arrays ``(i, j)`` with ``i < j``.
 
     Two units are neighbours when they share a boundary stretch of positive length (overlapping user
-    polygons count too). Candidates come from a :class:`shapely.STRtree` query, so the cost grows about as
-    ``n log n``.
+    polygons count too). When the units form a valid coverage (grid cells; clean blocks), shared boundaries
+    consist of identical edges, found by sorting every ring segment (about ``n log n``). Otherwise candidate
+    pairs come from a :class:`shapely.STRtree` query and their intersections are measured.
 
     Parameters
     ----------
@@ -313,18 +314,40 @@ def adjacency_pairs(units: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     tuple of numpy.ndarray
-        Positions (0-based, into ``units``) of each neighbouring pair.
+        Positions (0-based, into ``units``) of each neighbouring pair, sorted.
     """
-    geoms, _ = _clean_geometries(units.geometry.to_numpy())
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    keep = left < right
-    left, right = left[keep], right[keep]
-    if len(left):
-        shared = shapely.length(shapely.intersection(geoms[left], geoms[right]))
-        rook = shared > 1e-6
-        left, right = left[rook], right[rook]
-    return left.astype(np.int64), right.astype(np.int64)
+    geoms, clean = _clean_geometries(units.geometry.to_numpy())
+    if clean:
+        left, right = _shared_edges(geoms)
+    else:
+        tree = shapely.STRtree(geoms)
+        left, right = tree.query(geoms, predicate="intersects")
+        keep = left < right
+        left, right = left[keep], right[keep]
+        if len(left):
+            rook = shapely.length(shapely.intersection(geoms[left], geoms[right])) > 1e-6
+            left, right = left[rook], right[rook]
+    pairs = np.unique(np.column_stack([left, right]).astype(np.int64).reshape(-1, 2), axis=0)
+    return pairs[:, 0], pairs[:, 1]
+
+
+def _shared_edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of polygons with an identical ring segment (exact for a valid polygon coverage)."""
+    parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    same = ring_of[:-1] == ring_of[1:]
+    start, end = coords[:-1][same], coords[1:][same]
+    owner = part_owner[ring_part[ring_of[:-1][same]]]
+    swap = (start[:, 0] > end[:, 0]) | ((start[:, 0] == end[:, 0]) & (start[:, 1] > end[:, 1]))
+    lo = np.where(swap[:, None], end, start)
+    hi = np.where(swap[:, None], start, end)
+    order = np.lexsort((owner, hi[:, 1], hi[:, 0], lo[:, 1], lo[:, 0]))
+    key = np.column_stack([lo, hi])[order]
+    who = owner[order]
+    match = (key[1:] == key[:-1]).all(axis=1) & (who[1:] != who[:-1])
+    a, b = who[:-1][match], who[1:][match]
+    return np.minimum(a, b), np.maximum(a, b)
 
 
 @dataclass(frozen=True)
