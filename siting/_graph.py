@@ -21,8 +21,9 @@ from scipy.sparse.csgraph import dijkstra
 
 from siting.errors import NetworkError, describe
 
-SOURCE_BATCH = 64
-"""Dijkstra sources per call: bounds the dense ``batch × nodes`` distance block (64 × 250k × 8 B ≈ 128 MB)."""
+SOURCE_BATCH = 8
+"""Dijkstra sources per call. scipy returns a dense ``batch × nodes`` block; small blocks (8 × 250k × 8 B =
+16 MB) are reused by the allocator instead of being page-faulted in afresh, which is the dominant cost."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def edge_table(graph: nx.MultiDiGraph, *, name: str = "network") -> EdgeTable:
     NetworkError
         If the graph has no edges, a node lacks coordinates or an edge lacks a valid length.
     """
-    if graph.number_of_edges() == 0:
+    if next(iter(graph.edges), None) is None:
         raise NetworkError(
             f"{name}: the road network has no edges ({graph.number_of_nodes()} nodes); load a network "
             "that covers the study area."
@@ -97,13 +98,20 @@ def edge_table(graph: nx.MultiDiGraph, *, name: str = "network") -> EdgeTable:
             f"{name}: a node has no {exc.args[0]!r} coordinate; nodes need 'x' and 'y'."
         ) from exc
     node_xy = np.column_stack([xs, ys])
-    us, vs, keys, lengths, geoms = [], [], [], [], []
-    for u, v, k, data in graph.edges(keys=True, data=True):
-        us.append(u)
-        vs.append(v)
-        keys.append(k)
-        lengths.append(data.get("length", np.nan))
-        geoms.append(data.get("geometry"))
+    position = {label: i for i, label in enumerate(nodes)}
+    ui_list, vi_list, keys, lengths, geoms = [], [], [], [], []
+    for u, nbrs in graph.adjacency():  # the plain dicts: much faster than graph.edges(data=True)
+        iu = position[u]
+        for v, by_key in nbrs.items():
+            iv = position[v]
+            for k, data in by_key.items():
+                ui_list.append(iu)
+                vi_list.append(iv)
+                keys.append(k)
+                lengths.append(data.get("length", np.nan))
+                geoms.append(data.get("geometry"))
+    ui = np.asarray(ui_list, dtype=np.int64)
+    vi = np.asarray(vi_list, dtype=np.int64)
     try:
         length = np.asarray(lengths, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -112,34 +120,34 @@ def edge_table(graph: nx.MultiDiGraph, *, name: str = "network") -> EdgeTable:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise NetworkError(
-            f"{name}: edge ({us[i]!r}, {vs[i]!r}, {keys[i]!r}) has length {describe(lengths[i])}; every "
-            "edge needs a finite 'length' in metres (osmnx adds it; for your own graph set it)."
+            f"{name}: edge ({nodes[ui[i]]!r}, {nodes[vi[i]]!r}, {keys[i]!r}) has length "
+            f"{describe(lengths[i])}; every edge needs a finite 'length' in metres (osmnx adds it; for "
+            "your own graph set it)."
         )
-    ui = nodes.get_indexer(pd.Index(us, tupleize_cols=False))
-    vi = nodes.get_indexer(pd.Index(vs, tupleize_cols=False))
     geometry = np.asarray(geoms, dtype=object)
-    missing = np.array([g is None for g in geoms], dtype=bool)
-    if missing.any():
-        coords = np.stack([node_xy[ui[missing]], node_xy[vi[missing]]], axis=1)
-        geometry[missing] = shapely.linestrings(coords)
-    # One row per physical edge: orient every geometry from the lower to the higher node id and drop
-    # exact duplicates (the reverse copies of two-way streets). Loops keep the smaller of both orientations.
-    flip = ui > vi
-    canon = np.where(flip, shapely.reverse(geometry), geometry)
-    loop = ui == vi
-    if loop.any():
-        fwd = shapely.to_wkb(canon[loop])
-        rev = shapely.to_wkb(shapely.reverse(canon[loop]))
-        canon[loop] = np.where(rev < fwd, shapely.reverse(canon[loop]), canon[loop])
+    drawn = np.array([g is not None for g in geoms], dtype=bool)
+    # One row per physical edge: the reverse copy of a two-way street has the same ends, length and
+    # (reversed) geometry. Edges without geometry are straight lines, so their ends and length identify
+    # them; drawn geometries are compared oriented from the lower to the higher node id (loops: the
+    # smaller of both orientations).
+    ident = np.full(len(ui), b"", dtype=object)
+    if drawn.any():
+        g = geometry[drawn]
+        canon = np.where(ui[drawn] > vi[drawn], shapely.reverse(g), g)
+        fwd = shapely.to_wkb(canon)
+        loop = ui[drawn] == vi[drawn]
+        if loop.any():
+            rev = shapely.to_wkb(shapely.reverse(canon[loop]))
+            fwd[loop] = np.where(rev < fwd[loop], rev, fwd[loop])
+        ident[drawn] = fwd
     frame = pd.DataFrame(
-        {
-            "a": np.minimum(ui, vi),
-            "b": np.maximum(ui, vi),
-            "length": np.round(length, 6),
-            "wkb": shapely.to_wkb(canon),
-        }
+        {"a": np.minimum(ui, vi), "b": np.maximum(ui, vi), "length": np.round(length, 6), "ident": ident}
     )
     keep = ~frame.duplicated().to_numpy()
+    straight = keep & ~drawn
+    if straight.any():
+        coords = np.stack([node_xy[ui[straight]], node_xy[vi[straight]]], axis=1)
+        geometry[straight] = shapely.linestrings(coords)
     return EdgeTable(
         nodes=nodes,
         node_xy=node_xy,
@@ -255,11 +263,11 @@ def augmented_matrix(table: EdgeTable, snapped: Snapped) -> tuple[sp.csr_matrix,
     src = np.concatenate([table.u[~split], prev_node, vid[last]])
     dst = np.concatenate([table.v[~split], vid, table.v[ue[last]]])
     weight = np.concatenate([table.length[~split], up - prev_pos, table.length[ue[last]] - up[last]])
-    return undirected_csr(src, dst, weight, n + len(uniq)), node
+    return symmetric_csr(src, dst, weight, n + len(uniq)), node
 
 
-def undirected_csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, n: int) -> sp.csr_matrix:
-    """Upper-triangular CSR matrix keeping the shortest of parallel edges; loops dropped; zeros kept."""
+def symmetric_csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, n: int) -> sp.csr_matrix:
+    """Symmetric CSR matrix keeping the shortest of parallel edges; loops dropped; zero lengths kept."""
     a, b = np.minimum(src, dst), np.maximum(src, dst)
     keep = a != b
     a, b, w = a[keep], b[keep], np.maximum(weight[keep], 0.0)
@@ -267,7 +275,10 @@ def undirected_csr(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, n: int)
     a, b, w = a[order], b[order], w[order]
     first = np.ones(len(a), dtype=bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    return sp.csr_matrix((w[first], (a[first], b[first])), shape=(n, n))
+    a, b, w = a[first], b[first], w[first]
+    return sp.csr_matrix(
+        (np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n)
+    )
 
 
 def bounded_pairs(
@@ -285,7 +296,7 @@ def bounded_pairs(
     Parameters
     ----------
     matrix
-        Undirected graph matrix from :func:`augmented_matrix`.
+        Symmetric graph matrix from :func:`augmented_matrix`.
     source_node, source_offset, source_limit
         Per source (school): its node, its access leg (m) and its distance limit (m).
     target_node, target_offset
@@ -308,8 +319,8 @@ def bounded_pairs(
         reach = float(np.max(source_limit[batch] - source_offset[batch]))
         if reach < 0:
             continue
-        dist = dijkstra(matrix, directed=False, indices=nodes, limit=reach * (1 + 1e-12) + 1e-9)
-        block = dist[row][:, target_node] + source_offset[batch, None] + target_offset[None, :]
+        dist = dijkstra(matrix, directed=True, indices=nodes, limit=reach * (1 + 1e-12) + 1e-9)
+        block = dist[:, target_node][row] + source_offset[batch, None] + target_offset[None, :]
         si, ti = np.nonzero(block <= source_limit[batch, None])
         out_s.append(batch[si])
         out_t.append(ti)
@@ -332,7 +343,7 @@ def pair_distances(
     Parameters
     ----------
     matrix
-        Undirected graph matrix from :func:`augmented_matrix`.
+        Symmetric graph matrix from :func:`augmented_matrix`.
     a_node, a_offset, b_node, b_offset
         Per pair: the nodes of both ends (-1 when not snapped) and their access legs (m).
 
@@ -352,7 +363,7 @@ def pair_distances(
     values = np.empty(len(a))
     for start in range(0, len(sources), SOURCE_BATCH):
         sel = (row >= start) & (row < start + SOURCE_BATCH)
-        dist = dijkstra(matrix, directed=False, indices=sources[start : start + SOURCE_BATCH])
+        dist = dijkstra(matrix, directed=True, indices=sources[start : start + SOURCE_BATCH])
         values[sel] = dist[row[sel] - start, b[sel]]
     out[ok] = values + a_offset[ok] + b_offset[ok]
     return out

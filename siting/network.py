@@ -548,21 +548,28 @@ def snap_points(
 
 
 def _snap(table: _graph.EdgeTable, xy: np.ndarray, *, max_snap_m: float, ids: pd.Index, name: str) -> Any:
+    _check_snap_limit(max_snap_m)
+    snapped = _graph.snap(table, xy, max_snap_m=max_snap_m)
+    _report_far(snapped.edge < 0, ids, name=name, max_snap_m=max_snap_m)
+    return snapped
+
+
+def _check_snap_limit(max_snap_m: float) -> None:
     if not (np.isfinite(max_snap_m) and max_snap_m >= 0):
         raise InputError(f"max_snap_m must be a distance in metres >= 0, got {describe(max_snap_m)}.")
-    snapped = _graph.snap(table, xy, max_snap_m=max_snap_m)
-    far = snapped.edge < 0
+
+
+def _report_far(far: np.ndarray, ids: pd.Index, *, name: str, max_snap_m: float) -> None:
     if far.any():
         shown = ", ".join(repr(i) for i in ids[far][:10]) + (" ..." if far.sum() > 10 else "")
         log.warning(
             "%s: %d of %d point(s) are more than %g m from any road and were not snapped: %s",
             name,
             int(far.sum()),
-            len(xy),
+            len(far),
             max_snap_m,
             shown,
         )
-    return snapped
 
 
 # ============================================================================================ costs
@@ -690,6 +697,7 @@ def travel_costs(
     limits = _school_limits(schools, max_distance_m)
     label = str(graph.graph.get("name", "road network"))
     table = _graph.edge_table(graph, name=label)
+    clock = {"edge_table": time.perf_counter()}
     net = (
         float(table.node_xy[:, 0].min()),
         float(table.node_xy[:, 1].min()),
@@ -698,30 +706,30 @@ def travel_costs(
     )
     _check_coverage(net, unit_xy, max_snap_m=max_snap_m, what="units", label=label)
     _check_coverage(net, school_xy, max_snap_m=max_snap_m, what="schools", label=label)
-    us = _snap(table, unit_xy, max_snap_m=max_snap_m, ids=units.index, name="units")
-    ss = _snap(table, school_xy, max_snap_m=max_snap_m, ids=schools.index, name="schools")
-    both = _graph.Snapped(
-        edge=np.concatenate([us.edge, ss.edge]),
-        position=np.concatenate([us.position, ss.position]),
-        access=np.concatenate([us.access, ss.access]),
-        snap_xy=np.concatenate([us.snap_xy, ss.snap_xy]),
-    )
+    _check_snap_limit(max_snap_m)
+    both = _graph.snap(table, np.concatenate([unit_xy, school_xy]), max_snap_m=max_snap_m)
+    n_units = len(units)
+    _report_far(both.edge[:n_units] < 0, units.index, name="units", max_snap_m=max_snap_m)
+    _report_far(both.edge[n_units:] < 0, schools.index, name="schools", max_snap_m=max_snap_m)
+    clock["snapping"] = time.perf_counter()
     matrix, node = _graph.augmented_matrix(table, both)
-    unode, snode = node[: len(units)], node[len(units) :]
+    unode, snode = node[:n_units], node[n_units:]
+    u_access, s_access = both.access[:n_units], both.access[n_units:]
     u_ok, s_ok = unode >= 0, snode >= 0
     u_pos, s_pos = np.flatnonzero(u_ok), np.flatnonzero(s_ok)
     si, ti, dist = _graph.bounded_pairs(
         matrix,
         snode[s_ok],
-        ss.access[s_ok],
+        s_access[s_ok],
         limits[s_ok],
         unode[u_ok],
-        us.access[u_ok],
+        u_access[u_ok],
     )
     uix, six = u_pos[ti], s_pos[si]
+    clock["shortest_paths"] = time.perf_counter()
     if pairs is not None and len(pairs):
         uix, six, dist = _add_pairs(
-            pairs, units.index, schools.index, uix, six, dist, matrix, unode, snode, us, ss
+            pairs, units.index, schools.index, (uix, six, dist), matrix, (unode, u_access), (snode, s_access)
         )
     out = pd.DataFrame(
         {
@@ -738,7 +746,16 @@ def travel_costs(
         len(units),
         len(schools),
         time.perf_counter() - start,
+        extra={"timings_s": _durations(start, clock)},
     )
+    return out
+
+
+def _durations(start: float, clock: dict[str, float]) -> dict[str, float]:
+    """Seconds spent in each stage, from the end times in ``clock`` (in order) and ``start``."""
+    out, last = {}, start
+    for stage, end in [*clock.items(), ("table", time.perf_counter())]:
+        out[stage], last = end - last, end
     return out
 
 
@@ -746,15 +763,15 @@ def _add_pairs(
     pairs: pd.DataFrame,
     unit_index: pd.Index,
     school_index: pd.Index,
-    uix: np.ndarray,
-    six: np.ndarray,
-    dist: np.ndarray,
+    found: tuple[np.ndarray, np.ndarray, np.ndarray],
     matrix: Any,
-    unode: np.ndarray,
-    snode: np.ndarray,
-    us: _graph.Snapped,
-    ss: _graph.Snapped,
+    unit_end: tuple[np.ndarray, np.ndarray],
+    school_end: tuple[np.ndarray, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Append the requested pairs missing from ``found`` at their exact, unbounded distance."""
+    uix, six, dist = found
+    unode, u_access = unit_end
+    snode, s_access = school_end
     missing_cols = {"unit_id", "school_id"} - set(pairs.columns)
     if missing_cols:
         raise InputError(f"pairs: needs columns unit_id and school_id; missing {sorted(missing_cols)}.")
@@ -774,9 +791,9 @@ def _add_pairs(
     far = _graph.pair_distances(
         matrix,
         unode[eu],
-        np.nan_to_num(us.access[eu], nan=0.0),
+        np.nan_to_num(u_access[eu], nan=0.0),
         snode[es],
-        np.nan_to_num(ss.access[es], nan=0.0),
+        np.nan_to_num(s_access[es], nan=0.0),
     )
     log.info("pairs: %d requested pair(s) beyond the limit added at their true distance", len(extra))
     return np.concatenate([uix, eu]), np.concatenate([six, es]), np.concatenate([dist, far])
