@@ -151,7 +151,7 @@ def siting_map(
     for chosen in (True, False):
         _site_layer(data, chosen=chosen).add_to(m)
     for lvl in levels:
-        _changes_layer(data, lvl, show=True).add_to(m)
+        _changes_layer(data, lvl, names, show=True).add_to(m)
     for lvl in levels:
         _radius_layer(data, lvl).add_to(m)
     schools = _school_layer(data, new=False).add_to(m)
@@ -233,7 +233,7 @@ def review_map(result: Any, other: Any | None = None, path: str | Path | None = 
         _district_layer(data).add_to(sub)
         if proposed:
             for lvl in levels:
-                _changes_layer(data, lvl, show=True).add_to(sub)
+                _changes_layer(data, lvl, names, show=True).add_to(sub)
         if proposed:
             for chosen in (True, False):
                 _site_layer(data, chosen=chosen).add_to(sub)
@@ -557,6 +557,62 @@ def _unit_walks(result: Any, units: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 # ============================================================================================== layers
+class _Layer(folium.GeoJson):
+    """A GeoJSON layer styled in the browser from each feature's properties.
+
+    folium's ``style_function`` writes a ``switch`` with one ``case`` per feature, evaluated for every
+    feature (quadratic: many seconds for 20,000 units). Here the style is a base style, optionally one of
+    a few class styles picked by the integer property ``k``, and per-feature values copied from named
+    properties (``props_to_style``, e.g. ``{"col": "fillColor"}``).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJson(null, {
+            style: function(f) {
+                var p = f.properties, s = Object.assign({}, {{ this.base_style|tojson }});
+                var classes = {{ this.class_styles|tojson }};
+                if (classes.length) { Object.assign(s, classes[Math.min(p.k || 0, classes.length - 1)]); }
+                var copy = {{ this.props_to_style|tojson }};
+                for (var key in copy) {
+                    if (p[key] !== undefined && p[key] !== null) { s[copy[key]] = p[key]; }
+                }
+                return s;
+            },
+            {%- if this.point %}
+            pointToLayer: function(f, latlng) {
+                return L.{{ this.point }}(latlng, {{ this.get_name() }}.options.style(f));
+            },
+            {%- endif %}
+            onEachFeature: {{ this.on_each_feature }},
+        });
+        {{ this.get_name() }}.addData({{ this.data|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        *,
+        name: str,
+        show: bool = True,
+        base_style: Mapping[str, Any],
+        class_styles: list[dict[str, Any]] | None = None,
+        props_to_style: Mapping[str, str] | None = None,
+        point: str | None = None,
+        on_each_feature: JsCode,
+    ) -> None:
+        super().__init__(data, name=name, show=show)
+        self._name = "SitingLayer"
+        self.base_style = dict(base_style)
+        self.class_styles = list(class_styles or [])
+        self.props_to_style = dict(props_to_style or {})
+        self.point = {"circle_marker": "circleMarker", "circle": "circle", None: None}[point]
+        self.on_each_feature = on_each_feature
+
+
 class _NameTable(branca.element.MacroElement):
     """A JavaScript array of escaped school names; unit popups refer to schools by position in it."""
 
@@ -598,6 +654,23 @@ function(feature, layer) {
 }
 """
 
+_CHANGE_POPUP_JS = """
+function(feature, layer) {
+  var p = feature.properties, N = %(names)s;
+  function f(x) { return (x === null || x === undefined) ? "–" : Number(x).toLocaleString("en-US",
+    {maximumFractionDigits: 0}); }
+  function s(i) { return (i === null || i === undefined) ? "none" : N[i]; }
+  layer.bindTooltip(s(p.o) + " → " + s(p.n), {sticky: true});
+  layer.bindPopup(function() {
+    var rows = [["School", s(p.o) + " → " + s(p.n)], ["Pupils moving", f(p.p)],
+                ["Walk", f(p.wb) + " m → " + f(p.wa) + " m"], ["Population", f(p.pop)]];
+    return "<div class='siting-popup'><b>Home zone " + p.id + ": %(level)s school changes</b><table>"
+      + rows.map(function(r) { return "<tr><th>" + r[0] + "</th><td>" + r[1] + "</td></tr>"; }).join("")
+      + "</table></div>";
+  });
+}
+"""
+
 _HTML_POPUP_JS = JsCode(
     """
 function(feature, layer) {
@@ -630,12 +703,12 @@ def _density_layer(data: _MapData, names: _NameTable, *, show: bool) -> folium.G
             props[f"{short}_{lvl}"] = [data.school_pos.get(str(x)) if _present(x) else None for x in ids]
         props[f"wb_{lvl}"] = _round_list(data.walks[f"before_{lvl}"])
         props[f"wa_{lvl}"] = _round_list(data.walks[f"after_{lvl}"])
-    styles = [{"fillColor": c, "color": c, "weight": 0, "fillOpacity": 0.55} for c in DENSITY_COLOURS]
-    layer = folium.GeoJson(
+    layer = _Layer(
         _collection(units.geometry, props),
         name="Population density",
         show=show,
-        style_function=lambda f: styles[min(int(f["properties"]["k"]), len(styles) - 1)],
+        base_style={"weight": 0, "fillOpacity": 0.55},
+        class_styles=[{"fillColor": c} for c in DENSITY_COLOURS],
         on_each_feature=JsCode(_UNIT_POPUP_JS % {"names": names.get_name()}),
     )
     layer._siting_legend = ("density", breaks)
@@ -684,18 +757,17 @@ def _catchment_layer(data: _MapData, level: str, *, current: bool, show: bool) -
     ]
     props = {"sid": [_esc(s) for s in sids], "col": [colours.get(s, "#999999") for s in sids]}
     props |= {"tip": tips, "popup": popups}
-    dash = "6 4" if current else None
-    return folium.GeoJson(
+    return _Layer(
         _collection(gdf.geometry, props),
         name=name,
         show=show,
-        style_function=lambda f: {
-            "fillColor": f["properties"]["col"],
+        base_style={
             "color": "#333333",
             "weight": 1.2,
             "fillOpacity": 0.35,
-            "dashArray": dash,
+            "dashArray": "6 4" if current else None,
         },
+        props_to_style={"col": "fillColor"},
         on_each_feature=_HTML_POPUP_JS,
     )
 
@@ -742,10 +814,10 @@ def _district_layer(data: _MapData) -> folium.GeoJson | folium.FeatureGroup:
     col = next((c for c in ("name", "district", "name_zh") if c in gdf.columns), None)
     labels = gdf[col] if col else pd.Series(gdf.index, index=gdf.index)
     props = {"tip": [f"District: {_esc(x)}" for x in labels]}
-    return folium.GeoJson(
+    return _Layer(
         _collection(gdf.geometry.boundary, props),
         name="District boundaries",
-        style_function=lambda f: {"color": "#333333", "weight": 2.5, "dashArray": "10 5", "opacity": 0.9},
+        base_style={"color": "#333333", "weight": 2.5, "dashArray": "10 5", "opacity": 0.9},
         on_each_feature=_HTML_POPUP_JS,
     )
 
@@ -785,17 +857,19 @@ def _site_layer(data: _MapData, *, chosen: bool) -> folium.GeoJson | folium.Feat
             "fillOpacity": 0.25,
         }
     )
-    return folium.GeoJson(
+    return _Layer(
         _collection(
             gpd.GeoSeries(geoms, crs=4326), {"sid": [_esc(s) for s in ids], "tip": tips, "popup": popups}
         ),
         name=label,
-        style_function=lambda f: style,
+        base_style=style,
         on_each_feature=_HTML_POPUP_JS,
     )
 
 
-def _changes_layer(data: _MapData, level: str, *, show: bool) -> folium.GeoJson | folium.FeatureGroup:
+def _changes_layer(
+    data: _MapData, level: str, names: _NameTable, *, show: bool
+) -> folium.GeoJson | folium.FeatureGroup:
     name = f"Homes changing school — {LEVEL_LABELS[level].lower()}"
     changes = data.changes()
     changes = changes[changes["level"] == level]
@@ -803,38 +877,25 @@ def _changes_layer(data: _MapData, level: str, *, show: bool) -> folium.GeoJson 
     changes = changes[changes["unit_id"].isin(units.index)]
     if len(changes) == 0:
         return folium.FeatureGroup(name=f"{name} (none)", show=False)
-    names = data.table["name"]
-
-    def school(x: Any) -> str:
-        return str(names.get(str(x), x)) if _present(x) else "none"
-
-    tips, popups = [], []
-    for row in changes.itertuples(index=False):
-        old, new = school(row.old_school), school(row.new_school)
-        tips.append(f"{_esc(old)} → {_esc(new)}")
-        popups.append(
-            _popup(
-                f"Home zone {row.unit_id}: {LEVEL_LABELS[level].lower()} school changes",
-                [
-                    ("School", f"{old} → {new}"),
-                    ("Pupils moving", _fmt(row.pupils)),
-                    ("Walk", f"{_fmt(row.walk_before_m)} m → {_fmt(row.walk_after_m)} m"),
-                    ("Population", _fmt(units.at[row.unit_id, "population"])),
-                ],
-            )
-        )
+    pos = data.school_pos
+    props = {
+        "id": [_esc(u) for u in changes["unit_id"]],
+        "o": [pos.get(str(x)) if _present(x) else None for x in changes["old_school"]],
+        "n": [pos.get(str(x)) if _present(x) else None for x in changes["new_school"]],
+        "p": _round_list(changes["pupils"].astype(float)),
+        "wb": _round_list(changes["walk_before_m"].astype(float)),
+        "wa": _round_list(changes["walk_after_m"].astype(float)),
+        "pop": _round_list(units["population"].astype(float).reindex(changes["unit_id"].to_numpy())),
+    }
     geoms = units.geometry.loc[changes["unit_id"].to_numpy()]
-    return folium.GeoJson(
-        _collection(geoms, {"tip": tips, "popup": popups}),
+    return _Layer(
+        _collection(geoms, props),
         name=name,
         show=show,
-        style_function=lambda f: {
-            "color": "#000000",
-            "weight": 1.5,
-            "fillColor": "#FFFFFF",
-            "fillOpacity": 0.45,
-        },
-        on_each_feature=_HTML_POPUP_JS,
+        base_style={"color": "#000000", "weight": 1.5, "fillColor": "#FFFFFF", "fillOpacity": 0.45},
+        on_each_feature=JsCode(
+            _CHANGE_POPUP_JS % {"names": names.get_name(), "level": LEVEL_LABELS[level].lower()}
+        ),
     )
 
 
@@ -849,11 +910,12 @@ def _radius_layer(data: _MapData, level: str) -> folium.GeoJson | folium.Feature
     if len(pts) == 0:
         return folium.FeatureGroup(name=f"{name} (none)", show=False)
     colour = "#0072B2" if level == "primary" else "#CC79A7"
-    return folium.GeoJson(
+    return _Layer(
         _collection(pts.geometry, {"tip": [f"{_esc(t.at[s, 'name'])}: {radius:,.0f} m" for s in pts.index]}),
         name=name,
         show=False,
-        marker=folium.Circle(radius=radius, fill=False, weight=1.2, color=colour, dash_array="4 6"),
+        base_style={"radius": radius, "fill": False, "weight": 1.2, "color": colour, "dashArray": "4 6"},
+        point="circle",
         on_each_feature=_HTML_POPUP_JS,
     )
 
@@ -882,18 +944,12 @@ def _school_layer(data: _MapData, *, new: bool, after: bool = True) -> folium.Ge
         "popup": [_school_popup(data, sid, after=after) for sid in ids],
     }
     weight = 3.5 if new else 1.2
-    return folium.GeoJson(
+    return _Layer(
         _collection(pts.geometry, props),
         name=name,
-        marker=folium.CircleMarker(),
-        style_function=lambda f: {
-            "radius": f["properties"]["r"],
-            "fillColor": f["properties"]["col"],
-            "color": "#000000",
-            "weight": weight,
-            "fill": True,
-            "fillOpacity": 0.9,
-        },
+        base_style={"color": "#000000", "weight": weight, "fill": True, "fillOpacity": 0.9},
+        props_to_style={"r": "radius", "col": "fillColor"},
+        point="circle_marker",
         on_each_feature=_HTML_POPUP_JS,
     )
 
