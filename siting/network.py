@@ -460,31 +460,35 @@ def _graph_from_segments(segs: np.ndarray, crs: CRS, name: str) -> nx.MultiDiGra
 
 
 # ============================================================================================ points
-def _points_xy(gdf: gpd.GeoDataFrame | pd.DataFrame, *, name: str, use_pop: bool) -> np.ndarray:
-    """Point coordinates: ``pop_x/pop_y`` (units) or ``x/y`` columns when present, else the geometry."""
-    cols = [("pop_x", "pop_y"), ("x", "y")] if use_pop else [("x", "y")]
-    xy = None
-    if isinstance(gdf, gpd.GeoDataFrame) and gdf.geometry.name in gdf.columns and len(gdf):
-        geom = gdf.geometry
-        if geom.isna().any() or geom.is_empty.any():
-            bad = gdf.index[(geom.isna() | geom.is_empty).to_numpy()][0]
-            raise InputError(f"{name}: feature {bad!r} has no geometry; give every feature a location.")
-        pts = geom.where(geom.geom_type == "Point", geom.representative_point())
-        xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
-    for cx, cy in cols:
-        if cx in gdf.columns and cy in gdf.columns:
-            given = np.column_stack(
-                [pd.to_numeric(gdf[cx], errors="coerce"), pd.to_numeric(gdf[cy], errors="coerce")]
+def _points_xy(frame: gpd.GeoDataFrame | pd.DataFrame, *, name: str, use_pop: bool) -> np.ndarray:
+    """Point coordinates (m) of a layer.
+
+    GeoDataFrames use their geometry (a point, else its representative point); with ``use_pop`` (units)
+    the ``pop_x``/``pop_y`` columns replace it where both are given. Plain DataFrames need ``x``/``y``.
+    Other ``x``/``y`` columns of a GeoDataFrame are ignored: they may be in another CRS.
+    """
+    if not isinstance(frame, gpd.GeoDataFrame):
+        if not {"x", "y"} <= set(frame.columns):
+            raise InputError(
+                f"{name}: a table without geometry needs 'x' and 'y' columns (metres, study CRS); "
+                f"found {list(frame.columns)}."
             )
-            if xy is None:
-                xy = given
-            else:
-                have = np.isfinite(given).all(axis=1)
-                xy[have] = given[have]
-            break
-    if xy is None:
-        raise InputError(f"{name}: needs point geometries or 'x'/'y' columns (metres, study CRS).")
-    return xy.astype(float)
+        return np.column_stack(
+            [pd.to_numeric(frame["x"], errors="coerce"), pd.to_numeric(frame["y"], errors="coerce")]
+        ).astype(float)
+    geom = frame.geometry
+    if geom.isna().any() or geom.is_empty.any():
+        bad = frame.index[(geom.isna() | geom.is_empty).to_numpy()][0]
+        raise InputError(f"{name}: feature {bad!r} has no geometry; give every feature a location.")
+    pts = geom.where(geom.geom_type == "Point", geom.representative_point())
+    xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()]).astype(float)
+    if use_pop and {"pop_x", "pop_y"} <= set(frame.columns):
+        given = np.column_stack(
+            [pd.to_numeric(frame["pop_x"], errors="coerce"), pd.to_numeric(frame["pop_y"], errors="coerce")]
+        )
+        have = np.isfinite(given).all(axis=1)
+        xy[have] = given[have]
+    return xy
 
 
 def _graph_crs(graph: nx.MultiDiGraph) -> CRS:
@@ -683,7 +687,9 @@ def travel_costs(
     Raises
     ------
     NetworkError
-        For an empty network or one that does not cover the units or schools (both extents shown).
+        For an empty network, or one that does not cover the units or schools: more than half of them
+        lie outside the network's extent grown by ``max_snap_m`` (both extents shown). Fewer outside are
+        only reported, as points that were not snapped.
     CRSError
         For an unprojected network or inputs in another CRS than the network (both named).
     InputError

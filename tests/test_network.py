@@ -602,3 +602,32 @@ def test_cli_costs(tmp_path: Path) -> None:
     assert again.exit_code != 0 and "--overwrite" in str(again.exception)
     assert CliRunner().invoke(cli, [*args, "--overwrite"]).exit_code == 0
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_sample_city_river_changes_the_nearest_school(tmp_path: Path) -> None:
+    sample = pytest.importorskip("siting.sample", reason="siting.sample (the sample city) is not available")
+    city = sample.generate_city(residents=120_000, width_km=6, height_km=5)
+    files = sample.write_city(city, tmp_path)
+    g = network.load_network(files["roads.osm"])
+    crs = g.graph["crs"]
+    schools = city.schools.to_crs(crs)
+    left, bottom, right, top = network.network_bounds(g)
+    gx, gy = np.meshgrid(np.arange(left, right, 150.0), np.arange(bottom, top, 150.0))
+    units = points_gdf(np.column_stack([gx.ravel(), gy.ravel()]), prefix=None, crs=crs, pop=True)
+    walk = network.travel_costs(g, units, schools, max_distance_m=1e6, max_snap_m=300)
+    line = network.euclidean_costs(units, schools, max_distance_m=1e6)
+    by_walk = walk.loc[walk.groupby("unit_id")["distance_m"].idxmin()].set_index("unit_id")["school_id"]
+    by_line = line.loc[line.groupby("unit_id")["distance_m"].idxmin()].set_index("unit_id")["school_id"]
+    differ = (by_walk != by_line.reindex(by_walk.index)).sum()
+    assert differ >= 1, "the river should make some unit's nearest school by walk differ from straight line"
+
+
+def test_units_walk_from_population_point_else_representative_point() -> None:
+    g = network.graph_from_lines(river_lines())
+    units = points_gdf(np.array([at(100, -20), at(100, -20)]), prefix=None, crs=CRS_M, pop=True)
+    units.loc[0, ["pop_x", "pop_y"]] = at(300, -20)
+    units.loc[1, ["pop_x", "pop_y"]] = np.nan
+    schools = points_gdf(np.array([at(900, -20)]), prefix="s", crs=CRS_M)
+    schools["x"], schools["y"] = 113.1, 23.0  # lon/lat left over from a CSV: must not be used
+    costs = network.travel_costs(g, units, schools, max_distance_m=5000)
+    assert costs["distance_m"].round(6).tolist() == [640.0, 840.0]
