@@ -32,6 +32,48 @@ def cli(verbose: int, quiet: bool) -> None:
 # -- commands are added below this line, one function each, importing their stage module lazily --
 
 
+@cli.command("sample")
+@click.argument("dest", required=False, default="data/raw/sample", type=click.Path(path_type=Path))
+@click.option("--residents", type=int, default=450_000, show_default=True, help="Residents of the city.")
+@click.option("--width-km", type=float, default=12.0, show_default=True, help="West–east size, km.")
+@click.option("--height-km", type=float, default=10.0, show_default=True, help="South–north size, km.")
+@click.option("--seed", type=int, default=None, help="Random seed [default: the committed sample's].")
+@click.option("--name", default="sample", show_default=True, help="Scenario name (scenarios/<name>.yaml).")
+@click.option("--overwrite", is_flag=True, help="Replace the files of an earlier run in DEST.")
+def sample(
+    dest: Path,
+    residents: int,
+    width_km: float,
+    height_km: float,
+    seed: int | None,
+    name: str,
+    overwrite: bool,
+) -> None:
+    """Write a synthetic Foshan-like city (raster, roads, schools, sites, scenario) to DEST."""
+    from siting.sample import DEFAULT_SEED, city_summary, generate_city, write_city
+
+    city = generate_city(
+        residents=residents,
+        width_km=width_km,
+        height_km=height_km,
+        seed=DEFAULT_SEED if seed is None else seed,
+    )
+    paths = write_city(city, dest, overwrite=overwrite, name=name)
+    for path in paths.values():
+        click.echo(f"{path}  ({path.stat().st_size:,} bytes)")
+    s = city_summary(city)
+    t = s["total"]
+    click.echo(
+        f"{s['residents']:,.0f} residents; {sum(s['schools'].values())} schools {s['schools']}; "
+        f"{s['sites']} sites; {s['road_nodes']:,} road nodes, {s['bridges']} bridge ways"
+    )
+    for level in ("primary", "junior"):
+        click.echo(
+            f"{level}: demand {t[f'demand_{level}']:,.0f} seats, capacity {t[f'capacity_{level}']:,}, "
+            f"enrolled {t[f'enrolled_{level}']:,}"
+        )
+
+
 @cli.command("review")
 @click.argument("result_dir", type=click.Path(path_type=Path))
 @click.option(
