@@ -216,29 +216,38 @@ def _load_file(path: Path, kind: str, *, network_type: str) -> nx.MultiDiGraph:
         raise NetworkError(
             f"{label}: the graph has no 'crs' attribute; save it with osmnx.save_graphml so the CRS is kept."
         )
-    if kind == "osm_xml" and network_type == "walk":
-        graph = _walkable(graph)
+    if kind == "osm_xml":
+        graph = _roads_only(graph, walk=network_type == "walk")
     return graph
 
 
-def _walkable(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
-    """Drop ways where walking is not allowed, as osmnx's ``walk`` network filter does."""
+def _roads_only(graph: nx.MultiDiGraph, *, walk: bool) -> nx.MultiDiGraph:
+    """Keep the ways of an OSM extract that are roads (``highway=*``); osmnx loads every way of the file.
+
+    With ``walk``, also drop the ways osmnx's ``walk`` network filter excludes (motorways, cycleways,
+    construction, ``foot=no``, private access).
+    """
 
     def values(value: object) -> set[str]:
         return {str(v) for v in value} if isinstance(value, list) else {str(value)}
 
-    drop = [
-        (u, v, k)
-        for u, v, k, d in graph.edges(keys=True, data=True)
-        if values(d.get("highway", "")) <= _NOT_WALKABLE
-        or "no" in values(d.get("foot", ""))
-        or "private" in values(d.get("access", ""))
-        or "private" in values(d.get("service", ""))
-    ]
+    def unusable(d: dict) -> bool:
+        if d.get("highway") is None:
+            return True  # buildings, land use, rivers... are not roads
+        if not walk:
+            return False
+        return (
+            values(d["highway"]) <= _NOT_WALKABLE
+            or "no" in values(d.get("foot", ""))
+            or "private" in values(d.get("access", ""))
+            or "private" in values(d.get("service", ""))
+        )
+
+    drop = [(u, v, k) for u, v, k, d in graph.edges(keys=True, data=True) if unusable(d)]
     if drop:
         graph.remove_edges_from(drop)
         graph.remove_nodes_from([n for n, deg in dict(graph.degree()).items() if deg == 0])
-        log.info("dropped %d edges where walking is not allowed", len(drop))
+        log.info("dropped %d edges that are not %s", len(drop), "walkable roads" if walk else "roads")
     return graph
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import osmnx as ox
 import pandas as pd
 import pytest
 import requests
@@ -131,9 +132,21 @@ def grid_graph(n: int = 12, spacing: float = 100.0, seed: int = 0, drop: float =
 
 
 # --------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def osm_graph() -> nx.MultiDiGraph:
-    return network.load_network(need_osm())
+@pytest.fixture(scope="module", params=["walk", "all"])
+def osm_graph(request: pytest.FixtureRequest) -> nx.MultiDiGraph:
+    return network.load_network(need_osm(), network_type=request.param)
+
+
+def test_osm_extract_keeps_roads_only() -> None:
+    raw = ox.graph_from_xml(need_osm(), bidirectional=True, retain_all=True)
+    assert any("highway" not in d for _, _, d in raw.edges(data=True))  # the file also has buildings
+    walk = network.load_network(OSM)
+    every = network.load_network(OSM, network_type="all")
+    assert all("highway" in d for _, _, d in every.edges(data=True))
+    kinds = {str(d["highway"]) for _, _, d in walk.edges(data=True)}
+    assert "service" in {str(d["highway"]) for _, _, d in every.edges(data=True)}
+    assert "service" not in kinds  # the extract's service roads are private driveways
+    assert walk.number_of_edges() < every.number_of_edges()
 
 
 def river_lines() -> gpd.GeoDataFrame:
@@ -323,7 +336,6 @@ def test_line_layer_without_lines_is_refused(tmp_path: Path) -> None:
 
 
 def test_graphml_round_trip_gives_the_same_costs(tmp_path: Path) -> None:
-    import osmnx as ox
 
     g = grid_graph(n=6, seed=7)
     path = tmp_path / "grid.graphml"
@@ -431,7 +443,7 @@ def test_place_query_runs_osmnx_and_rerun_works_offline(fake_http: FakeHttp, tmp
     # built from the extract's roads, clipped to the place polygon: OSM node ids, less length than the extract
     osm_ids = {int(n.get("id")) for n in ET.parse(OSM).getroot().iter("node")}
     assert set(g2.nodes) <= osm_ids
-    local = network.load_network(OSM)
+    local = network.load_network(OSM, network_type="all")  # the fake server does not filter by type
     total = sum(d for _, _, d in g2.edges(data="length"))
     assert 0 < total <= sum(d for _, _, d in local.edges(data="length"))
 
