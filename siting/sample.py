@@ -286,7 +286,7 @@ class _Layout:
         return np.stack([core, halo, newtown, riverside, towns, np.ones_like(x)])
 
 
-_SHARES = np.array([0.28, 0.12, 0.22, 0.14, 0.12, 0.12])  # of residents, per kernel component
+_SHARES = np.array([0.30, 0.14, 0.24, 0.16, 0.11, 0.05])  # of residents, per kernel component
 
 
 def _layout(x0: float, y0: float, width: float, height: float, rnd: _Random) -> _Layout:

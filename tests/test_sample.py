@@ -40,6 +40,13 @@ def written(city, tmp_path_factory) -> Path:
     return dest
 
 
+@pytest.fixture(scope="module")
+def graph(written):
+    import osmnx as ox
+
+    return ox.graph_from_xml(written / "roads.osm", simplify=True, retain_all=True)
+
+
 def _digests(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -96,10 +103,9 @@ def test_population_raster_is_worldpop_like(written):
     assert (data[valid] == 0).sum() > 50, "the river holds no residents"
 
 
-def test_osmnx_reads_the_roads(written):
+def test_osmnx_reads_the_roads(graph):
     import osmnx as ox
 
-    graph = ox.graph_from_xml(written / "roads.osm", simplify=True, retain_all=True)
     assert graph.number_of_nodes() > 1_000
     assert ox.convert.to_undirected(graph).number_of_edges() > 1_500
     import networkx as nx
@@ -109,7 +115,7 @@ def test_osmnx_reads_the_roads(written):
     assert {"primary", "secondary", "residential", "unclassified", "track"} <= highways
 
 
-def test_roads_cross_the_river_only_on_bridges(city, written):
+def test_roads_cross_the_river_only_on_bridges(city, graph):
     import osmnx as ox
 
     river = city.water.geometry.iloc[0]
@@ -119,9 +125,7 @@ def test_roads_cross_the_river_only_on_bridges(city, written):
     assert shapely.intersects(river, bridges.geometry.to_numpy()).all()
     assert not shapely.intersects(river, others.geometry.to_numpy()).any()
     # the same through osmnx: simplified edges that carry no bridge tag stay dry
-    edges = ox.convert.graph_to_gdfs(
-        ox.graph_from_xml(written / "roads.osm", simplify=True, retain_all=True), nodes=False
-    )
+    edges = ox.convert.graph_to_gdfs(graph, nodes=False)
     has_bridge = edges["bridge"].map(lambda b: "yes" in (b if isinstance(b, list) else [b]))
     assert has_bridge.any()
     assert not shapely.intersects(river, edges.geometry[~has_bridge].to_numpy()).any()
