@@ -85,6 +85,7 @@ def synthetic_result(
     n_total = n_schools + n_sites
     ids = [f"S{i:03d}" for i in range(n_schools)] + [f"P{i:03d}" for i in range(n_sites)]
     kind = kinds[rng.choice(3, size=n_total, p=[0.6, 0.3, 0.1])]
+    kind[0] = "nine_year"  # so every level has an existing school
     status = ["existing"] * n_schools + ["site"] * n_sites
     n_open = math.ceil(n_sites / 2)
     opened = np.array([False] * n_schools + [True] * n_open + [False] * (n_sites - n_open))

@@ -32,6 +32,55 @@ def cli(verbose: int, quiet: bool) -> None:
 # -- commands are added below this line, one function each, importing their stage module lazily --
 
 
+@cli.command("map")
+@click.argument("result_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--kind", type=click.Choice(["all", "siting", "hearing", "review"]), default="all", show_default=True
+)
+@click.option("--against", "against_dir", type=click.Path(path_type=Path), help="Result to compare (review).")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), help="HTML file [default: under maps/].")
+@click.option("--basemap", type=click.Choice(["osm", "amap", "tianditu", "none"]), default="osm")
+@click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu API key (or $TIANDITU_KEY).")
+@click.option("--offline", is_flag=True, help="Inline Leaflet and plugins: only tiles need the internet.")
+@click.option("--level", type=click.Choice(["primary", "junior", "both"]), default="both", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing map file.")
+def map_command(
+    result_dir: Path,
+    kind: str,
+    against_dir: Path | None,
+    out_path: Path | None,
+    basemap: str,
+    tianditu_key: str | None,
+    offline: bool,
+    level: str,
+    overwrite: bool,
+) -> None:
+    """Draw the maps of a saved result (RESULT_DIR from `siting run`): general, hearing and/or review."""
+    from siting import maps
+    from siting.pipeline import RunResult
+
+    result = RunResult.load(result_dir)
+    kw = {"basemap": basemap, "tianditu_key": tianditu_key, "offline": offline, "level": level}
+    stem = out_path.with_suffix("") if out_path else Path("maps") / maps.result_slug(result)
+    targets = {k: Path(f"{stem}{suffix}.html") for k, suffix in [("siting", ""), ("hearing", "-hearing"),
+                                                                    ("review", "-review")]}  # fmt: skip
+    if out_path is not None and kind != "all":
+        targets[kind] = out_path
+    chosen = ["siting", "hearing", "review"] if kind == "all" else [kind]
+    existing = [str(targets[k]) for k in chosen if targets[k].exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(f"{', '.join(existing)} already exist; pass --overwrite to replace them.")
+    against = RunResult.load(against_dir) if against_dir is not None else None
+    for k in chosen:
+        if k == "siting":
+            path = maps.save_map(maps.siting_map(result, **kw), targets[k], offline=offline)
+        elif k == "hearing":
+            path = maps.hearing_map(result, targets[k], **kw)
+        else:
+            path = maps.review_map(result, against, targets[k], **kw)
+        click.echo(f"{path}  ({path.stat().st_size / 1e6:.1f} MB)")
+
+
 @cli.command("sample")
 @click.argument("dest", required=False, default="data/raw/sample", type=click.Path(path_type=Path))
 @click.option("--residents", type=int, default=450_000, show_default=True, help="Residents of the city.")

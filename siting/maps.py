@@ -151,7 +151,7 @@ def siting_map(
     for chosen in (True, False):
         _site_layer(data, chosen=chosen).add_to(m)
     for lvl in levels:
-        _changes_layer(data, lvl, names, show=True).add_to(m)
+        _changes_layer(data, lvl, names, show=lvl == levels[0]).add_to(m)
     for lvl in levels:
         _radius_layer(data, lvl).add_to(m)
     schools = _school_layer(data, new=False).add_to(m)
@@ -233,7 +233,7 @@ def review_map(result: Any, other: Any | None = None, path: str | Path | None = 
         _district_layer(data).add_to(sub)
         if proposed:
             for lvl in levels:
-                _changes_layer(data, lvl, names, show=True).add_to(sub)
+                _changes_layer(data, lvl, names, show=lvl == levels[0]).add_to(sub)
         if proposed:
             for chosen in (True, False):
                 _site_layer(data, chosen=chosen).add_to(sub)
@@ -892,7 +892,7 @@ def _changes_layer(
         _collection(geoms, props),
         name=name,
         show=show,
-        base_style={"color": "#000000", "weight": 1.5, "fillColor": "#FFFFFF", "fillOpacity": 0.45},
+        base_style={"color": "#000000", "weight": 0.8, "fillColor": "#FFFFFF", "fillOpacity": 0.3},
         on_each_feature=JsCode(
             _CHANGE_POPUP_JS % {"names": names.get_name(), "level": LEVEL_LABELS[level].lower()}
         ),
@@ -1311,6 +1311,11 @@ def _sites_bounds(result: Any, *, shift: bool) -> list[list[float]] | None:
     return [[bottom - pad_lat, left - pad_lon], [top + pad_lat, right + pad_lon]]
 
 
+def result_slug(result: Any) -> str:
+    """Return the scenario's name made safe for a file name (the stem of its map files)."""
+    return _slug(_result_name(result))
+
+
 def _scenario_name(data: _MapData) -> str:
     return _result_name(data.result)
 
@@ -1329,7 +1334,7 @@ def _slug(name: str) -> str:
 def _default_path(result: Any, path: str | Path | None, kind: str) -> Path:
     if path is not None:
         return Path(path)
-    return Path("maps") / f"{_slug(_result_name(result))}-{kind}.html"
+    return Path("maps") / f"{result_slug(result)}-{kind}.html"
 
 
 def _need_asset(url: str) -> Path:

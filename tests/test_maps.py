@@ -309,3 +309,28 @@ def test_maps_of_the_real_sample(sample_dir, tmp_path):
     text = path.read_text(encoding="utf-8")
     assert "<script src=" not in text and "Existing schools" in text
     assert (tmp_path / "sample-hearing.html").exists() and (tmp_path / "sample-review.html").exists()
+
+
+def test_cli_map_writes_the_three_maps_and_refuses_to_overwrite(result, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from siting import pipeline
+    from siting.cli import cli
+    from siting.errors import OutputExistsError
+
+    monkeypatch.setattr(pipeline.RunResult, "load", classmethod(lambda cls, path: result))
+    out = tmp_path / "city.html"
+    run = CliRunner().invoke(cli, ["map", str(tmp_path), "--out", str(out), "--offline"])
+    assert run.exit_code == 0, run.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "city-hearing.html",
+        "city-review.html",
+        "city.html",
+    ]
+    assert "<script src=" not in out.read_text(encoding="utf-8")
+    again = CliRunner().invoke(cli, ["map", str(tmp_path), "--out", str(out), "--kind", "hearing"])
+    assert isinstance(again.exception, OutputExistsError)
+    bad = CliRunner().invoke(
+        cli, ["map", str(tmp_path), "--basemap", "tianditu", "--out", str(tmp_path / "t.html")]
+    )
+    assert "tianditu_key" in str(bad.exception)
