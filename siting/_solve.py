@@ -48,6 +48,8 @@ class MatrixProgram:
         Constraint matrix (rows × columns), any scipy sparse format.
     row_lo, row_hi
         Row bounds (``-inf``/``inf`` for one-sided rows).
+    start
+        Optional feasible column values handed to the solver as a MIP start.
     """
 
     c: np.ndarray
@@ -57,15 +59,18 @@ class MatrixProgram:
     a: sp.spmatrix | sp.sparray
     row_lo: np.ndarray
     row_hi: np.ndarray
+    start: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
         """Number of rows and columns."""
         return int(self.a.shape[0]), int(self.a.shape[1])
 
-    def with_bounds(self, lb: np.ndarray, ub: np.ndarray, integer: np.ndarray) -> MatrixProgram:
-        """Return the same program with other column bounds and integrality (rows are shared)."""
-        return MatrixProgram(self.c, lb, ub, integer, self.a, self.row_lo, self.row_hi)
+    def with_bounds(
+        self, lb: np.ndarray, ub: np.ndarray, integer: np.ndarray, start: np.ndarray | None = None
+    ) -> MatrixProgram:
+        """Return the same program with other column bounds, integrality and start (rows are shared)."""
+        return MatrixProgram(self.c, lb, ub, integer, self.a, self.row_lo, self.row_hi, start)
 
 
 @dataclass
@@ -232,6 +237,11 @@ def _solve_highspy(
     ret = h.passModel(lp)
     if ret == highspy.HighsStatus.kError:
         raise SolverError("HiGHS refused the model (passModel returned an error)")
+    if prog.start is not None and is_mip:
+        sol = highspy.HighsSolution()
+        sol.col_value = np.asarray(prog.start, dtype=float)
+        sol.value_valid = True
+        h.setSolution(sol)
     start = time.perf_counter()
     h.run()
     seconds = time.perf_counter() - start
@@ -291,8 +301,16 @@ def _solve_pulp(
         raise SolverError("CBC is not available (pulp.PULP_CBC_CMD); install PuLP with its bundled CBC.")
     with tempfile.TemporaryDirectory(prefix="siting_cbc_") as tmp:
         log_path = Path(tmp) / "cbc.log"
+        if prog.start is not None:
+            for var, value in zip(xs, prog.start, strict=True):
+                var.setInitialValue(float(value))
         solver = pulp.PULP_CBC_CMD(
-            msg=False, timeLimit=time_limit_s, gapRel=gap, threads=threads, logPath=str(log_path)
+            msg=False,
+            timeLimit=time_limit_s,
+            gapRel=gap,
+            threads=threads,
+            logPath=str(log_path),
+            warmStart=prog.start is not None,
         )
         start = time.perf_counter()
         prob.solve(solver)

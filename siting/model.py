@@ -137,6 +137,7 @@ class SitingResult:
     objective_parts: dict[str, float]
     solver: str = "highs"
     _model: SitingModel | None = field(default=None, repr=False)
+    _x: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_tables(
@@ -561,12 +562,12 @@ class SitingModel:
                 "mode=%r asks for single schools but the model allows splitting; solving mode 'split'", mode
             )
             mode = "split"
-        prog = self.program()
-        d = self._d
-        n_arc = len(d["a_k"])
-        integer = prog.integer.copy()
         if mode == "exact":
-            integer[:n_arc] = True
+            return self._solve_exact(
+                solver=solver, time_limit_s=time_limit_s, gap=gap, threads=threads, msg=msg
+            )
+        prog = self.program()
+        integer = prog.integer.copy()
         first = solve_program(
             prog.with_bounds(prog.lb, prog.ub, integer),
             solver=solver,
@@ -592,7 +593,7 @@ class SitingModel:
             x = _clean(x, integer)
         parts = self._parts(x)
         objective = float(sum(parts.values()))
-        if mode == "exact" or mode == "split":
+        if mode == "split":
             bound = first.bound if math.isfinite(first.bound) else math.nan
         gap_value = relative_gap(objective, bound)
         if mode == "round" and first.status in ("optimal", "feasible"):
@@ -600,6 +601,51 @@ class SitingModel:
         return self._result(
             x, status, words, objective, bound, gap_value, solve_time, n_split, mode, parts, first
         )
+
+    def _solve_exact(
+        self, *, solver: str, time_limit_s: float, gap: float, threads: int | None, msg: bool
+    ) -> SitingResult:
+        """Binary assignments, warm-started from the rounded answer (which also gives a second bound).
+
+        The ``"round"`` answer comes first (at most half the time limit). If its certified gap is already
+        within ``gap`` it is returned; otherwise the binary-assignment MIP starts from it, so a time-limited
+        solve still returns at least the rounded answer, and the better of the two proven bounds is kept.
+        """
+        start = time.perf_counter()
+        warm = self.solve(
+            mode="round", solver=solver, time_limit_s=time_limit_s / 2, gap=gap, threads=threads, msg=msg
+        )
+        if warm._x is not None and math.isfinite(warm.gap) and warm.gap <= gap:
+            warm.mode = "exact"
+            warm.solver_status = f"rounded answer within the gap ({warm.solver_status})"
+            return warm
+        prog = self.program()
+        n_arc = len(self._d["a_k"])
+        integer = prog.integer.copy()
+        integer[:n_arc] = True
+        remaining = max(time_limit_s - (time.perf_counter() - start), 0.1 * time_limit_s)
+        out = solve_program(
+            prog.with_bounds(prog.lb, prog.ub, integer, start=warm._x),
+            solver=solver,
+            time_limit_s=remaining,
+            gap=gap,
+            threads=threads,
+            msg=msg,
+        )
+        solve_time = warm.solve_time_s + out.seconds
+        words = f"warm start (round): {warm.status}; exact: {out.solver_status}"
+        bounds = [b for b in (out.bound, warm.bound) if math.isfinite(b)]
+        bound = max(bounds) if bounds else math.nan
+        x = _clean(out.x, integer) if out.x is not None else warm._x
+        if x is None:
+            return self._empty_result(out, "exact", solve_time, words=words)
+        parts = self._parts(x)
+        objective = float(sum(parts.values()))
+        bound = min(bound, objective) if math.isfinite(bound) else bound
+        gap_value = relative_gap(objective, bound)
+        proven = out.status == "optimal" and out.x is not None
+        status = "optimal" if proven or (math.isfinite(gap_value) and gap_value <= gap + 1e-9) else "feasible"
+        return self._result(x, status, words, objective, bound, gap_value, solve_time, 0, "exact", parts, out)
 
     # ---------------------------------------------------------------------------------- rounding
     def _round(
@@ -803,6 +849,7 @@ class SitingModel:
             objective_parts=parts,
             solver=first.solver,
             _model=self,
+            _x=x,
         )
 
     def _attach_arc_parts(self, assignment: pd.DataFrame) -> pd.DataFrame:
@@ -1431,7 +1478,9 @@ def _scenario_tables(
         # a school cannot be asked to keep more than that share of the pupils who live within its reach
         reach = arcs.assign(d=arcs["unit_id"].map(demand["primary"]).where(arcs["level"] == "primary"))
         reach["d"] = reach["d"].fillna(arcs["unit_id"].map(demand["junior"]))
-        within = reach.pivot_table(index="school_id", columns="level", values="d", aggfunc="sum", fill_value=0.0)
+        within = reach.pivot_table(
+            index="school_id", columns="level", values="d", aggfunc="sum", fill_value=0.0
+        )
         within = within.reindex(index=min_load.index, columns=levels, fill_value=0.0)
         capped = min_load.clip(upper=min_enrolment_share * within)
         n_capped = int((capped < min_load - 1e-9).to_numpy().sum())
