@@ -178,13 +178,35 @@ def test_schools_follow_the_contract(written):
         assert (schools[f"capacity_{level}"] == classes * STD.class_size[level]).all()
         assert (classes[serves] > 0).all() and (classes[~serves] == 0).all()
         assert (schools[f"enrolled_{level}"][~serves] == 0).all()
-    only = schools["level"] == "primary"
-    assert schools.loc[only, "classes_primary"].between(24, 42).all()
-    assert schools.loc[schools["level"] == "junior", "classes_junior"].between(18, 36).all()
+    # town schools have 24-42 (primary) / 18-36 (junior) classes; village schools 6-18
+    primary = schools.loc[schools["level"] == "primary", "classes_primary"]
+    junior = schools.loc[schools["level"] == "junior", "classes_junior"]
+    assert primary.between(6, 42).all() and junior.between(6, 36).all()
+    assert (primary >= 24).sum() >= 10 and (junior >= 18).sum() >= 3
+    assert (primary <= 18).any(), "the rural edge has small village schools"
     for col in ("floor_area_m2", "sports_area_m2", "equipment_value_yuan", "backbone_teachers"):
         per_pupil = schools[col] / (schools["enrolled_primary"] + schools["enrolled_junior"])
         assert (per_pupil > 0).all() and per_pupil.std() / per_pupil.mean() > 0.1, col
     assert ((schools["max_extra_classes_primary"] + schools["max_extra_classes_junior"]) > 0).sum() >= 2
+
+
+def test_almost_everyone_has_a_school_within_reach(city):
+    """Village schools are placed so that hamlets are not left without a school nearby."""
+    from scipy.spatial import cKDTree
+
+    from siting.sample import _VILLAGE_REACH
+
+    metric = city.metric_crs
+    pts = city.schools.to_crs(metric)
+    rows, cols = np.nonzero(city.population > 0)
+    xs, ys = rasterio.transform.xy(city.transform, rows, cols)
+    cells = gpd.GeoSeries.from_xy(xs, ys, crs="EPSG:4326").to_crs(metric)
+    pop = city.population[rows, cols]
+    for level in LEVELS:
+        serving = pts[pts["level"].map(lambda k, lv=level: lv in LEVELS_SERVED[k])]
+        dist, _ = cKDTree(np.c_[serving.geometry.x, serving.geometry.y]).query(np.c_[cells.x, cells.y])
+        share = pop[dist <= _VILLAGE_REACH[level]].sum() / pop.sum()
+        assert share > 0.95, (level, share)
 
 
 def test_some_schools_are_over_capacity_with_large_classes(city):
@@ -223,7 +245,7 @@ def test_catchments_partition_the_study_area(city, written):
     area = _read(written / "districts.geojson").to_crs(METRIC)
     assert list(area["name"]) == list(DISTRICTS)
     study = area.union_all()
-    assert study.area == pytest.approx(120e6, rel=0.005)
+    assert study.area == pytest.approx(9_000 * 7_500, rel=0.005)
     assert area.area.sum() == pytest.approx(study.area, rel=1e-7)  # districts do not overlap
     for level in LEVELS:
         catch = _read(written / f"catchments_{level}.geojson").to_crs(METRIC)
@@ -343,7 +365,7 @@ def test_city_scale_generation_is_fast_and_sized_like_nanhai():
     import time
 
     start = time.perf_counter()
-    big = generate_city(residents=3_700_000, width_km=30, height_km=27)
+    big = generate_city(residents=3_700_000, width_km=30, height_km=27, village_schools=False)
     elapsed = time.perf_counter() - start
     assert elapsed < 60
     n_schools = len(big.schools)
