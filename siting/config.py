@@ -91,6 +91,13 @@ class NetworkConfig(_Strict):
         return self
 
     @property
+    def kind(self) -> str:
+        """Which source key was given (``osm_xml``, ``graphml``, ``lines``, ``place`` or ``bbox``)."""
+        return next(
+            k for k in ("osm_xml", "graphml", "lines", "place", "bbox") if getattr(self, k) is not None
+        )
+
+    @property
     def source(self) -> Path | str | tuple[float, float, float, float]:
         """The one source given (a path, a place name or a bbox)."""
         for key in ("osm_xml", "graphml", "lines", "place", "bbox"):
