@@ -122,6 +122,7 @@ def solve_program(
     gap: float = 0.005,
     threads: int | None = None,
     msg: bool = False,
+    target: float | None = None,
 ) -> SolveOutcome:
     """Solve ``prog``; fall back from HiGHS to CBC when HiGHS is missing or fails.
 
@@ -139,6 +140,8 @@ def solve_program(
         Solver threads (None: the solver's default).
     msg
         Show the solver log.
+    target
+        HiGHS only: stop as soon as a solution with objective at most this is found (status "feasible").
 
     Returns
     -------
@@ -154,7 +157,9 @@ def solve_program(
         raise SolverError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}.")
     if solver == "highs":
         try:
-            out = _solve_highspy(prog, time_limit_s=time_limit_s, gap=gap, threads=threads, msg=msg)
+            out = _solve_highspy(
+                prog, time_limit_s=time_limit_s, gap=gap, threads=threads, msg=msg, target=target
+            )
         except (ImportError, SolverError, RuntimeError) as exc:
             log.warning("HiGHS failed (%s); falling back to CBC", exc)
             return _solve_pulp(prog, "cbc", time_limit_s=time_limit_s, gap=gap, threads=threads, msg=msg)
@@ -199,7 +204,13 @@ def _highs_outcome(h: object, n: int, is_mip: bool, seconds: float, solver: str)
 
 
 def _solve_highspy(
-    prog: MatrixProgram, *, time_limit_s: float, gap: float, threads: int | None, msg: bool
+    prog: MatrixProgram,
+    *,
+    time_limit_s: float,
+    gap: float,
+    threads: int | None,
+    msg: bool,
+    target: float | None = None,
 ) -> SolveOutcome:
     import highspy
 
@@ -234,6 +245,8 @@ def _solve_highspy(
     h.setOptionValue("random_seed", 0)
     if threads is not None:
         h.setOptionValue("threads", int(threads))
+    if target is not None and math.isfinite(target):
+        h.setOptionValue("objective_target", float(target))
     ret = h.passModel(lp)
     if ret == highspy.HighsStatus.kError:
         raise SolverError("HiGHS refused the model (passModel returned an error)")

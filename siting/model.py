@@ -509,6 +509,26 @@ class SitingModel:
             self.build_time_s += time.perf_counter() - start
         return self._program
 
+    def unreachable(self) -> pd.DataFrame:
+        """Return the unit-levels with demand but no school that may serve them (they can only be short).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``unit_id, level, pupils``; their shortfall is the same in every answer.
+        """
+        d = self._d
+        reached = np.zeros(len(d["k_u"]), dtype=bool)
+        reached[d["a_k"]] = True
+        miss = np.flatnonzero(~reached)
+        return pd.DataFrame(
+            {
+                "unit_id": d["units"][d["k_u"][miss]],
+                "level": np.asarray(self.levels, dtype=object)[d["k_l"][miss]],
+                "pupils": d["k_d"][miss],
+            }
+        )
+
     @property
     def n_arcs(self) -> int:
         """Number of unit-school-level arcs (assignment variables)."""
@@ -568,14 +588,16 @@ class SitingModel:
             )
         prog = self.program()
         integer = prog.integer.copy()
+        # in round mode the relaxation gets a quarter of the gap, leaving the rest for the rounding
         first = solve_program(
             prog.with_bounds(prog.lb, prog.ub, integer),
             solver=solver,
             time_limit_s=time_limit_s,
-            gap=gap,
+            gap=gap / 4 if mode == "round" else gap,
             threads=threads,
             msg=msg,
         )
+        log.info("%s solve: %s in %.1f s (bound %.6g)", mode, first.solver_status, first.seconds, first.bound)
         solve_time = first.seconds
         if first.x is None:
             return self._empty_result(first, mode, solve_time)
@@ -583,7 +605,9 @@ class SitingModel:
         n_split = 0
         status, words, bound = first.status, first.solver_status, first.bound
         if mode == "round":
-            x, n_split, rep = self._round(prog, x, solver, time_limit_s, first.seconds, gap, threads, msg)
+            x, n_split, rep = self._round(
+                prog, x, solver, time_limit_s, first.seconds, gap, threads, msg, first.bound
+            )
             if rep is not None:
                 solve_time += rep.seconds
                 words = f"relaxation: {first.solver_status}; repair: {rep.solver_status}"
@@ -658,12 +682,14 @@ class SitingModel:
         gap: float,
         threads: int | None,
         msg: bool,
+        certified_bound: float = math.nan,
     ) -> tuple[np.ndarray, int, SolveOutcome | None]:
         """Round split pairs to one school each; return (x, number of split pairs, repair outcome).
 
         The opened options stay as the relaxation chose them. First only the split pairs are reassigned (a
-        small MIP, capacities kept); if that leaves new shortfall or a gap above ``gap``, every pair that
-        could use a school serving a split pair is freed as well, then every pair; the best answer is kept.
+        small MIP, capacities kept); while the certified gap is above ``gap``, more pairs are freed: those
+        at the schools the split pairs used, then every pair that can reach such a school, then every pair.
+        The best answer is kept.
         """
         d = self._d
         n_arc = len(d["a_k"])
@@ -676,14 +702,17 @@ class SitingModel:
         n_split = int(split.sum())
         if n_split == 0:
             return _clean(x, np.ones(len(x), dtype=bool)), 0, None
-        bound = float(np.dot(prog.c, x))
+        bound = certified_bound if math.isfinite(certified_bound) else float(np.dot(prog.c, x))
+        target = bound / (1 - gap) if 0 < gap < 1 else None  # any answer this good is certified within gap
         start = time.perf_counter()
         # schools touched by split pairs, and every pair that can reach one of them
         touched = np.zeros(len(d["facilities"]), dtype=bool)
         touched[d["a_f"][split[d["a_k"]] & (xa > _TOL)]] = True
+        at_touched = np.zeros(n_pair, dtype=bool)
+        at_touched[d["a_k"][touched[d["a_f"]] & (xa > _TOL)]] = True
         near = np.zeros(n_pair, dtype=bool)
         near[d["a_k"][touched[d["a_f"]]]] = True
-        stages = [split, split | near, np.ones(n_pair, dtype=bool)]
+        stages = [split, split | at_touched, split | near, np.ones(n_pair, dtype=bool)]
         best_x: np.ndarray | None = None
         best_obj = math.inf
         outcome: SolveOutcome | None = None
@@ -695,8 +724,9 @@ class SitingModel:
                 continue
             remaining = max(time_limit_s - used_s - (time.perf_counter() - start), 0.1 * time_limit_s)
             log.info("rounding: reassigning %d unit-level pairs (%d split)", int(free_pairs.sum()), n_split)
-            rep = self._repair(prog, x, free_pairs, solver, remaining, gap, threads, msg)
+            rep = self._repair(prog, x, free_pairs, solver, remaining, gap, threads, msg, target)
             seconds += rep.seconds
+            log.info("repair step %d: %s in %.1f s", step + 1, rep.solver_status, rep.seconds)
             if rep.x is not None:
                 obj = float(np.dot(prog.c, rep.x))
                 if obj < best_obj - 1e-9:
@@ -719,6 +749,7 @@ class SitingModel:
         gap: float,
         threads: int | None,
         msg: bool,
+        target: float | None = None,
     ) -> SolveOutcome:
         """Solve with opened options fixed, the pairs not in ``free_pairs`` fixed, free pairs binary."""
         d = self._d
@@ -746,6 +777,7 @@ class SitingModel:
             gap=gap / 10,
             threads=threads,
             msg=msg,
+            target=target,
         )
 
     # ---------------------------------------------------------------------------------- results
