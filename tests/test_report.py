@@ -201,6 +201,7 @@ def test_cli_review_prints_tables(tmp_path):
         districts=empty,
         costs=fake.costs,
         solution=solution,
+        assignment=assignment,
         catchments=empty,
         current_catchments=empty,
         changes=pd.DataFrame(),
