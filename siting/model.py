@@ -60,6 +60,8 @@ MODES: tuple[str, ...] = ("round", "exact", "split")
 """Solve modes: round continuous assignments to single schools, binary assignments, or split assignments."""
 
 _TOL = 1e-6
+_LINK_ROWS_ALL = 20_000
+"""Up to this many linking rows are always all built; above it HiGHS gets only those the LP needs."""
 
 
 def _fmt(value: float) -> str:
@@ -311,6 +313,7 @@ class SitingModel:
         self.build_time_s: float = data["build_time_s"]
         self.single_source: bool = data["single_source"]
         self._program: MatrixProgram | None = None
+        self._work: MatrixProgram | None = None
 
     # ---------------------------------------------------------------------------------- constructors
     @classmethod
@@ -529,6 +532,52 @@ class SitingModel:
             }
         )
 
+    def _working_program(self, solver: str, time_limit_s: float) -> tuple[MatrixProgram, float]:
+        """Return the program to solve with ``solver`` and the seconds spent choosing its linking rows.
+
+        With HiGHS and many linking rows, only the rows the LP relaxation needs are kept: solve the LP,
+        add the violated rows ``x_a <= open_j``, repeat until none is violated (at most a quarter of the
+        time limit). The bound is then as strong at the root as with every row, and the LP is much smaller.
+        """
+        d = self._d
+        base, a_f = d["base"], d["a_f"]
+        a_l = d["k_l"][d["a_k"]]
+        link_all = np.flatnonzero(base[a_f, a_l] <= 0)
+        if solver != "highs" or len(link_all) <= _LINK_ROWS_ALL:
+            return self.program(), 0.0
+        if self._work is not None:
+            return self._work, 0.0
+        start = time.perf_counter()
+        n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
+        n_f, n_l = base.shape
+        mask = np.zeros(n_arc, dtype=bool)
+        prog = _build_program(d, mask)
+        for rnd in range(50):
+            left = 0.25 * time_limit_s - (time.perf_counter() - start)
+            if left <= 0:
+                break
+            lp = solve_program(
+                prog.with_bounds(prog.lb, prog.ub, np.zeros_like(prog.integer)),
+                solver="highs",
+                time_limit_s=left,
+                gap=0.0,
+            )
+            if lp.x is None or lp.status != "optimal":
+                break
+            z = lp.x[n_arc : n_arc + n_opt]
+            y = np.zeros((n_f, n_l))
+            for li in range(n_l):
+                has = d["o_cap"][:, li] > 0
+                np.add.at(y[:, li], d["o_f"][has], z[has])
+            viol = link_all[(lp.x[link_all] > y[a_f[link_all], a_l[link_all]] + 1e-6) & ~mask[link_all]]
+            log.info("linking rows: round %d adds %d violated of %d", rnd + 1, len(viol), len(link_all))
+            if not len(viol):
+                break
+            mask[viol] = True
+            prog = _build_program(d, mask)
+        self._work = prog
+        return prog, time.perf_counter() - start
+
     @property
     def n_arcs(self) -> int:
         """Number of unit-school-level arcs (assignment variables)."""
@@ -586,18 +635,19 @@ class SitingModel:
             return self._solve_exact(
                 solver=solver, time_limit_s=time_limit_s, gap=gap, threads=threads, msg=msg
             )
-        prog = self.program()
+        prog, select_s = self._working_program(solver, time_limit_s)
         integer = prog.integer.copy()
         # in round mode the relaxation gets a quarter of the gap, leaving the rest for the rounding
         first = solve_program(
             prog.with_bounds(prog.lb, prog.ub, integer),
             solver=solver,
-            time_limit_s=time_limit_s,
+            time_limit_s=max(time_limit_s - select_s, 0.1 * time_limit_s),
             gap=gap / 4 if mode == "round" else gap,
             threads=threads,
             msg=msg,
         )
         log.info("%s solve: %s in %.1f s (bound %.6g)", mode, first.solver_status, first.seconds, first.bound)
+        first.seconds += select_s
         solve_time = first.seconds
         if first.x is None:
             return self._empty_result(first, mode, solve_time)
@@ -643,7 +693,7 @@ class SitingModel:
             warm.mode = "exact"
             warm.solver_status = f"rounded answer within the gap ({warm.solver_status})"
             return warm
-        prog = self.program()
+        prog, _ = self._working_program(solver, time_limit_s)
         n_arc = len(self._d["a_k"])
         integer = prog.integer.copy()
         integer[:n_arc] = True
@@ -1232,8 +1282,12 @@ def _presolve_checks(d: dict[str, Any]) -> None:
 
 
 # ====================================================================================== program
-def _build_program(d: dict[str, Any]) -> MatrixProgram:
-    """Build the matrix program (columns: arcs, options, shortfall) from the core arrays."""
+def _build_program(d: dict[str, Any], link_mask: np.ndarray | None = None) -> MatrixProgram:
+    """Build the matrix program (columns: arcs, options, shortfall) from the core arrays.
+
+    ``link_mask`` (one flag per arc) keeps only some linking rows; the capacity rows alone already forbid
+    serving from a closed facility, so any subset gives a valid model (the rows only tighten the bound).
+    """
     a_k, a_f = d["a_k"], d["a_f"]
     k_l, k_d = d["k_l"], d["k_d"]
     o_f, o_cap = d["o_f"], d["o_cap"]
@@ -1307,6 +1361,8 @@ def _build_program(d: dict[str, Any]) -> MatrixProgram:
         r0 += len(fac_with_opt)
     # 5. linking: x_a <= sum of the facility's options with capacity for that level, where base is 0
     link = np.flatnonzero(base[a_f, a_l] <= 0)
+    if link_mask is not None:
+        link = link[link_mask[link]]
     if len(link):
         lrows = r0 + np.arange(len(link))
         add(lrows, arc_cols[link], np.ones(len(link)))

@@ -498,3 +498,16 @@ def test_same_inputs_same_answer() -> None:
     pd.testing.assert_frame_equal(a.assignment, b.assignment)
     pd.testing.assert_frame_equal(a.opened, b.opened)
     assert a.objective == b.objective
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_lazy_linking_rows_give_the_same_optimum(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import siting.model as sm
+
+    full = random_model(seed).solve(mode="exact", gap=0.0)
+    monkeypatch.setattr(sm, "_LINK_ROWS_ALL", 0)  # force the LP-driven choice of linking rows
+    model = random_model(seed)
+    lazy = model.solve(mode="exact", gap=0.0)
+    assert model._work is not None and model._work.shape[0] < model.program().shape[0]
+    assert lazy.objective == pytest.approx(full.objective, rel=1e-9)
+    assert_valid(model, lazy)
