@@ -64,6 +64,11 @@ _LINK_ROWS_ALL = 20_000
 """Up to this many linking rows are always all built; above it HiGHS gets only those the LP needs."""
 
 
+def _id(value: Any) -> str:
+    """Return an id for messages: ``repr`` of the plain Python value (``2``, not ``np.int64(2)``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _fmt(value: float) -> str:
     """Format a seat count for messages (``41,200``)."""
     return f"{value:,.0f}" if abs(value - round(value)) < 1e-9 else f"{value:,.1f}"
@@ -1064,8 +1069,8 @@ def _core_arrays(
     base = capacity[levels].to_numpy(dtype=float)
     if np.isnan(base).any() or (base < 0).any():
         raise InputError("capacity must be >= 0 and not missing.")
-    units = demand.index.to_numpy(dtype=object)
-    facilities = capacity.index.to_numpy(dtype=object)
+    units = demand.index
+    facilities = capacity.index
     u_pos = pd.Index(demand.index)
     f_pos = pd.Index(capacity.index)
     l_pos = pd.Index(levels)
@@ -1134,7 +1139,7 @@ def _core_arrays(
     if len(key) and (np.diff(key) == 0).any():
         i = int(np.flatnonzero(np.diff(key) == 0)[0])
         raise InputError(
-            f"arcs: unit {units[k_u[a_k[i]]]!r}, school {facilities[a_f[i]]!r}, level "
+            f"arcs: unit {_id(units[k_u[a_k[i]]])}, school {_id(facilities[a_f[i]])}, level "
             f"{levels[k_l[a_k[i]]]!r} is listed twice; give one cost per pair."
         )
     # arcs of a level a school cannot ever serve are useless: drop them
@@ -1228,7 +1233,7 @@ def _presolve_checks(d: dict[str, Any]) -> None:
     forced_new = [f for f in d["forced"] if is_new[f]]
     for f in forced_new:
         if not (o_f == f).any():
-            raise InfeasibleError(f"school {d['facilities'][f]!r} must open but has no size option.")
+            raise InfeasibleError(f"school {_id(d['facilities'][f])} must open but has no size option.")
     limit_new = d["exactly_new"] if d["exactly_new"] is not None else d["max_new"]
     if limit_new is not None and len(forced_new) > limit_new:
         raise InfeasibleError(
@@ -1243,8 +1248,9 @@ def _presolve_checks(d: dict[str, Any]) -> None:
         if over.any():
             f, lv = np.argwhere(over)[0]
             raise InfeasibleError(
-                f"school {d['facilities'][f]!r} must keep at least {_fmt(mload[f, lv])} {levels[lv]} pupils "
-                f"but only {_fmt(reach[f, lv])} live within reach; lower min_enrolment_share."
+                f"school {_id(d['facilities'][f])} must keep at least {_fmt(mload[f, lv])} "
+                f"{levels[lv]} pupils but only {_fmt(reach[f, lv])} live within reach; "
+                "lower min_enrolment_share."
             )
     if d["has_shortfall"]:
         return
@@ -1254,7 +1260,7 @@ def _presolve_checks(d: dict[str, Any]) -> None:
     if not reached.all():
         miss = np.flatnonzero(~reached)
         pupils = d["k_d"][miss].sum()
-        examples = ", ".join(repr(d["units"][d["k_u"][k]]) for k in miss[:5])
+        examples = ", ".join(_id(d["units"][d["k_u"][k]]) for k in miss[:5])
         raise InfeasibleError(
             f"{len(miss)} unit-level demand(s) ({_fmt(pupils)} seats) can reach no school that serves them "
             f"(e.g. units {examples}) and shortfall is disabled; allow shortfall or add sites."
