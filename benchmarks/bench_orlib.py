@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import SHARED, WORK_DIR, machine, measure
+from benchmarks._common import SHARED, WORK_DIR, machine, measure, write_result
 from benchmarks._instances import (
     FAMILIES,
     read_cap,
@@ -142,7 +142,8 @@ def main(argv: list[str]) -> str:
     chosen = _subset(tasks, family) if selection == "subset" else tasks
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     log_path = WORK_DIR / f"orlib_{family}.log"
-    rows = []
+    rows: list[dict[str, Any]] = []
+    label = "orlib-" + "-".join(a.strip("/").split("/")[-1] for a in argv)  # as benchmarks.run names it
     with log_path.open("a", encoding="utf-8") as log:
         log.write(f"# {time.strftime('%H:%M:%S')} {family} {selection}: {len(chosen)} of {len(tasks)}\n")
         for task in chosen:
@@ -161,6 +162,9 @@ def main(argv: list[str]) -> str:
                 f"{task['name']}: obj {obj} opt {task['opt']} status {out['status']} {wall:.1f} s hit={ok}\n"
             )
             log.flush()
+            # keep a partial section on disk, so an interrupted run still leaves its table
+            partial = _markdown(family, folder, selection, tasks, rows, limit)
+            write_result(label, partial + f"\n*In progress: {len(rows)} of {len(chosen)} run so far.*\n")
     return _markdown(family, folder, selection, tasks, rows, limit)
 
 
