@@ -19,9 +19,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    import highspy
 
 from siting._log import get_logger
 from siting.errors import SolverError
@@ -237,7 +241,7 @@ def _solve_highspy(
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
             for flag in prog.integer
         ]
-    h = highspy.Highs()
+    h = _new_highs(quiet=not msg)
     h.setOptionValue("output_flag", bool(msg))
     h.setOptionValue("log_to_console", bool(msg))
     h.setOptionValue("time_limit", float(time_limit_s))
@@ -360,3 +364,32 @@ def sparse_rows(
     c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
     v = np.concatenate(vals) if vals else np.zeros(0)
     return sp.csc_matrix(sp.coo_matrix((v, (r, c)), shape=shape))
+
+
+_BANNER_SHOWN = {"done": False}
+
+
+def _new_highs(*, quiet: bool) -> highspy.Highs:
+    """Return a ``highspy.Highs``; when ``quiet``, keep its once-per-process banner off standard output.
+
+    HiGHS prints its copyright banner from C++ when the first instance is built, before any option can
+    turn output off, so the file descriptor itself is redirected for that one construction.
+    """
+    import highspy
+
+    if not quiet or _BANNER_SHOWN["done"]:
+        return highspy.Highs()
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        _BANNER_SHOWN["done"] = True
+    return h
