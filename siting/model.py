@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from siting._log import get_logger
 from siting._solve import MatrixProgram, SolveOutcome, relative_gap, solve_program, sparse_rows
@@ -701,16 +702,18 @@ class SitingModel:
         prog, _ = self._working_program(solver, time_limit_s)
         n_arc = len(self._d["a_k"])
         integer = prog.integer.copy()
-        integer[:n_arc] = True
         remaining = max(time_limit_s - (time.perf_counter() - start), 0.1 * time_limit_s)
-        out = solve_program(
-            prog.with_bounds(prog.lb, prog.ub, integer, start=warm._x),
-            solver=solver,
-            time_limit_s=remaining,
-            gap=gap,
-            threads=threads,
-            msg=msg,
-        )
+        if self._d["has_shortfall"]:
+            # binary choice of school, continuous share of the unit it seats (the rest is short)
+            work = _with_indicators(
+                prog.with_bounds(prog.lb, prog.ub, integer), self._d["a_k"], np.ones(n_arc, bool), warm._x
+            )
+        else:
+            integer[:n_arc] = True
+            work = prog.with_bounds(prog.lb, prog.ub, integer, start=warm._x)
+        out = solve_program(work, solver=solver, time_limit_s=remaining, gap=gap, threads=threads, msg=msg)
+        if out.x is not None:
+            out.x = out.x[: prog.shape[1]]
         solve_time = warm.solve_time_s + out.seconds
         words = f"warm start (round): {warm.status}; exact: {out.solver_status}"
         bounds = [b for b in (out.bound, warm.bound) if math.isfinite(b)]
@@ -792,7 +795,9 @@ class SitingModel:
         outcome.seconds = seconds
         if best_x is None:
             return x, n_split, outcome
-        return _clean(best_x, np.ones(len(best_x), dtype=bool)), n_split, outcome
+        keep_fraction = d["has_shortfall"]  # a unit's one school may seat only part of it
+        integer = prog.integer if keep_fraction else np.ones(len(best_x), dtype=bool)
+        return _clean(best_x, integer), n_split, outcome
 
     def _repair(
         self,
@@ -819,14 +824,17 @@ class SitingModel:
         lb[:n_arc] = np.where(free, 0.0, fixed_val)
         ub[:n_arc] = np.where(free, 1.0, fixed_val)
         integer[:n_arc] = free
+        work = prog.with_bounds(lb, ub, integer)
         if d["has_shortfall"]:
             s_cols = d["s_col"]
             keep = ~free_pairs
             val = np.round(x[s_cols])
             lb[s_cols] = np.where(keep, val, 0.0)
             ub[s_cols] = np.where(keep, val, 1.0)
-        return solve_program(
-            prog.with_bounds(lb, ub, integer),
+            # one school per free pair, the part it cannot seat counted short
+            work = _with_indicators(prog.with_bounds(lb, ub, integer), d["a_k"], free)
+        out = solve_program(
+            work,
             solver=solver,
             time_limit_s=time_limit_s,
             gap=gap / 10,
@@ -834,6 +842,9 @@ class SitingModel:
             msg=msg,
             target=target,
         )
+        if out.x is not None:
+            out.x = out.x[: prog.shape[1]]
+        return out
 
     # ---------------------------------------------------------------------------------- results
     def _parts(self, x: np.ndarray) -> dict[str, float]:
@@ -1028,6 +1039,63 @@ def _clean(x: np.ndarray, integer: np.ndarray) -> np.ndarray:
     out[integer] = np.round(out[integer])
     out[~integer] = np.clip(out[~integer], 0.0, None)
     return out
+
+
+def _with_indicators(
+    prog: MatrixProgram, a_k: np.ndarray, arcs: np.ndarray, start: np.ndarray | None = None
+) -> MatrixProgram:
+    r"""Single sourcing with partial shortfall: give the chosen arcs a binary indicator.
+
+    For each arc in ``arcs`` a binary column :math:`y_a` is added with :math:`x_a \le y_a`, and
+    :math:`\sum_{a \in k} y_a \le 1` for each pair :math:`k` they belong to; the arcs' :math:`x_a` become
+    continuous. A unit then goes to at most one school per level, and whatever that school cannot seat is
+    counted short, instead of its whole demand being served or short. Columns of ``prog`` keep their
+    positions; the indicators come after them.
+
+    Parameters
+    ----------
+    prog
+        The program (arc columns first, as built by ``_build_program``).
+    a_k
+        Pair of each arc.
+    arcs
+        Boolean mask over arcs: those that get an indicator.
+    start
+        Optional start for ``prog``'s columns; the indicators' start is ``x_a > 0``.
+    """
+    n_row, n_col = prog.shape
+    idx = np.flatnonzero(arcs)
+    m = len(idx)
+    if m == 0:
+        return prog
+    _, pair_row = np.unique(a_k[idx], return_inverse=True)
+    n_pairs = int(pair_row.max()) + 1
+    ycols = np.arange(m)
+    ones = np.ones(m)
+    link = sp.coo_matrix(
+        (
+            np.concatenate([ones, -ones]),
+            (np.concatenate([ycols, ycols]), np.concatenate([idx, n_col + ycols])),
+        ),
+        shape=(m, n_col + m),
+    )
+    choose = sp.coo_matrix((ones, (pair_row, n_col + ycols)), shape=(n_pairs, n_col + m))
+    a = sp.vstack([sp.hstack([prog.a, sp.csr_matrix((n_row, m))]), link, choose]).tocsr()
+    integer = np.concatenate([prog.integer, np.ones(m, dtype=bool)])
+    integer[idx] = False
+    first = None
+    if start is not None:
+        first = np.concatenate([start, (start[idx] > _TOL).astype(float)])
+    return MatrixProgram(
+        np.concatenate([prog.c, np.zeros(m)]),
+        np.concatenate([prog.lb, np.zeros(m)]),
+        np.concatenate([prog.ub, np.ones(m)]),
+        integer,
+        a,
+        np.concatenate([prog.row_lo, np.full(m + n_pairs, -np.inf)]),
+        np.concatenate([prog.row_hi, np.zeros(m), np.ones(n_pairs)]),
+        first,
+    )
 
 
 # ====================================================================================== core arrays
@@ -1592,31 +1660,3 @@ def _scenario_tables(
         "min_load": min_load,
         "current_distance": current_distance,
     }
-
-
-def scenario_model_kwargs(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """Split a scenario's ``model:`` mapping into :meth:`SitingModel.from_scenario` keyword arguments.
-
-    Parameters
-    ----------
-    model_cfg
-        The ``model:`` section (keys as in the scenario file).
-
-    Returns
-    -------
-    dict
-        Only the keys :meth:`SitingModel.from_scenario` takes (``mode``, ``solver``, ``time_limit_s``,
-        ``gap`` and ``expansion_step_classes`` are for :meth:`SitingModel.solve` or ``facilities``).
-    """
-    names = (
-        "max_new_schools",
-        "budget_yuan",
-        "allow_expansion",
-        "far_penalty",
-        "disruption_m",
-        "building_weight",
-        "shortfall_m",
-        "min_enrolment_share",
-        "single_source",
-    )
-    return {k: model_cfg[k] for k in names if k in model_cfg}
