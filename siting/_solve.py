@@ -328,6 +328,10 @@ def _solve_pulp(
             threads=threads,
             logPath=str(log_path),
             warmStart=prog.start is not None,
+            # CBC's preprocessing was seen to cut off the optimum of single-source models with partial
+            # shortfall (claiming "optimal" at a worse answer than HiGHS proves); CBC is the fallback,
+            # so correctness comes first
+            options=["preprocess off"],
         )
         start = time.perf_counter()
         prob.solve(solver)

@@ -159,12 +159,34 @@ def test_shortfall_is_reported_with_its_penalty() -> None:
     assert split.objective == pytest.approx(0.6 * 500.0 + 20 * 100.0)
     assert split.shortfall["pupils"].tolist() == pytest.approx([20.0])
     assert split.objective_parts["shortfall"] == pytest.approx(2000.0)
-    # single source: the unit cannot fit, so all 50 are short
-    exact = model.solve(mode="exact")
-    assert exact.objective == pytest.approx(5000.0)
-    assert exact.assignment.empty
-    assert_valid(model, exact)
+    # single source: the unit still goes to its one school, which seats 30; the other 20 are short
+    # (a catchment names one school; what it cannot seat is reported, not the whole unit)
+    for mode in ("exact", "round"):
+        single = model.solve(mode=mode)
+        assert single.objective == pytest.approx(2300.0), mode
+        assert single.assignment["school_id"].tolist() == ["A"]
+        assert single.assignment["pupils"].tolist() == pytest.approx([30.0])
+        assert single.shortfall["pupils"].tolist() == pytest.approx([20.0])
+        assert single.gap == pytest.approx(0.0, abs=1e-9)
+        assert_valid(model, single)
     assert_valid(model, split)
+
+
+def test_single_source_with_shortfall_uses_one_school_and_reports_the_rest() -> None:
+    # 50 pupils, two schools of 30 seats: splitting seats everyone, one school per unit seats 30
+    arcs = pd.DataFrame({"unit_id": [1, 1], "school_id": ["A", "B"], "level": "p", "cost": [500.0, 1000.0]})
+    demand = pd.DataFrame({"p": [50.0]}, index=[1])
+    cap = pd.DataFrame({"p": [30.0, 30.0]}, index=["A", "B"])
+    model = SitingModel.from_costs(arcs, demand, cap, shortfall_penalty=100.0)
+    split = model.solve(mode="split")
+    assert split.objective == pytest.approx(0.6 * 500.0 + 0.4 * 1000.0)
+    assert split.shortfall.empty or split.shortfall["pupils"].sum() == pytest.approx(0.0)
+    for mode in ("exact", "round"):
+        single = model.solve(mode=mode)
+        assert len(single.assignment) == 1 and single.assignment["school_id"].iloc[0] == "A", mode
+        assert single.objective == pytest.approx(0.6 * 500.0 + 20 * 100.0), mode
+        assert single.shortfall["pupils"].sum() == pytest.approx(20.0), mode
+        assert_valid(model, single)
 
 
 def test_presolve_infeasibility_names_the_numbers() -> None:
