@@ -119,6 +119,35 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, name: str, f
         )
 
 
+def seated_pupils(units: pd.DataFrame, *, level: str, column: str | None = None) -> np.ndarray:
+    """Return the pupils each unit has at its assigned school for ``level``.
+
+    When seats run out the model seats only part of a unit at its one school and reports the rest as
+    shortfall; the pipeline records the seated part in ``<column>_pupils`` (e.g. ``proposed_primary_pupils``).
+    Without that column every unit is taken to be seated in full (its ``level`` demand), as in the
+    current state.
+
+    Parameters
+    ----------
+    units
+        Demand units.
+    level
+        ``"primary"`` or ``"junior"``.
+    column
+        The assignment column (default ``proposed_<level>``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Pupils per unit, in ``units`` order (0 where a seated count is missing).
+    """
+    column = column or f"proposed_{_one_level(level)}"
+    seated = f"{column}_pupils"
+    if seated in units.columns:
+        return pd.to_numeric(units[seated], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    return units[level].to_numpy(dtype=float)
+
+
 def assigned_schools(units: pd.DataFrame, *, level: str, column: str | None = None) -> pd.Series:
     """Return each unit's school for ``level`` from ``column`` (default ``proposed_<level>``).
 
@@ -244,7 +273,7 @@ def catchments_from_assignment(
             {
                 "school_id": school.to_numpy()[served],
                 "population": units["population"].to_numpy(dtype=float)[served],
-                "pupils": units[lv].to_numpy(dtype=float)[served],
+                "pupils": seated_pupils(units, level=lv, column=col)[served],
                 "pos": np.flatnonzero(served),
             }
         )
@@ -550,7 +579,7 @@ def repair_contiguity(
     level = _one_level(level)
     column = column or f"proposed_{level}"
     school = _school_array(units, level, column).copy()
-    pupils = units[level].to_numpy(dtype=float)
+    pupils = seated_pupils(units, level=level, column=column)
     unit_ids = units.index.to_numpy()
     cap = (
         school_capacity(schools, level=level)
@@ -748,7 +777,9 @@ def compare_catchments(
                     "level": lv,
                     "old_school": pd.array(old[changed], dtype="str"),
                     "new_school": pd.array(new[changed], dtype="str"),
-                    "pupils": units_a[lv].to_numpy(dtype=float)[changed],
+                    "pupils": seated_pupils(
+                        units_a if units_b is None else units_b, level=lv, column=col_after
+                    )[changed],
                     "walk_before_m": walk_distances(ids, old[changed], costs),
                     "walk_after_m": walk_distances(
                         ids, new[changed], costs if costs_after is None else costs_after

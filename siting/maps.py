@@ -43,6 +43,7 @@ from folium.utilities import JsCode
 
 from siting._gcj02 import shift_geometries
 from siting._log import get_logger
+from siting.catchments import seated_pupils
 from siting.errors import InputError
 from siting.standards import LEVELS, LEVELS_SERVED, Standards
 
@@ -497,10 +498,10 @@ def _school_table(
         t[f"classes_before_{lvl}"] = _num(schools, f"classes_{lvl}")
         added = (t[f"cap_after_{lvl}"] - cap).clip(lower=0) / standards.class_size[lvl]
         t[f"classes_after_{lvl}"] = t[f"classes_before_{lvl}"] + added.round()
-        demand = _num(units, lvl)
         for when, col in (("before", f"current_{lvl}"), ("after", f"proposed_{lvl}")):
             if col in units.columns:
-                sums = demand.groupby(units[col].astype(object)).sum()
+                seated = pd.Series(seated_pupils(units, level=lvl, column=col), index=units.index)
+                sums = seated.groupby(units[col].astype(object)).sum()
                 t[f"pupils_{when}_{lvl}"] = sums.reindex(t.index).fillna(0.0).to_numpy()
             else:
                 t[f"pupils_{when}_{lvl}"] = 0.0

@@ -40,7 +40,7 @@ import pandas as pd
 import shapely
 
 from siting._log import get_logger
-from siting.catchments import assigned_schools, require_columns, walk_distances
+from siting.catchments import assigned_schools, require_columns, seated_pupils, walk_distances
 from siting.errors import InputError, describe
 from siting.standards import LEVELS, LEVELS_SERVED, Standards
 
@@ -261,7 +261,8 @@ def school_pupils(units: pd.DataFrame, *, column_prefix: str = "proposed") -> pd
         if f"{column_prefix}_{level}" not in units.columns:
             continue
         school = assigned_schools(units, level=level, column=f"{column_prefix}_{level}")
-        out[level] = units[level].astype(float).groupby(school.to_numpy()).sum()
+        seated = pd.Series(seated_pupils(units, level=level, column=f"{column_prefix}_{level}"))
+        out[level] = seated.groupby(school.to_numpy()).sum()
     frame = pd.DataFrame(out).fillna(0.0)
     frame.index = frame.index.astype(str)
     frame.index.name = "school_id"
@@ -400,7 +401,7 @@ def _level_metrics(
     district: pd.Series,
 ) -> pd.DataFrame:
     ids = pd.Index(schools.index.astype(str), name="school_id")
-    demand = units[level].to_numpy(dtype=float)
+    demand = seated_pupils(units, level=level, column=f"{state}_{level}")
     served = school.notna().to_numpy()
     sid = school.to_numpy(dtype=object)
     dist = np.full(len(units), np.nan)
@@ -544,7 +545,8 @@ def district_metrics(
         for name in [*names, ALL]:
             in_u = np.ones(len(units), bool) if name == ALL else unit_district == name
             in_s = sch if name == ALL else sch[sch["district"] == name]
-            rows.append(_district_row(state, name, level, units, in_u, demand, served, dist, in_s, standards))
+            seated = np.where(served, seated_pupils(units, level=level, column=col), 0.0)
+            rows.append(_district_row(state, name, level, units, in_u, demand, seated, dist, in_s, standards))
     return pd.DataFrame(rows)
 
 
@@ -555,7 +557,7 @@ def _district_row(
     units: pd.DataFrame,
     in_u: np.ndarray,
     demand: np.ndarray,
-    served: np.ndarray,
+    seated: np.ndarray,
     dist: np.ndarray,
     sch: pd.DataFrame,
     standards: Standards,
@@ -570,8 +572,8 @@ def _district_row(
         "level": level,
         "population": population,
         "demand": float(demand[in_u].sum()),
-        "pupils_served": float(demand[in_u & served].sum()),
-        "unserved": float(demand[in_u & ~served].sum()),
+        "pupils_served": float(seated[in_u].sum()),
+        "unserved": float((demand - seated)[in_u].clip(min=0.0).sum()),
         "seats": seats,
         "seats_per_1000": seats / population * 1000.0 if population > 0 else math.nan,
         "standard_per_1000": per_1000,
@@ -586,7 +588,9 @@ def _district_row(
         "super_large_classes": int(sch["super_large_classes"].sum()),
     }
     row.update(
-        walk_stats(dist[in_u & served], demand[in_u & served], float(standards.service_radius_m[level]))
+        walk_stats(
+            dist[in_u & (seated > 0)], seated[in_u & (seated > 0)], float(standards.service_radius_m[level])
+        )
     )
     return row
 

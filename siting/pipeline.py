@@ -412,6 +412,7 @@ def run_scenario(
             repairs.append(report.assign(level=level) if "level" not in report.columns else report)
     contiguity = pd.concat(repairs, ignore_index=True) if repairs else pd.DataFrame()
     assignment = _final_assignment(units, solution.assignment, costs)
+    units = _add_seated_pupils(units, assignment)
     catchments = pd.concat(
         [catch.catchments_from_assignment(units, level=level) for level in LEVELS], ignore_index=True
     )
@@ -634,6 +635,16 @@ def _schools_after(facilities: gpd.GeoDataFrame, opened: pd.DataFrame) -> gpd.Ge
         is_new = out["opened"] & new_floor.notna()
         out.loc[is_new, "floor_area_m2"] = new_floor[is_new]
     return out
+
+
+def _add_seated_pupils(units: gpd.GeoDataFrame, assignment: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Add ``proposed_<level>_pupils``: the pupils each unit has at its school (the rest is shortfall)."""
+    units = units.copy()
+    for level in LEVELS:
+        rows = assignment[assignment["level"] == level]
+        seated = rows.groupby("unit_id")["pupils"].sum()
+        units[f"proposed_{level}_pupils"] = seated.reindex(units.index).fillna(0.0).to_numpy()
+    return units
 
 
 def _final_assignment(units: gpd.GeoDataFrame, solved: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:

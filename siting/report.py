@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from siting._log import get_logger
-from siting.catchments import assigned_schools, compare_catchments, levels_from, walk_distances
+from siting.catchments import (
+    assigned_schools,
+    compare_catchments,
+    levels_from,
+    seated_pupils,
+    walk_distances,
+)
 from siting.errors import InputError, OutputExistsError, describe
 from siting.metrics import (
     ALL,
@@ -400,7 +406,7 @@ def _arrivals(units: pd.DataFrame, level: str, school_id: str, costs: pd.DataFra
     return pd.DataFrame(
         {
             "old": old,
-            "pupils": units[level].to_numpy(dtype=float)[mask],
+            "pupils": seated_pupils(units, level=level, column=f"proposed_{level}")[mask],
             "walk_before": walk_distances(ids, old, costs),
             "walk_after": walk_distances(ids, np.full(len(ids), school_id, dtype=object), costs),
         }

@@ -84,6 +84,25 @@ def test_population_is_conserved(run):
     assert abs(run.units["population"].sum() - report["raster_sum"]) <= 1e-3 * report["raster_sum"]
 
 
+def test_new_sites_relieve_the_overcrowded_schools(run):
+    from siting.report import review_tables
+
+    k = run.key_figures()
+    for level in ("primary", "junior"):
+        assert k[f"{level}_schools_over_capacity_before"] > 0 and k[f"{level}_large_classes_before"] > 0
+        assert k[f"{level}_schools_over_capacity"] == 0 and k[f"{level}_large_classes"] == 0
+    opened = set(run.schools.index[run.schools["opened"]])
+    assert opened
+    # pupils moved into the new schools come from schools that are over capacity today
+    today = run.school_metrics[run.school_metrics["state"] == "current"]
+    crowded = set(today.loc[today["utilization"] > 1.0, "school_id"])
+    into_new = run.changes[run.changes["new_school"].isin(opened)]
+    from_crowded = into_new[into_new["old_school"].isin(crowded)]["pupils"].sum()
+    assert from_crowded > 0.5 * into_new["pupils"].sum()
+    tables = review_tables(run)
+    assert {"changes", "schools", "districts"} <= set(tables)
+
+
 def test_outputs_written_and_overwrite_refused(run, sample_scenario):
     out = run.out_dir
     for name in ("siting.gpkg", "summary.json", "changes.csv", "school_metrics.csv", "costs.parquet"):
