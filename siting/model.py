@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from siting._improve import improve_assignment
 from siting._log import get_logger
 from siting._solve import MatrixProgram, SolveOutcome, relative_gap, solve_program, sparse_rows
 from siting.errors import InfeasibleError, InputError, SolverError
@@ -775,8 +776,14 @@ class SitingModel:
         best_obj = math.inf
         outcome: SolveOutcome | None = None
         seconds = 0.0
+        # a capacity-aware local search first: it usually closes the gap without any MIP
+        search = self._local_search(prog, x, time_limit_s, target)
+        seconds += search.seconds
+        log.info("rounding: %s in %.2f s", search.solver_status, search.seconds)
+        if search.x is not None:
+            best_x, best_obj, outcome = search.x, search.objective, search
         for step, free_pairs in enumerate(stages):
-            if step and best_x is not None and relative_gap(best_obj, bound) <= gap:
+            if best_x is not None and relative_gap(best_obj, bound) <= gap:
                 break
             if step and free_pairs.sum() == stages[step - 1].sum():
                 continue
@@ -792,12 +799,78 @@ class SitingModel:
             elif outcome is None:
                 outcome = rep
         assert outcome is not None
+        if best_x is not None and outcome is not search:  # polish the repair's answer
+            polish = self._local_search(prog, best_x, time_limit_s)
+            seconds += polish.seconds
+            if polish.x is not None and polish.objective < best_obj - 1e-9:
+                best_x, best_obj = polish.x, polish.objective
+                outcome.solver_status += f", then local search ({polish.solver_status})"
         outcome.seconds = seconds
         if best_x is None:
             return x, n_split, outcome
         keep_fraction = d["has_shortfall"]  # a unit's one school may seat only part of it
         integer = prog.integer if keep_fraction else np.ones(len(best_x), dtype=bool)
         return _clean(best_x, integer), n_split, outcome
+
+    def _local_search(
+        self, prog: MatrixProgram, x: np.ndarray, time_limit_s: float, target: float | None = None
+    ) -> SolveOutcome:
+        """Single-school answer from ``x`` by shift and swap moves (:mod:`siting._improve`).
+
+        Opened options stay as in ``x``; each pair starts at its arc with the largest value in ``x``. Swaps
+        are tried only while the objective is above ``target``. The outcome has ``x`` None when the search
+        cannot satisfy every constraint (e.g. no shortfall allowed and capacities too tight for whole units).
+        """
+        d = self._d
+        a_k, a_f = d["a_k"], d["a_f"]
+        n_arc, n_opt, n_pair = len(a_k), len(d["o_f"]), len(d["k_d"])
+        n_l = d["base"].shape[1]
+        z = np.round(x[n_arc : n_arc + n_opt])
+        capacity = d["base"].astype(float).copy()
+        for li in range(n_l):
+            np.add.at(capacity[:, li], d["o_f"], z * d["o_cap"][:, li])
+        xa = x[:n_arc]
+        order = np.lexsort((-xa, a_k))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = a_k[order][1:] != a_k[order][:-1]
+        start = np.full(n_pair, -1, dtype=np.int64)
+        top = order[first]
+        has = xa[top] > _TOL
+        start[a_k[top][has]] = top[has]
+        found = improve_assignment(
+            a_k,
+            a_f * n_l + d["k_l"][a_k],
+            d["a_cost"] + d["a_dis"],
+            d["k_d"],
+            capacity.reshape(-1),
+            d["min_load"].reshape(-1),
+            start,
+            penalty=d["penalty"] if d["has_shortfall"] else None,
+            stop_below=-np.inf if target is None else target - float(np.dot(d["o_fixed"], z)),
+            max_seconds=max(1.0, 0.1 * time_limit_s),
+        )
+        words = f"local search: {found.moves} moves in {found.sweeps} passes"
+        if not found.feasible:
+            return SolveOutcome(
+                "not_solved",
+                words + ", no feasible answer",
+                None,
+                math.nan,
+                math.nan,
+                math.nan,
+                found.seconds,
+                "local search",
+            )
+        out = np.zeros(prog.shape[1])
+        out[n_arc : n_arc + n_opt] = z
+        used = found.arc >= 0
+        out[found.arc[used]] = found.seated[used]
+        if d["has_shortfall"]:
+            out[d["s_col"]] = 1.0 - np.where(used, found.seated, 0.0)
+        objective = float(np.dot(prog.c, out))
+        return SolveOutcome(
+            "feasible", words, out, objective, math.nan, math.nan, found.seconds, "local search"
+        )
 
     def _repair(
         self,
