@@ -888,6 +888,9 @@ def summary(
     changes: pd.DataFrame | None = None,
     solution: Any = None,
     indicators: Sequence[str] | None = None,
+    school_table: pd.DataFrame | None = None,
+    district_table: pd.DataFrame | None = None,
+    cv: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Return a run's headline figures as one flat, JSON-ready dict (one row of a scenario comparison).
 
@@ -920,6 +923,9 @@ def summary(
         The model result (``opened`` with ``cost_yuan`` and ``subsidy_yuan``), if any.
     indicators
         Resource columns for the difference coefficient; default all.
+    school_table, district_table, cv
+        Already computed :func:`school_metrics` / :func:`district_metrics` (both states, with their
+        ``state`` column) and :func:`cv_tables` for these schools and units, to avoid computing them again.
 
     Returns
     -------
@@ -941,10 +947,14 @@ def summary(
     for state, suffix, fields in (("proposed", "", _AFTER_FIELDS), ("current", "_before", _BEFORE_FIELDS)):
         if not any(f"{state}_{lv}" in units.columns for lv in LEVELS):
             continue
-        table = school_metrics(schools, units, standards=standards, column_prefix=state, costs=costs)
-        dist = district_metrics(
-            schools, units, standards=standards, column_prefix=state, costs=costs, school_table=table
-        )
+        if school_table is not None and district_table is not None:
+            table = school_table[school_table["state"] == state]
+            dist = district_table[district_table["state"] == state]
+        else:
+            table = school_metrics(schools, units, standards=standards, column_prefix=state, costs=costs)
+            dist = district_metrics(
+                schools, units, standards=standards, column_prefix=state, costs=costs, school_table=table
+            )
         for level, row in dist[dist["district"] == ALL].set_index("level").iterrows():
             for name in fields:
                 out[f"{level}_{name}{suffix}"] = row[name]
@@ -955,7 +965,8 @@ def summary(
             moved = changes[changes["level"] == level] if len(changes) else changes
             out[f"{level}_units_moved"] = len(moved)
             out[f"{level}_pupils_moved"] = float(moved["pupils"].sum()) if len(moved) else 0.0
-    cv = cv_tables(schools, units, standards=standards, indicators=indicators)
+    if cv is None:
+        cv = cv_tables(schools, units, standards=standards, indicators=indicators)
     proposed = cv[cv["state"] == "proposed"] if len(cv) else cv
     for level, grp in proposed.groupby("level", sort=False) if len(proposed) else []:
         values = pd.to_numeric(grp["cv"], errors="coerce")

@@ -416,16 +416,25 @@ def run_scenario(
     catchments = pd.concat(
         [catch.catchments_from_assignment(units, level=level) for level in LEVELS], ignore_index=True
     )
-    current = pd.concat(
-        [
-            catch.catchments_from_assignment(units, level=level, column=f"current_{level}")
-            for level in LEVELS
-            if f"current_{level}" in units.columns
-        ],
-        ignore_index=True,
+    current, _ = cached(  # today's catchments do not depend on the model: reuse them within a session
+        "current_catchments",
+        _join_key(demand_key, scenario.section_key("current_catchments")),
+        lambda: pd.concat(
+            [
+                catch.catchments_from_assignment(units, level=level, column=f"current_{level}")
+                for level in LEVELS
+                if f"current_{level}" in units.columns
+            ],
+            ignore_index=True,
+        ),
+        cache_dir=None,
     )
     catchments = gpd.GeoDataFrame(catchments, geometry="geometry", crs=crs)
-    current = gpd.GeoDataFrame(current, geometry="geometry", crs=crs) if len(current) else catchments.iloc[:0]
+    current = (
+        gpd.GeoDataFrame(current.copy(), geometry="geometry", crs=crs)
+        if len(current)
+        else catchments.iloc[:0]
+    )
     changes = pd.concat(
         [
             catch.compare_catchments(units, level=level, costs=costs)
@@ -443,7 +452,14 @@ def run_scenario(
     )
     district_table = pd.concat(
         [
-            metrics.district_metrics(schools_after, units, standards=standards, column_prefix=p, costs=costs)
+            metrics.district_metrics(
+                schools_after,
+                units,
+                standards=standards,
+                column_prefix=p,
+                costs=costs,
+                school_table=school_table[school_table["state"] == p],
+            )
             for p in ("current", "proposed")
         ],
         ignore_index=True,
@@ -463,7 +479,15 @@ def run_scenario(
         unreachable=unreachable,
         contiguity=contiguity,
         key=metrics.summary(
-            schools_after, units, standards=standards, costs=costs, changes=changes, solution=solution
+            schools_after,
+            units,
+            standards=standards,
+            costs=costs,
+            changes=changes,
+            solution=solution,
+            school_table=school_table,
+            district_table=district_table,
+            cv=cv,
         ),
     )
     result = RunResult(

@@ -27,6 +27,7 @@ from siting.standards import Standards
 
 CRS = "EPSG:32649"
 STD = Standards.foshan()
+STATES = ("current", "proposed")
 
 
 # ------------------------------------------------------------------------------------ the CV formula
@@ -287,3 +288,23 @@ def test_summary_is_flat_json_ready_and_compares_states():
     cv = cv_tables(schools, units, standards=STD)
     proposed = cv[(cv["state"] == "proposed") & (cv["level"] == "primary")].iloc[0]
     assert proposed["n_missing"] == 1 and proposed["n_schools"] == 1  # B has no floor area recorded
+
+
+def test_summary_from_precomputed_tables_matches_computing_them():
+    units, schools, costs = _city()
+    schools["floor_area_m2"] = [7000.0, 5000.0]
+    tables = {
+        "school_table": pd.concat(
+            [school_metrics(schools, units, standards=STD, column_prefix=p, costs=costs) for p in STATES],
+            ignore_index=True,
+        ),
+        "cv": cv_tables(schools, units, standards=STD),
+    }
+    tables["district_table"] = pd.concat(
+        [district_metrics(schools, units, standards=STD, column_prefix=p, costs=costs) for p in STATES],
+        ignore_index=True,
+    )
+    fresh = summary(schools, units, standards=STD, costs=costs)
+    reused = summary(schools, units, standards=STD, costs=costs, **tables)
+    assert reused == fresh
+    assert fresh["primary_over_capacity_before"] == 270  # the figures are real, not both empty
