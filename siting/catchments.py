@@ -543,6 +543,7 @@ def repair_contiguity(
     standards: Standards,
     column: str | None = None,
     capacity: pd.Series | None = None,
+    adjacency: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Reassign stray pieces of fragmented catchments to a neighbouring school where that is allowed.
 
@@ -569,6 +570,8 @@ def repair_contiguity(
         Assignment column to repair; default ``proposed_<level>``.
     capacity
         Seats per school (index ``school_id``); default :func:`school_capacity`.
+    adjacency
+        :func:`adjacency_pairs` of these units, if already computed (it depends only on their polygons).
 
     Returns
     -------
@@ -590,7 +593,7 @@ def repair_contiguity(
     load = {str(k): float(v) for k, v in load.items()}
     limit = float(standards.hard_max_distance_m[level])
     lookup = _walk_lookup(costs)
-    pairs = adjacency_pairs(units)
+    pairs = adjacency_pairs(units) if adjacency is None else adjacency
     home = _home_units(units, schools)
     neighbours: list[list[int]] = [[] for _ in range(len(units))]
     for a, b in zip(*pairs, strict=True):

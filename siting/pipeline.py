@@ -401,6 +401,12 @@ def run_scenario(
     schools_after = _schools_after(facilities, solution.opened)
     repairs = []
     if scenario.catchments.repair_contiguity and mp.single_source:
+        adjacency, _ = cached(  # depends only on the units' polygons
+            "adjacency",
+            _join_key(demand_key, str(len(units))),
+            lambda: catch.adjacency_pairs(units),
+            cache_dir=None,
+        )
         for level in LEVELS:
             units, report = catch.repair_contiguity(
                 units,
@@ -408,6 +414,7 @@ def run_scenario(
                 costs=costs,
                 schools=schools_after,
                 standards=standards,
+                adjacency=adjacency,
             )
             repairs.append(report.assign(level=level) if "level" not in report.columns else report)
     contiguity = pd.concat(repairs, ignore_index=True) if repairs else pd.DataFrame()
