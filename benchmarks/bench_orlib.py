@@ -1,24 +1,34 @@
 """Published optima: solve OR-Library and related facility-location benchmarks with the siting model core.
 
-``python -m benchmarks.run orlib FAMILY [FOLDER] [subset|all] [limit=SECONDS]``
+``python -m benchmarks.run orlib FAMILY [FOLDER] [subset|all] [limit=SECONDS] [jobs=N] [resume]
+[only=NAME,NAME]``
 
 FAMILY is ``pmed``, ``cap``, ``sscflp`` or ``cpmp``; FOLDER a folder of that family's format with its
 ``optima.csv`` (default ``shared/benchmarks/<family>``; a folder without ``optima.csv`` is searched one level
 down, e.g. ``sscflp/holmberg`` and ``sscflp/delmaire``). ``subset`` runs a representative sample first
 (the default is all). Every instance goes through :meth:`siting.model.SitingModel.from_costs` with the
-same settings (no per-instance tuning), one fresh process each, 300 s limit by default. Progress lines go
-to ``benchmarks/_work/orlib_<family>.log``.
+same settings (no per-instance tuning), one fresh process each, 300 s limit by default.
+
+``jobs=N`` runs N instances at a time, each solver with ``2 // N`` threads (at least 1), so the two cores of
+this machine are shared out rather than oversubscribed. Every finished row is kept in
+``results/<section>.json`` beside the Markdown section; ``resume`` keeps those rows and runs only the
+instances not in it, and ``only=`` runs the named instances (replacing their rows). A full family takes
+hours, so it can be run in pieces across sessions; each row records when it ran. Progress lines go to
+``benchmarks/_work/orlib_<family>.log``.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import SHARED, WORK_DIR, machine, measure, write_result
+from benchmarks._common import RESULTS_DIR, SHARED, WORK_DIR, machine, measure, write_result
 from benchmarks._instances import (
     FAMILIES,
     read_cap,
@@ -34,7 +44,9 @@ GAP = 1e-6
 """Relative MIP gap asked of the solver for every instance (proven optimum targets)."""
 
 
-def solve_instance(family: str, path: str, capacity: float | None, mode: str, limit: float) -> dict[str, Any]:
+def solve_instance(
+    family: str, path: str, capacity: float | None, mode: str, limit: float, threads: int | None = None
+) -> dict[str, Any]:
     """Parse one instance, build it with ``SitingModel.from_costs`` and solve it (run in a child process)."""
     from siting.model import SitingModel
 
@@ -54,7 +66,7 @@ def solve_instance(family: str, path: str, capacity: float | None, mode: str, li
         single_source=mode != "split",
         shortfall_penalty=None,
     )
-    res = model.solve(mode=mode, time_limit_s=limit, gap=GAP)
+    res = model.solve(mode=mode, time_limit_s=limit, gap=GAP, threads=threads)
     return {
         "objective": res.objective,
         "bound": res.bound,
@@ -122,49 +134,152 @@ def hit(family: str, objective: float, optimum: float, status: str) -> bool:
     return abs(objective - optimum) <= 0.01 + 1e-7 * abs(optimum) and status == "optimal"
 
 
+_FLAGS = ("resume",)
+_OPTIONS = ("limit=", "jobs=", "only=")
+
+
+def label(argv: list[str]) -> str:
+    """Name of the result section: family, folder and selection (run options are left out)."""
+    keep = [a for a in argv if a not in _FLAGS and not a.startswith(_OPTIONS)]
+    return "orlib-" + "-".join(a.strip("/").split("/")[-1] for a in keep)
+
+
+def _record_path(name: str) -> Path:
+    return RESULTS_DIR / f"{name}.json"
+
+
+def _load_record(name: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows already run: from the section's JSON record, else read back from its Markdown table."""
+    path = _record_path(name)
+    if path.exists():
+        return list(json.loads(path.read_text(encoding="utf-8"))["rows"])
+    table = RESULTS_DIR / f"{name}.md"
+    if not table.exists():
+        return []
+    by_name = {t["name"]: t for t in tasks}
+    text = table.read_text(encoding="utf-8")
+    dated = re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", text)
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 12 or cells[0] not in by_name:
+            continue
+
+        def num(text: str) -> float:
+            text = text.replace(",", "").replace("%", "").strip()
+            return math.nan if text in ("—", "") else float(text)
+
+        rows.append(
+            {
+                **by_name[cells[0]],
+                "mode": cells[1],
+                "n_arcs": int(cells[2]) if cells[2].isdigit() else cells[2],
+                "objective": num(cells[3]),
+                "gap_opt": num(cells[5]) / 100,
+                "bound": num(cells[6]),
+                "status": cells[7],
+                "build_s": num(cells[8]),
+                "solve_s": num(cells[9]),
+                "peak": num(cells[10]),
+                "hit": cells[11] == "yes",
+                "wall": math.nan,
+                "ran": dated.group(0) if dated else "earlier",
+            }
+        )
+    return rows
+
+
+def _save_record(name: str, rows: list[dict[str, Any]]) -> None:
+    keep = [{k: (str(v) if isinstance(v, Path) else v) for k, v in r.items()} for r in rows]
+    text = json.dumps({"rows": keep}, indent=1, default=str, allow_nan=True)
+    tmp = _record_path(name).with_suffix(".json.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    tmp.replace(_record_path(name))
+
+
+def _run_task(task: dict[str, Any], family: str, limit: float, threads: int) -> dict[str, Any]:
+    try:
+        out, wall, peak = measure(
+            solve_instance, family, str(task["path"]), task.get("capacity"), task["mode"], limit, threads
+        )
+    except RuntimeError as exc:
+        out, wall, peak = {"status": f"error: {exc}"}, math.nan, math.nan
+    obj = out.get("objective", math.nan)
+    ok = hit(family, obj, task["opt"], out["status"])
+    gap_opt = (obj - task["opt"]) / abs(task["opt"]) if math.isfinite(obj) else math.nan
+    ran = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    return {
+        **task,
+        **out,
+        "wall": wall,
+        "peak": peak,
+        "hit": ok,
+        "gap_opt": gap_opt,
+        "ran": ran,
+        "threads": threads,
+    }
+
+
 def main(argv: list[str]) -> str:
     """Run one family and return its Markdown section."""
     if not argv or argv[0] not in FAMILIES:
-        raise SystemExit(f"usage: orlib FAMILY [FOLDER] [subset|all] [limit=S]; FAMILY in {FAMILIES}")
+        raise SystemExit(
+            f"usage: orlib FAMILY [FOLDER] [subset|all] [limit=S] [jobs=N] [resume] [only=A,B]; "
+            f"FAMILY in {FAMILIES}"
+        )
     family = argv[0]
     folder = SHARED / "benchmarks" / family
-    selection, limit = "all", 300.0
+    selection, limit, jobs, resume, only = "all", 300.0, 1, False, None
     for arg in argv[1:]:
         if arg in ("subset", "all"):
             selection = arg
         elif arg.startswith("limit="):
             limit = float(arg.split("=", 1)[1])
+        elif arg.startswith("jobs="):
+            jobs = max(1, int(arg.split("=", 1)[1]))
+        elif arg.startswith("only="):
+            only = set(arg.split("=", 1)[1].split(","))
+        elif arg == "resume":
+            resume = True
         else:
             folder = Path(arg)
     if not folder.exists():
         raise SystemExit(f"{folder} not found (benchmarks read shared/benchmarks beside the repository)")
     tasks = _tasks(family, folder)
     chosen = _subset(tasks, family) if selection == "subset" else tasks
+    name = label(argv)
+    kept = _load_record(name, tasks) if (resume or only) else []
+    if only is not None:
+        unknown = only - {t["name"] for t in tasks}
+        if unknown:
+            raise SystemExit(f"only=: no instance(s) {sorted(unknown)} in {folder}")
+        chosen = [t for t in chosen if t["name"] in only]
+        kept = [r for r in kept if r["name"] not in only]
+    else:
+        done = {r["name"] for r in kept}
+        chosen = [t for t in chosen if t["name"] not in done]
+    threads = max(1, 2 // jobs)
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     log_path = WORK_DIR / f"orlib_{family}.log"
-    rows: list[dict[str, Any]] = []
-    label = "orlib-" + "-".join(a.strip("/").split("/")[-1] for a in argv)  # as benchmarks.run names it
-    with log_path.open("a", encoding="utf-8") as log:
-        log.write(f"# {time.strftime('%H:%M:%S')} {family} {selection}: {len(chosen)} of {len(tasks)}\n")
-        for task in chosen:
-            try:
-                out, wall, peak = measure(
-                    solve_instance, family, str(task["path"]), task.get("capacity"), task["mode"], limit
-                )
-            except RuntimeError as exc:
-                out, wall, peak = {"status": f"error: {exc}"}, math.nan, math.nan
-            obj = out.get("objective", math.nan)
-            ok = hit(family, obj, task["opt"], out["status"])
-            gap_opt = (obj - task["opt"]) / abs(task["opt"]) if math.isfinite(obj) else math.nan
-            row = {**task, **out, "wall": wall, "peak": peak, "hit": ok, "gap_opt": gap_opt}
+    rows: list[dict[str, Any]] = list(kept)
+    order = {t["name"]: i for i, t in enumerate(tasks)}
+    with log_path.open("a", encoding="utf-8") as log, ThreadPoolExecutor(jobs) as pool:
+        log.write(
+            f"# {time.strftime('%H:%M:%S')} {family} {selection}: {len(chosen)} to run, {len(kept)} kept\n"
+        )
+        for row in pool.map(lambda t: _run_task(t, family, limit, threads), chosen):
             rows.append(row)
+            rows.sort(key=lambda r: order.get(r["name"], len(order)))
             log.write(
-                f"{task['name']}: obj {obj} opt {task['opt']} status {out['status']} {wall:.1f} s hit={ok}\n"
+                f"{row['name']}: obj {row.get('objective')} opt {row['opt']} status {row['status']} "
+                f"{row['wall']:.1f} s hit={row['hit']}\n"
             )
             log.flush()
-            # keep a partial section on disk, so an interrupted run still leaves its table
+            # keep the record and a partial section on disk, so an interrupted run still leaves its table
+            _save_record(name, rows)
             partial = _markdown(family, folder, selection, tasks, rows, limit)
-            write_result(label, partial + f"\n*In progress: {len(rows)} of {len(chosen)} run so far.*\n")
+            left = len(chosen) + len(kept) - len(rows)
+            write_result(name, partial + (f"\n*In progress: {left} still to run.*\n" if left else ""))
     return _markdown(family, folder, selection, tasks, rows, limit)
 
 
@@ -183,6 +298,8 @@ def _markdown(
     limit: float,
 ) -> str:
     n_hit = sum(r["hit"] for r in rows)
+    dates = sorted({str(r.get("ran", "before rows were dated"))[:10] for r in rows})
+    threads = sorted({int(r.get("threads") or 2) for r in rows})
     target = (
         "within 1 % of the published optimum" if family == "sscflp" else "the proven optimum (status optimal)"
     )
@@ -194,7 +311,9 @@ def _markdown(
         "",
         f"Solved with `SitingModel.from_costs` + HiGHS, gap {GAP:g}, limit {limit:g} s per instance, one "
         f"fresh process each (peak memory of that process). Selection: **{selection}**, {len(rows)} of "
-        f"{len(tasks)} instances run. Target: {target}.",
+        f"{len(tasks)} instances run. Target: {target}. Rows ran on {', '.join(dates)}, with "
+        f"{' or '.join(str(t) for t in threads)} solver thread(s) per instance (1 thread when two instances "
+        "shared the machine's 2 cores).",
         "",
         f"**{n_hit} of {len(rows)} run instances hit the target**"
         + (

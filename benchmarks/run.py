@@ -22,7 +22,10 @@ def run(name: str, argv: list[str]) -> None:
     """Run one benchmark and record its section."""
     module = importlib.import_module(f"benchmarks.bench_{name.replace('-', '_')}")
     section = module.main(argv)
-    label = name if not argv else f"{name}-{'-'.join(a.strip('/').split('/')[-1] for a in argv)}"
+    if hasattr(module, "label"):  # a benchmark may leave run options out of its section's name
+        label = module.label(argv)
+    else:
+        label = name if not argv else f"{name}-{'-'.join(a.strip('/').split('/')[-1] for a in argv)}"
     path = write_result(label, section)
     print(section)
     print(f"\nwritten to {path}")

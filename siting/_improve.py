@@ -251,6 +251,8 @@ def improve_assignment(
                 options = arcs_of[k]
                 if not options:
                     continue
+                if k % 64 == 0 and time.perf_counter() - t0 > max_seconds:
+                    break
                 last = seen[k]
                 seen[k] = moves
                 if last >= 0 and max(changed[b] for b in bins_of[k]) <= last:
