@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from siting._jsonify import json_ready
 from siting._log import get_logger
 from siting.catchments import assigned_schools, require_columns, seated_pupils, walk_distances
 from siting.errors import InputError, describe
@@ -838,20 +839,6 @@ def cv_tables(
 
 
 # ---------------------------------------------------------------------------------------------- summary
-def _json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
 _AFTER_FIELDS = (
     "demand",
     "unserved",
@@ -973,4 +960,4 @@ def summary(
         out[f"{level}_cv_worst"] = float(values.max()) if values.notna().any() else None
         known = grp["passes"].dropna()
         out[f"{level}_cv_pass"] = bool(known.astype(bool).all()) if len(known) else None
-    return _json(out)
+    return json_ready(out)

@@ -8,7 +8,6 @@ variant that changes only model parameters does not rebuild them.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import tempfile
 import time
@@ -17,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from siting import __version__
 from siting._cache import DEFAULT_CACHE_DIR, cached
 from siting._crs import utm_crs_for
+from siting._jsonify import json_ready
 from siting._log import get_logger
 from siting.config import Scenario
 from siting.errors import InputError, OutputExistsError
@@ -128,7 +127,7 @@ class RunResult:
             table.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
         self.costs.to_parquet(folder / "costs.parquet", index=False)
         (folder / SUMMARY_FILE).write_text(
-            json.dumps(_jsonable(self.summary), indent=2, ensure_ascii=False, sort_keys=False) + "\n",
+            json.dumps(json_ready(self.summary, 6), indent=2, ensure_ascii=False, sort_keys=False) + "\n",
             encoding="utf-8",
         )
 
@@ -518,7 +517,7 @@ def run_scenario(
         unreachable=unreachable,
         contiguity=contiguity,
     )
-    result.summary = summary = _jsonable(summary)  # the in-memory summary is exactly what is saved
+    result.summary = summary = json_ready(summary, 6)  # the in-memory summary is exactly what is saved
     if write:
         t = time.perf_counter()
         if draw_map:
@@ -781,24 +780,6 @@ def _join_key(*parts: str) -> str:
     import hashlib
 
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        return None if not math.isfinite(float(value)) else round(float(value), 6)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, Path):
-        return str(value)
-    if value is pd.NA:
-        return None
-    return value
 
 
 def _fmt(value: Any) -> str:

@@ -308,3 +308,18 @@ def test_summary_from_precomputed_tables_matches_computing_them():
     reused = summary(schools, units, standards=STD, costs=costs, **tables)
     assert reused == fresh
     assert fresh["primary_over_capacity_before"] == 270  # the figures are real, not both empty
+
+
+def test_json_ready_turns_numpy_and_missing_values_into_plain_json():
+    import json
+    from pathlib import Path
+
+    from siting._jsonify import json_ready
+
+    raw = {
+        1: np.float64(1.23456789),
+        "b": [np.int64(3), np.bool_(True), math.nan, pd.NA, pd.NaT, Path("a/b")],
+    }
+    assert json_ready(raw) == {"1": 1.23456789, "b": [3, True, None, None, None, "a/b"]}
+    assert json_ready(raw, 3)["1"] == 1.235
+    json.dumps(json_ready(raw), allow_nan=False)  # strict JSON
