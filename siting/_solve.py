@@ -247,8 +247,7 @@ def _solve_highspy(
     h.setOptionValue("time_limit", float(time_limit_s))
     h.setOptionValue("mip_rel_gap", float(gap))
     h.setOptionValue("random_seed", 0)
-    if threads is not None:
-        h.setOptionValue("threads", int(threads))
+    _use_threads(h, threads)
     if target is not None and math.isfinite(target):
         h.setOptionValue("objective_target", float(target))
     ret = h.passModel(lp)
@@ -305,6 +304,7 @@ def _solve_pulp(
     prob, xs = _to_pulp(prog)
     is_mip = bool(np.any(prog.integer))
     if which == "highs-pulp":
+        _sync_scheduler(threads)
         solver = pulp.HiGHS(msg=msg, timeLimit=time_limit_s, gapRel=gap, threads=threads)
         start = time.perf_counter()
         prob.solve(solver)
@@ -371,6 +371,32 @@ def sparse_rows(
 
 
 _BANNER_SHOWN = {"done": False}
+
+
+_SCHEDULER: dict[str, int | None] = {}
+
+
+def _use_threads(h: highspy.Highs, threads: int | None) -> None:
+    """Set HiGHS's thread count, restarting its process-wide scheduler when the count changes.
+
+    HiGHS starts one global thread pool at the first solve; a later solve asking for another count is
+    refused (model status "Not Set", no answer), so a second solve with other ``threads`` in the same
+    process would silently fail without this.
+    """
+    wanted = _sync_scheduler(threads)
+    if wanted is not None:
+        h.setOptionValue("threads", wanted)
+
+
+def _sync_scheduler(threads: int | None) -> int | None:
+    """Restart HiGHS's global scheduler if ``threads`` differs from the last solve's; return the count."""
+    import highspy
+
+    wanted = None if threads is None else int(threads)
+    if "threads" in _SCHEDULER and _SCHEDULER["threads"] != wanted:
+        highspy.Highs.resetGlobalScheduler(True)
+    _SCHEDULER["threads"] = wanted
+    return wanted
 
 
 def _new_highs(*, quiet: bool) -> highspy.Highs:

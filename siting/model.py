@@ -539,7 +539,9 @@ class SitingModel:
             }
         )
 
-    def _working_program(self, solver: str, time_limit_s: float) -> tuple[MatrixProgram, float]:
+    def _working_program(
+        self, solver: str, time_limit_s: float, threads: int | None = None
+    ) -> tuple[MatrixProgram, float]:
         """Return the program to solve with ``solver`` and the seconds spent choosing its linking rows.
 
         With HiGHS and many linking rows, only the rows the LP relaxation needs are kept: solve the LP,
@@ -568,6 +570,7 @@ class SitingModel:
                 solver="highs",
                 time_limit_s=left,
                 gap=0.0,
+                threads=threads,
             )
             if lp.x is None or lp.status != "optimal":
                 break
@@ -642,7 +645,7 @@ class SitingModel:
             return self._solve_exact(
                 solver=solver, time_limit_s=time_limit_s, gap=gap, threads=threads, msg=msg
             )
-        prog, select_s = self._working_program(solver, time_limit_s)
+        prog, select_s = self._working_program(solver, time_limit_s, threads)
         integer = prog.integer.copy()
         # in round mode the relaxation gets a quarter of the gap, leaving the rest for the rounding
         first = solve_program(
@@ -700,7 +703,7 @@ class SitingModel:
             warm.mode = "exact"
             warm.solver_status = f"rounded answer within the gap ({warm.solver_status})"
             return warm
-        prog, _ = self._working_program(solver, time_limit_s)
+        prog, _ = self._working_program(solver, time_limit_s, threads)
         n_arc = len(self._d["a_k"])
         integer = prog.integer.copy()
         remaining = max(time_limit_s - (time.perf_counter() - start), 0.1 * time_limit_s)

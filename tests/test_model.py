@@ -518,6 +518,15 @@ def test_highs_and_cbc_through_pulp_give_the_same_objective(seed: int) -> None:
         assert_valid(model, other)
 
 
+def test_solves_with_different_thread_counts_in_one_process() -> None:
+    # HiGHS keeps one thread pool per process and refuses a solve asking for another count ("Not Set")
+    model = random_model(7)
+    answers = [model.solve(mode="exact", gap=0.0, threads=t) for t in (None, 1, 2, 1, None)]
+    answers.append(model.solve(mode="exact", gap=0.0, solver="highs-pulp", threads=2))
+    assert [a.status for a in answers] == ["optimal"] * 6
+    assert len({round(a.objective, 6) for a in answers}) == 1
+
+
 def test_same_inputs_same_answer() -> None:
     a = random_model(42).solve()
     b = random_model(42).solve()
