@@ -67,7 +67,8 @@ UTILIZATION_CLASSES: tuple[tuple[float, str, str], ...] = (
     (1.10, "#E69F00", "100–110 %"),
     (math.inf, "#D55E00", "over 110 %"),
 )
-"""Upper bound of pupils / seats, colour and label of each utilization class."""
+"""Upper bound of pupils / seats, colour and label of each utilization class. The first bound is
+exclusive (85 % is in "85–100 %"), the others inclusive (a school exactly full is in "85–100 %")."""
 
 LEVEL_LABELS: Mapping[str, str] = {"primary": "Primary", "junior": "Junior middle"}
 
@@ -1412,7 +1413,12 @@ def _wmean(frame: pd.DataFrame, col: str) -> float:
 def _util_colour(u: float) -> str:
     if u is None or not math.isfinite(float(u)):
         return "#999999"
-    return next(colour for bound, colour, _ in UTILIZATION_CLASSES if float(u) < bound)
+    u = float(u)
+    first, *rest = UTILIZATION_CLASSES
+    if u < first[0]:
+        return first[1]
+    # inclusive upper bounds, with room for float noise in pupils / seats (e.g. 0.9999999 or 1.0000001)
+    return next(colour for bound, colour, _ in rest if u <= bound + 1e-6)
 
 
 def _round_list(series: pd.Series) -> list[float | None]:

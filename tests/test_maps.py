@@ -334,3 +334,15 @@ def test_cli_map_writes_the_three_maps_and_refuses_to_overwrite(result, tmp_path
         cli, ["map", str(tmp_path), "--basemap", "tianditu", "--out", str(tmp_path / "t.html")]
     )
     assert "tianditu_key" in str(bad.exception)
+
+
+def test_utilization_colours_put_a_full_school_in_the_85_to_100_class():
+    colour = {label: c for _, c, label in maps.UTILIZATION_CLASSES}
+    assert maps._util_colour(0.84) == colour["under 85 %"]
+    assert maps._util_colour(0.85) == colour["85–100 %"]
+    assert maps._util_colour(1.0) == colour["85–100 %"]
+    assert maps._util_colour(1400.0000001 / 1400.0) == colour["85–100 %"]  # float noise of seated pupils
+    assert maps._util_colour(1.01) == colour["100–110 %"]
+    assert maps._util_colour(1.10) == colour["100–110 %"]
+    assert maps._util_colour(1.2) == colour["over 110 %"]
+    assert maps._util_colour(float("nan")) == "#999999"
