@@ -187,6 +187,7 @@ def improve_assignment(
     arc_bin = bin_of_arc.tolist()
     arc_pair = pair_of_arc.tolist()
     arc_cpp = cpp.tolist()
+    arc_dem = dem.tolist()
     pdem = pair_demand.astype(float).tolist()
     arc_at = [{arc_bin[a]: a for a in options} for options in arcs_of]
 
@@ -210,7 +211,6 @@ def improve_assignment(
         skip = x.pos[out] if out >= 0 else -1
         return spend + _short_cost(x, excess, p, add_c, arc_dem[into] if into >= 0 else 0.0, skip)
 
-    arc_dem = dem.tolist()
     current = [value(b) for b in range(n_bin)]
     unassigned = float(sum(pdem[k] for k in np.flatnonzero(assign < 0).tolist())) if allow_short else 0.0
     # a pair's best move depends only on the school-levels it can reach: skip it while none has changed
@@ -222,23 +222,14 @@ def improve_assignment(
     def objective() -> float:
         return float(sum(current)) + p * unassigned
 
-    def apply(k: int, a0: int, a1: int, new0: float, new1: float) -> None:
-        nonlocal unassigned
-        if a0 >= 0:
-            b0 = arc_bin[a0]
-            bins[b0].rebuild([a for a in bins[b0].arcs if a != a0], cpp, dem)
-            current[b0] = new0
-            changed[b0] = moves
-        else:
-            unassigned -= pdem[k]
-        if a1 >= 0:
-            b1 = arc_bin[a1]
-            bins[b1].rebuild([*bins[b1].arcs, a1], cpp, dem)
-            current[b1] = new1
-            changed[b1] = moves
-        else:
-            unassigned += pdem[k]
-        assign[k] = a1
+    def update(b: int, out: int, into: int, cost: float) -> None:
+        """Take arc ``out`` from school-level ``b`` and/or put arc ``into`` in it, now costing ``cost``."""
+        arcs = [a for a in bins[b].arcs if a != out]
+        if into >= 0:
+            arcs.append(into)
+        bins[b].rebuild(arcs, cpp, dem)
+        current[b] = cost
+        changed[b] = moves
 
     for swaps in (False, True):
         if swaps and objective() <= stop_below:
@@ -290,16 +281,20 @@ def improve_assignment(
                     continue
                 a1, k2, m2, new0, new1 = best
                 moves += 1
-                if k2 < 0:
-                    apply(k, a0, a1, new0, new1)
-                else:  # swap: move k2 first (b -> b0), then k (b0 -> b), costs already known
-                    m = int(assign[k2])
-                    b1 = arc_bin[a1]
-                    bins[b0].rebuild([*(x for x in bins[b0].arcs if x != a0), m2], cpp, dem)
-                    bins[b1].rebuild([*(x for x in bins[b1].arcs if x != m), a1], cpp, dem)
-                    current[b0], current[b1] = new0, new1
-                    changed[b0] = changed[b1] = moves
-                    assign[k], assign[k2] = a1, m2
+                if k2 < 0:  # shift k from b0 (or none) to a1's school-level (or none)
+                    if a0 >= 0:
+                        update(b0, a0, -1, new0)
+                    else:
+                        unassigned -= d_k
+                    if a1 >= 0:
+                        update(arc_bin[a1], -1, a1, new1)
+                    else:
+                        unassigned += d_k
+                else:  # swap: k goes to a1's school-level, k2 comes to b0 over its arc m2
+                    update(b0, a0, m2, new0)
+                    update(arc_bin[a1], int(assign[k2]), a1, new1)
+                    assign[k2] = m2
+                assign[k] = a1
                 seen[k] = moves
                 improved += 1
             if not improved or (swaps and objective() <= stop_below):
