@@ -1,0 +1,44 @@
+"""Run a scenario end to end and hold what it produced.
+
+Public names:
+
+- :func:`run_scenario`, :func:`sweep`, :func:`compare_scenarios` (``run.py``): the whole run, a
+  parameter sweep, key figures side by side;
+- :class:`RunResult` (``result.py``): everything a run produced, saved to and loaded from a folder;
+- the stages (``stages.py``), in the order a run calls them: :func:`read_study_area`,
+  :func:`build_demand`, :func:`read_facilities`, :func:`load_graph`, :func:`build_costs`,
+  :func:`solve_model`, :func:`draw_catchments`, :func:`compute_metrics`, then :func:`write_outputs`.
+
+The pipeline imports the stage packages; no stage imports the pipeline.
+"""
+
+from siting.pipeline.result import GPKG_FILE, SUMMARY_FILE, RunResult
+from siting.pipeline.run import compare_scenarios, run_scenario, sweep, write_outputs
+from siting.pipeline.stages import (
+    build_costs,
+    build_demand,
+    compute_metrics,
+    draw_catchments,
+    load_graph,
+    read_facilities,
+    read_study_area,
+    solve_model,
+)
+
+__all__ = [
+    "GPKG_FILE",
+    "SUMMARY_FILE",
+    "RunResult",
+    "build_costs",
+    "build_demand",
+    "compare_scenarios",
+    "compute_metrics",
+    "draw_catchments",
+    "load_graph",
+    "read_facilities",
+    "read_study_area",
+    "run_scenario",
+    "solve_model",
+    "sweep",
+    "write_outputs",
+]

@@ -1,0 +1,248 @@
+"""What one run produced (:class:`RunResult`), and how it is saved to and read back from a folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from siting._jsonify import json_ready
+from siting.config import Scenario
+from siting.errors import InputError, OutputExistsError
+from siting.standards import Standards
+
+SUMMARY_FILE = "summary.json"
+GPKG_FILE = "siting.gpkg"
+
+
+@dataclass
+class RunResult:
+    """Everything one scenario run produced; maps, reports and notebooks read it.
+
+    Attributes follow ``docs/architecture.md`` ("Run result"). ``summary`` is JSON-ready; its
+    ``timings`` entry is the only part that differs between two runs of the same scenario.
+    """
+
+    scenario: Scenario | None
+    standards: Standards
+    units: gpd.GeoDataFrame
+    schools: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    districts: gpd.GeoDataFrame
+    costs: pd.DataFrame
+    solution: Any
+    assignment: pd.DataFrame
+    catchments: gpd.GeoDataFrame
+    current_catchments: gpd.GeoDataFrame
+    changes: pd.DataFrame
+    school_metrics: pd.DataFrame
+    district_metrics: pd.DataFrame
+    cv: pd.DataFrame
+    summary: dict[str, Any]
+    options: pd.DataFrame = field(default_factory=pd.DataFrame)
+    unreachable: pd.DataFrame = field(default_factory=pd.DataFrame)
+    contiguity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    out_dir: Path | None = None
+    map_path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        """The scenario's name."""
+        return str(self.summary.get("scenario", "result"))
+
+    # ------------------------------------------------------------------ saving and loading
+    def save(self, out_dir: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the result to ``out_dir`` atomically (all files appear at once, or none).
+
+        Files: ``siting.gpkg`` (layers units, schools, sites, catchments, current_catchments, changes,
+        districts), CSV tables (assignment, opened, shortfall, changes, school_metrics, district_metrics,
+        cv, options, unreachable, contiguity), ``costs.parquet`` and ``summary.json``.
+
+        Raises
+        ------
+        OutputExistsError
+            If ``out_dir`` holds an earlier result and ``overwrite`` is false.
+        """
+        out_dir = Path(out_dir)
+        refuse_overwrite(out_dir, None, overwrite)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+        try:
+            self._write(tmp)
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            tmp.replace(out_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.out_dir = out_dir
+        return out_dir
+
+    def _write(self, folder: Path) -> None:
+        gpkg = folder / GPKG_FILE
+        _to_gpkg(self.units, gpkg, "units")
+        _to_gpkg(self.schools, gpkg, "schools")
+        if len(self.sites):
+            _to_gpkg(self.sites, gpkg, "sites")
+        _to_gpkg(self.catchments, gpkg, "catchments")
+        _to_gpkg(self.current_catchments, gpkg, "current_catchments")
+        _to_gpkg(self.districts, gpkg, "districts")
+        if len(self.changes):
+            geoms = self.units.geometry.reindex(self.changes["unit_id"]).to_numpy()
+            changes = gpd.GeoDataFrame(self.changes.copy(), geometry=list(geoms), crs=self.units.crs)
+            _to_gpkg(changes, gpkg, "changes")
+        tables = {
+            "assignment": self.assignment,
+            "solver_assignment": self.solution.assignment,
+            "opened": self.solution.opened.reset_index(),
+            "shortfall": self.solution.shortfall,
+            "changes": self.changes,
+            "school_metrics": self.school_metrics,
+            "district_metrics": self.district_metrics,
+            "cv": self.cv,
+            "options": self.options,
+            "unreachable": self.unreachable,
+            "contiguity": self.contiguity,
+        }
+        for name, table in tables.items():
+            table.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
+        self.costs.to_parquet(folder / "costs.parquet", index=False)
+        (folder / SUMMARY_FILE).write_text(
+            json.dumps(json_ready(self.summary, 6), indent=2, ensure_ascii=False, sort_keys=False) + "\n",
+            encoding="utf-8",
+        )
+
+    @classmethod
+    def load(cls, out_dir: str | Path) -> RunResult:
+        """Read a result written by :meth:`save` (for ``siting review`` and comparisons).
+
+        Raises
+        ------
+        InputError
+            If ``out_dir`` does not hold a siting result.
+        """
+        from siting.model import SitingResult
+
+        out_dir = Path(out_dir)
+        summary_path = out_dir / SUMMARY_FILE
+        if not summary_path.exists():
+            raise InputError(
+                f"{out_dir}: no {SUMMARY_FILE} here, so it is not a siting result folder; "
+                "give the folder `siting run` wrote (data/processed/<scenario>/)."
+            )
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        gpkg = out_dir / GPKG_FILE
+
+        def layer(name: str, index: str | None) -> gpd.GeoDataFrame:
+            try:
+                gdf = gpd.read_file(gpkg, layer=name)
+            except Exception:
+                return gpd.GeoDataFrame(geometry=[], crs=summary.get("crs"))
+            return gdf.set_index(index) if index and index in gdf.columns else gdf
+
+        def table(name: str) -> pd.DataFrame:
+            path = out_dir / f"{name}.csv"
+            try:
+                return pd.read_csv(path)
+            except (FileNotFoundError, pd.errors.EmptyDataError):
+                return pd.DataFrame()
+
+        units = layer("units", "unit_id")
+        schools = layer("schools", "school_id")
+        opened = table("opened")
+        solution = SitingResult.from_tables(
+            summary=summary.get("solution", {}),
+            opened=opened.set_index("school_id") if "school_id" in opened.columns else opened,
+            assignment=table("solver_assignment"),
+            shortfall=table("shortfall"),
+        )
+        return cls(
+            scenario=None,
+            standards=Standards.foshan().with_overrides(_standards_overrides(summary)),
+            units=units,
+            schools=schools,
+            sites=layer("sites", "school_id"),
+            districts=layer("districts", None),
+            costs=pd.read_parquet(out_dir / "costs.parquet"),
+            solution=solution,
+            assignment=table("assignment"),
+            catchments=layer("catchments", None),
+            current_catchments=layer("current_catchments", None),
+            changes=table("changes"),
+            school_metrics=table("school_metrics"),
+            district_metrics=table("district_metrics"),
+            cv=table("cv"),
+            summary=summary,
+            options=table("options"),
+            unreachable=table("unreachable"),
+            contiguity=table("contiguity"),
+            out_dir=out_dir,
+        )
+
+    # ------------------------------------------------------------------ display
+    def key_figures(self) -> dict[str, Any]:
+        """The headline numbers (one row of :func:`compare_scenarios`)."""
+        return dict(self.summary.get("key_figures", {}))
+
+    def __repr__(self) -> str:
+        figures = ", ".join(f"{k}={_fmt(v)}" for k, v in self.key_figures().items())
+        return f"<RunResult {self.name}: {figures}>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        sol = self.summary.get("solution", {})
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td>{html.escape(_fmt(v))}</td></tr>"
+            for k, v in self.key_figures().items()
+        )
+        status = html.escape(f"{sol.get('status')} (gap {_fmt(sol.get('gap'))})")
+        return f"<b>siting result: {html.escape(self.name)}</b> — solver {status}<table>{rows}</table>"
+
+
+def _standards_overrides(summary: dict[str, Any]) -> dict[str, Any]:
+    values = dict(summary.get("standards", {}))
+    defaults = Standards.foshan().to_dict()
+    return {k: v for k, v in values.items() if k in defaults and v != defaults[k]}
+
+
+def refuse_overwrite(out_dir: Path, map_path: Path | None, overwrite: bool) -> None:
+    """Raise before any work if ``out_dir`` (or ``map_path``) holds earlier outputs and ``overwrite`` is off.
+
+    Raises
+    ------
+    OutputExistsError
+        Naming the outputs found and the two ways on.
+    """
+    if overwrite:
+        return
+    existing = []
+    if out_dir.exists() and any(out_dir.iterdir()):
+        existing.append(str(out_dir))
+    if map_path is not None and map_path.exists():
+        existing.append(str(map_path))
+    if existing:
+        raise OutputExistsError(
+            f"earlier outputs exist: {', '.join(existing)}. Pass --overwrite (overwrite=True) to replace "
+            "them, or set outputs.dir / outputs.map in the scenario to keep both."
+        )
+
+
+def _to_gpkg(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    frame = gdf.reset_index() if gdf.index.name else gdf.reset_index(drop=True)
+    for col in frame.columns:
+        if col != frame.geometry.name and frame[col].dtype == object:
+            frame[col] = frame[col].map(lambda v: None if v is None or v is pd.NA else str(v))
+    frame.to_file(path, layer=layer, driver="GPKG")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)

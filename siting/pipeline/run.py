@@ -1,0 +1,216 @@
+"""Run a scenario end to end: read inputs → demand → costs → model → catchments → metrics → outputs.
+
+The command line (``siting run``) and notebooks call :func:`run_scenario`; both get a :class:`RunResult`.
+Each step is a function of :mod:`siting.pipeline.stages`, so a notebook can run any one alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from siting._cache import DEFAULT_CACHE_DIR
+from siting._jsonify import json_ready
+from siting._log import get_logger, progress
+from siting.config import Scenario
+from siting.model import SitingResult
+from siting.pipeline import stages
+from siting.pipeline.result import RunResult, refuse_overwrite
+from siting.pipeline.summary import run_summary
+
+log = get_logger(__name__)
+
+
+class _Laps:
+    """Wall-clock seconds per stage, as ``summary.json`` records them under ``timings``."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - t, 3)
+
+    def total(self) -> dict[str, float]:
+        self.timings["total"] = round(time.perf_counter() - self.start, 3)
+        return self.timings
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    out_dir: str | Path | None = None,
+    map_path: str | Path | None = None,
+    overwrite: bool = False,
+    write: bool = True,
+    draw_map: bool = True,
+    cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+) -> RunResult:
+    """Run one scenario from its inputs to its outputs.
+
+    Parameters
+    ----------
+    scenario
+        From :func:`siting.config.load_scenario` (or a variant made with ``Scenario.replace``).
+    out_dir
+        Folder for the result files (default ``scenario.output_dir()``).
+    map_path
+        HTML map (default ``scenario.map_path()``); hearing and review maps are written beside it.
+    overwrite
+        Replace earlier outputs; without it the run stops before any work if they exist.
+    write
+        Write files at all (a notebook exploring variants may keep results in memory only).
+    draw_map
+        Write the HTML maps (needs ``write``).
+    cache_dir
+        Folder for cached stage outputs; ``None`` disables file caching (the in-process cache remains).
+
+    Returns
+    -------
+    RunResult
+        Everything the run produced.
+    """
+    laps = _Laps()
+    out_dir = Path(out_dir) if out_dir is not None else scenario.output_dir()
+    map_path = Path(map_path) if map_path is not None else scenario.map_path()
+    if write:
+        refuse_overwrite(out_dir, map_path if draw_map else None, overwrite)
+    cache = Path(cache_dir) if cache_dir is not None else None
+    standards = scenario.standards_object()
+
+    with laps("demand"):
+        area = stages.read_study_area(scenario)
+        units, demand_report = stages.build_demand(scenario, area, cache_dir=cache)
+    with laps("facilities"):
+        facilities = stages.read_facilities(scenario, units, area.crs)
+    with laps("network"):
+        graph = stages.load_graph(scenario, area, cache_dir=cache)
+    with laps("costs"):
+        costs = stages.build_costs(scenario, graph, units, facilities.facilities, area.crs, cache_dir=cache)
+    with laps("model"):
+        solution = stages.solve_model(scenario, units, facilities, costs.costs)
+    with laps("catchments_metrics"):
+        drawn = stages.draw_catchments(
+            scenario, units, facilities.facilities, solution, costs.costs, area.crs
+        )
+        tables = stages.compute_metrics(drawn.schools, drawn.units, costs.costs, standards)
+
+    summary = run_summary(scenario, area.crs, demand_report, solution, costs, drawn, tables)
+    result = _assemble(scenario, area, facilities, costs, solution, drawn, tables, summary)
+    if write:
+        write_outputs(result, out_dir, map_path if draw_map else None, laps)
+    else:
+        result.summary["timings"] = laps.total()
+    log.info("scenario %s done in %.1f s", scenario.name, result.summary["timings"]["total"])
+    return result
+
+
+def _assemble(
+    scenario: Scenario,
+    area: stages.StudyArea,
+    facilities: stages.Facilities,
+    costs: stages.Costs,
+    solution: SitingResult,
+    drawn: stages.Catchments,
+    tables: stages.Metrics,
+    summary: dict[str, Any],
+) -> RunResult:
+    """Bundle the stages' outputs into one :class:`RunResult`."""
+    return RunResult(
+        scenario=scenario,
+        standards=scenario.standards_object(),
+        units=drawn.units,
+        schools=drawn.schools,
+        sites=facilities.sites,
+        districts=area.districts,
+        costs=costs.costs,
+        solution=solution,
+        assignment=drawn.assignment,
+        catchments=drawn.catchments,
+        current_catchments=drawn.current,
+        changes=drawn.changes,
+        school_metrics=tables.schools,
+        district_metrics=tables.districts,
+        cv=tables.cv,
+        summary=json_ready(summary, 6),  # the in-memory summary is exactly what is saved
+        options=facilities.options,
+        unreachable=costs.unreachable,
+        contiguity=drawn.contiguity,
+    )
+
+
+def write_outputs(result: RunResult, out_dir: Path, map_path: Path | None, laps: _Laps | None = None) -> None:
+    """Draw the maps (unless ``map_path`` is None) and save the result folder, with the run's timings."""
+    laps = laps or _Laps()
+    with laps("maps"):
+        if map_path is not None:
+            from siting import maps
+
+            result.map_path = maps.write_maps(result, map_path)
+    result.summary["timings"] = laps.total()
+    result.save(out_dir, overwrite=True)
+
+
+def compare_scenarios(results: list[RunResult]) -> pd.DataFrame:
+    """Return one row of key figures per result (new schools, cost, walks, pupils moved, shortfall...)."""
+    rows = []
+    for result in results:
+        row = {"scenario": result.name}
+        row.update(result.key_figures())
+        sol = result.summary.get("solution", {})
+        row["solver_status"] = sol.get("status")
+        row["gap"] = sol.get("gap")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("scenario")
+
+
+def sweep(
+    scenario: Scenario,
+    parameter: str,
+    values: list[Any],
+    *,
+    write: bool = False,
+    cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+) -> tuple[list[RunResult], pd.DataFrame]:
+    """Run one scenario over a range of one parameter and tabulate the key figures.
+
+    Only the model is re-solved when ``parameter`` is a model parameter: demand, the network and the
+    cost table come from the cache after the first run.
+
+    Parameters
+    ----------
+    scenario
+        The base scenario.
+    parameter
+        Any key :meth:`Scenario.replace` accepts, e.g. ``"max_new_schools"`` or ``"disruption_m"``.
+    values
+        The values to try, in order.
+    write
+        Write each variant's files (under ``data/processed/<name>-<parameter>-<value>/``).
+    cache_dir
+        As for :func:`run_scenario`.
+
+    Returns
+    -------
+    tuple
+        ``(results, table)``; the table has one row per value (see :func:`compare_scenarios`) and a column
+        named after ``parameter``.
+    """
+    results = []
+    for value in progress(values, desc=f"sweep {parameter}", unit="run"):
+        label = str(value).replace(" ", "").replace("/", "-")
+        variant = scenario.replace(**{parameter: value, "name": f"{scenario.name}-{parameter}-{label}"})
+        results.append(
+            run_scenario(variant, write=write, draw_map=False, overwrite=True, cache_dir=cache_dir)
+        )
+    table = compare_scenarios(results)
+    table.insert(0, parameter, list(values))
+    return results, table
