@@ -6,7 +6,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 SCENARIO ?= scenarios/sample.yaml
 
-.PHONY: demo test lint browser benchmarks clean sample
+KERNEL := siting
+
+.PHONY: demo test lint browser benchmarks clean sample kernel lab
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +22,18 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/activate
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/activate
 	$(PIP) install --quiet -e ".[test]"
 	touch $(VENV)/.installed $@
+
+$(VENV)/.installed-lab: pyproject.toml | $(VENV)/bin/activate
+	$(PIP) install --quiet -e ".[notebook]"
+	touch $(VENV)/.installed $@
+
+# The Jupyter kernel the notebooks name ("siting"), registered inside .venv so it runs this checkout.
+kernel: $(VENV)/.installed-test
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (siting)" >/dev/null
+
+# JupyterLab opened on notebooks/ with the project's kernel (the notebooks chdir to the repository root).
+lab: $(VENV)/.installed-lab kernel
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=notebooks
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/siting run data/raw/sample/$(SCENARIO) --overwrite
@@ -38,7 +52,7 @@ lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check siting tests benchmarks
 	$(VENV)/bin/ruff format --check siting tests benchmarks
 
-test: $(VENV)/.installed-test browser lint
+test: $(VENV)/.installed-test browser kernel lint
 	$(VENV)/bin/pytest -q
 
 sample: $(VENV)/.installed

@@ -15,7 +15,8 @@ def _name(spec: str) -> str:
 def test_environment_yml_lists_the_same_packages_as_pyproject():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     pip_names = {_name(d) for d in project["dependencies"]}
-    pip_names |= {_name(d) for d in project["optional-dependencies"]["test"]}
+    for extra in ("test", "notebook"):
+        pip_names |= {_name(d) for d in project["optional-dependencies"][extra]}
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     conda_names = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
     assert pip_names - conda_names == set(), "in pyproject.toml but not environment.yml"
