@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -119,86 +119,202 @@ def _schools(
     *,
     villages: bool = True,
 ) -> pd.DataFrame:
-    """Existing schools in the metric CRS: positions, kinds, classes, enrolment and resources."""
+    """Existing schools in the metric CRS: positions, kinds, classes, enrolment and resources.
+
+    The helpers draw from ``rnd`` in a fixed order (positions, classes, expansion room, resources), which
+    the sample's files depend on.
+    """
     points = np.column_stack([popu.x, popu.y])
     district = lay.district_index(popu.x, popu.y)
     # Newtown grew faster than its schools: fewer schools there per resident
     weight = popu.pop * np.where(district == 1, 0.55, 1.0)
-    n_pserve = n_primary + n_nine
+    pxy, is_village_p, nine = _primary_serving(
+        lay, points, weight, popu.pop, n_primary + n_nine, n_nine, rnd, villages=villages
+    )
+    jxy, is_village_j = _junior_serving(
+        lay, points, weight, popu.pop, pxy[nine], n_junior, n_nine, rnd, villages=villages
+    )
+    xy, kinds, village = _in_stable_order(pxy, nine, is_village_p, jxy, is_village_j)
+    dist_idx = lay.district_index(xy[:, 0], xy[:, 1])
+    serves = {level: np.array([level in LEVELS_SERVED[k] for k in kinds]) for level in LEVELS}
+    bounds = _class_bounds(kinds, village)
+    demand = _catchment_demand(xy, serves, points, popu.pop)
+    cols = _classes_and_enrolment(popu.pop, serves, demand, bounds, dist_idx, rnd)
+    central = _central(lay, xy, dist_idx)
+    cols |= _expansion_room(central, dist_idx, serves, bounds, cols, rnd)
+    resources = _land_and_resources(cols, central, dist_idx, rnd)
+    _, place = cKDTree(place_xy).query(xy)
+    return pd.DataFrame(
+        {
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "name": _school_names(list(kinds), place),
+            "level": kinds,
+            "status": "existing",
+            "public": True,
+            "district": np.array(DISTRICTS)[dist_idx],
+            **{k: cols[k] for k in _LEVEL_COLUMNS},
+            **resources,
+        },
+        index=pd.Index(_school_ids(kinds), name="school_id"),
+    )
+
+
+def _primary_serving(
+    lay: _Layout,
+    points: np.ndarray,
+    weight: np.ndarray,
+    pop: np.ndarray,
+    n_pserve: int,
+    n_nine: int,
+    rnd: _Random,
+    *,
+    villages: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Primary-serving schools: weighted k-means centres, then village schools; pick the nine-year ones.
+
+    Parameters
+    ----------
+    lay
+        The city's layout.
+    points, weight, pop
+        Populated cells: centres (m), k-means weights and residents.
+    n_pserve
+        Primary-serving schools to place by k-means (primary and nine-year).
+    n_nine
+        How many of them are nine-year schools (never a village school).
+    rnd
+        The schools' random stream.
+    villages
+        Add village schools where hamlets have no primary school within reach.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Positions (n, 2) in metres, whether each is a village school, whether each is a nine-year school.
+    """
     pxy = _kmeans(points, weight, n_pserve, rnd) if n_pserve else np.empty((0, 2))
     pxy = _clip_inside(lay, _off_river(lay, pxy, 150.0), 120.0)
     # small village schools where hamlets would otherwise have no primary school within walking reach
     village_p = (
-        _coverage_points(lay, points, popu.pop, pxy, radius=_VILLAGE_REACH["primary"])
+        _coverage_points(lay, points, pop, pxy, radius=_VILLAGE_REACH["primary"])
         if villages
         else np.empty((0, 2))
     )
     pxy = np.vstack([pxy, village_p])
     is_village_p = np.r_[np.zeros(n_pserve, dtype=bool), np.ones(len(village_p), dtype=bool)]
-    n_pserve = len(pxy)
     p_district = lay.district_index(pxy[:, 0], pxy[:, 1])
     # nine-year schools mostly in the newer and rural districts (never a village school)
     nine_pref = np.array([0.5, 3.0, 2.0, 2.0])[p_district] * ~is_village_p
-    nine = np.zeros(n_pserve, dtype=bool)
+    nine = np.zeros(len(pxy), dtype=bool)
     nine[rnd.choice(nine_pref, n_nine)] = True
+    if len(pxy):
+        _move_one_to_the_river(lay, pxy)
+    return pxy, is_village_p, nine
 
-    # one primary-serving school close to the river, far from bridges: families across the water are
-    # nearer to it in a straight line than on foot
-    if n_pserve:
-        bridge_gap = np.min(np.abs(pxy[:, [0]] - np.asarray(lay.bridges_x)[None, :]), axis=1)
-        d = lay.river_offset(pxy[:, 0], pxy[:, 1])
-        eligible = bridge_gap > 1200.0
-        if eligible.any():
-            i = int(np.flatnonzero(eligible)[np.argmin(np.abs(d[eligible]))])
-            if abs(d[i]) > lay.river_width / 2 + 350.0:
-                side = 1.0 if d[i] >= 0 else -1.0
-                factor = math.sqrt(1.0 + float(lay.river_slope(pxy[i : i + 1, 0])[0]) ** 2)
-                pxy[i, 1] = (
-                    float(lay.river_y(pxy[i : i + 1, 0])[0]) + side * (lay.river_width / 2 + 180.0) * factor
-                )
 
+def _move_one_to_the_river(lay: _Layout, pxy: np.ndarray) -> None:
+    """Move one primary-serving school close to the river, far from bridges (``pxy`` in metres, in place).
+
+    Families across the water are then nearer to it in a straight line than on foot.
+    """
+    bridge_gap = np.min(np.abs(pxy[:, [0]] - np.asarray(lay.bridges_x)[None, :]), axis=1)
+    d = lay.river_offset(pxy[:, 0], pxy[:, 1])
+    eligible = bridge_gap > 1200.0
+    if eligible.any():
+        i = int(np.flatnonzero(eligible)[np.argmin(np.abs(d[eligible]))])
+        if abs(d[i]) > lay.river_width / 2 + 350.0:
+            side = 1.0 if d[i] >= 0 else -1.0
+            factor = math.sqrt(1.0 + float(lay.river_slope(pxy[i : i + 1, 0])[0]) ** 2)
+            pxy[i, 1] = (
+                float(lay.river_y(pxy[i : i + 1, 0])[0]) + side * (lay.river_width / 2 + 180.0) * factor
+            )
+
+
+def _junior_serving(
+    lay: _Layout,
+    points: np.ndarray,
+    weight: np.ndarray,
+    pop: np.ndarray,
+    nine_xy: np.ndarray,
+    n_junior: int,
+    n_nine: int,
+    rnd: _Random,
+    *,
+    villages: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Junior-middle schools: k-means centres around the fixed nine-year schools, then village schools.
+
+    Parameters
+    ----------
+    lay
+        The city's layout.
+    points, weight, pop
+        Populated cells: centres (m), k-means weights and residents.
+    nine_xy
+        Positions (m) of the ``n_nine`` nine-year schools, which also serve the junior level.
+    n_junior
+        Junior-middle schools to place by k-means.
+    n_nine
+        Number of nine-year schools.
+    rnd
+        The schools' random stream.
+    villages
+        Add village schools where hamlets have no junior-serving school within reach.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Positions (n, 2) in metres (without the nine-year schools) and whether each is a village school.
+    """
     jxy = (
-        _kmeans(points, weight, n_junior + n_nine, rnd, fixed=pxy[nine])
+        _kmeans(points, weight, n_junior + n_nine, rnd, fixed=nine_xy)
         if n_junior + n_nine
         else np.empty((0, 2))
     )
     jxy = _clip_inside(lay, _off_river(lay, jxy[n_nine:], 150.0), 120.0)
     village_j = (
-        _coverage_points(lay, points, popu.pop, np.vstack([jxy, pxy[nine]]), radius=_VILLAGE_REACH["junior"])
+        _coverage_points(lay, points, pop, np.vstack([jxy, nine_xy]), radius=_VILLAGE_REACH["junior"])
         if villages
         else np.empty((0, 2))
     )
     is_village_j = np.r_[np.zeros(len(jxy), dtype=bool), np.ones(len(village_j), dtype=bool)]
-    jxy = np.vstack([jxy, village_j])
+    return np.vstack([jxy, village_j]), is_village_j
 
+
+def _in_stable_order(
+    pxy: np.ndarray, nine: np.ndarray, is_village_p: np.ndarray, jxy: np.ndarray, is_village_j: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All schools' positions, kinds and village flags, by kind, then north to south, west to east."""
     xy = np.vstack([pxy[~nine], jxy, pxy[nine]])
     kinds = np.array(
         ["primary"] * int((~nine).sum()) + ["junior"] * len(jxy) + ["nine_year"] * int(nine.sum())
     )
     village = np.r_[is_village_p[~nine], is_village_j, np.zeros(int(nine.sum()), dtype=bool)]
-    # stable order: kind, then north to south, west to east
     kind_rank = np.select([kinds == "primary", kinds == "junior"], [0, 1], 2)
     order = np.lexsort((np.round(xy[:, 0]), -np.round(xy[:, 1] / 500.0), kind_rank))
-    xy, kinds, village = xy[order], kinds[order], village[order]
-    n = len(xy)
-    dist_idx = lay.district_index(xy[:, 0], xy[:, 1])
-    serves = {level: np.array([level in LEVELS_SERVED[k] for k in kinds]) for level in LEVELS}
+    return xy[order], kinds[order], village[order]
 
-    # catchment demand: residents nearest to each school serving the level (the Voronoi catchments)
+
+def _catchment_demand(
+    xy: np.ndarray, serves: Mapping[str, np.ndarray], points: np.ndarray, pop: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Seats demanded per school and level by the residents nearest to it (the Voronoi catchments)."""
+    n = len(xy)
     demand: dict[str, np.ndarray] = {}
     for level in LEVELS:
         idx = np.flatnonzero(serves[level])
         dem = np.zeros(n)
         if len(idx):
             _, label = cKDTree(xy[idx]).query(points)
-            dem[idx] = np.bincount(label, weights=popu.pop, minlength=len(idx)) * _SEATS[level] / 1000.0
+            dem[idx] = np.bincount(label, weights=pop, minlength=len(idx)) * _SEATS[level] / 1000.0
         demand[level] = dem
+    return demand
 
-    # capacity: slightly below demand overall, strongly below in Newtown
-    district_factor = np.array([1.0, 0.58, 1.05, 1.12])[dist_idx] * np.exp(0.12 * rnd.normal(n))
-    total_demand = {level: popu.pop.sum() * _SEATS[level] / 1000.0 for level in LEVELS}
-    target_share = {"primary": 0.94, "junior": 0.92}
-    bounds = {
+
+def _class_bounds(kinds: np.ndarray, village: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Fewest and most classes per school and level: village, nine-year and ordinary schools differ."""
+    return {
         "primary": (
             np.select([village, kinds == "nine_year"], [6, 18], 24),
             np.select([village, kinds == "nine_year"], [18, 36], 42),
@@ -208,8 +324,28 @@ def _schools(
             np.select([village, kinds == "nine_year"], [18, 18], 36),
         ),
     }
+
+
+def _classes_and_enrolment(
+    pop: np.ndarray,
+    serves: Mapping[str, np.ndarray],
+    demand: Mapping[str, np.ndarray],
+    bounds: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    dist_idx: np.ndarray,
+    rnd: _Random,
+) -> dict[str, np.ndarray]:
+    """Classes, seats and enrolled pupils per school and level: capacity slightly below demand overall.
+
+    Returns the columns ``classes_<level>``, ``capacity_<level>`` (seats) and ``enrolled_<level>``
+    (pupils); Newtown's schools get strongly fewer seats than their catchments demand.
+    """
+    n = len(dist_idx)
+    # capacity: slightly below demand overall, strongly below in Newtown
+    district_factor = np.array([1.0, 0.58, 1.05, 1.12])[dist_idx] * np.exp(0.12 * rnd.normal(n))
+    total_demand = {level: pop.sum() * _SEATS[level] / 1000.0 for level in LEVELS}
+    target_share = {"primary": 0.94, "junior": 0.92}
     attendance = {"primary": 0.97, "junior": 0.85}  # enrolled pupils per seat of planned demand
-    cols: dict[str, Any] = {}
+    cols: dict[str, np.ndarray] = {}
     for level in LEVELS:
         size = _CLASS_SIZE[level]
         lo, hi = bounds[level]
@@ -230,20 +366,48 @@ def _schools(
         cols[f"classes_{level}"] = classes
         cols[f"capacity_{level}"] = classes * size
         cols[f"enrolled_{level}"] = enrolled
+    return cols
 
-    # expansion room on some schools outside the dense centre
+
+def _central(lay: _Layout, xy: np.ndarray, dist_idx: np.ndarray) -> np.ndarray:
+    """Whether each school (``xy``, metres) is in Old Town's dense centre (lower land standards)."""
     cx, cy, cs = lay.core
-    central = (dist_idx == 0) & (np.hypot(xy[:, 0] - cx, xy[:, 1] - cy) < 1.6 * cs)
+    return (dist_idx == 0) & (np.hypot(xy[:, 0] - cx, xy[:, 1] - cy) < 1.6 * cs)
+
+
+def _expansion_room(
+    central: np.ndarray,
+    dist_idx: np.ndarray,
+    serves: Mapping[str, np.ndarray],
+    bounds: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    cols: Mapping[str, np.ndarray],
+    rnd: _Random,
+) -> dict[str, np.ndarray]:
+    """Expansion room (0, 6 or 12 classes) on some schools outside the dense centre.
+
+    Returns the columns ``max_extra_classes_<level>``.
+    """
     expand_p = np.array([0.1, 0.45, 0.35, 0.3])[dist_idx] * ~central
-    expandable = rnd.uniform(size=n) < expand_p
+    expandable = rnd.uniform(size=len(dist_idx)) < expand_p
+    out: dict[str, np.ndarray] = {}
     for level in LEVELS:
         _, hi = bounds[level]
         room = np.where(serves[level] & expandable, hi - cols[f"classes_{level}"], 0)
-        cols[f"max_extra_classes_{level}"] = np.where(room >= 12, 12, np.where(room >= 6, 6, 0)).astype(
+        out[f"max_extra_classes_{level}"] = np.where(room >= 12, 12, np.where(room >= 6, 6, 0)).astype(
             np.int64
         )
+    return out
 
-    # land and resources: old, cramped schools in the centre; new buildings, few senior teachers in Newtown
+
+def _land_and_resources(
+    cols: Mapping[str, np.ndarray], central: np.ndarray, dist_idx: np.ndarray, rnd: _Random
+) -> dict[str, np.ndarray]:
+    """Land and resources: old, cramped schools in the centre; new buildings, few senior staff in Newtown.
+
+    Returns the columns ``area_m2``, ``central``, ``floor_area_m2``, ``sports_area_m2``,
+    ``equipment_value_yuan`` and ``backbone_teachers``, in the order of the schools file.
+    """
+    n = len(dist_idx)
     cap_p, cap_j = cols["capacity_primary"], cols["capacity_junior"]
     land_p = np.where(
         central, _STANDARDS.land_per_pupil_central_m2["primary"], _STANDARDS.land_per_pupil_m2["primary"]
@@ -258,38 +422,26 @@ def _schools(
     quality_staff = np.array([1.35, 0.7, 1.0, 0.6])[dist_idx] * np.exp(0.25 * rnd.normal(n))
     fpp, spp = _STANDARDS.floor_per_pupil_m2, {"primary": 7.5, "junior": 10.2}
     enrolled_total = cols["enrolled_primary"] + cols["enrolled_junior"]
+    return {
+        "area_m2": np.round(area, -1),
+        "central": central,
+        "floor_area_m2": np.round((cap_p * fpp["primary"] + cap_j * fpp["junior"]) * quality_build),
+        "sports_area_m2": np.round((cap_p * spp["primary"] + cap_j * spp["junior"]) * quality_sport),
+        "equipment_value_yuan": np.round((cap_p * 2000.0 + cap_j * 2500.0) * quality_equip, -3),
+        "backbone_teachers": np.maximum(np.rint(enrolled_total / 100.0 * quality_staff), 1).astype(np.int64),
+    }
 
-    _, place = cKDTree(place_xy).query(xy)
-    width = max(2, len(str(n)))
+
+def _school_ids(kinds: np.ndarray) -> list[str]:
+    """Ids numbered per kind in order: P01, P02, ..., J01, ..., N01 (width grows with the count)."""
+    width = max(2, len(str(len(kinds))))
     prefix = {"primary": "P", "junior": "J", "nine_year": "N"}
     counters: dict[str, int] = {}
     ids = []
     for kind in kinds:
         counters[kind] = counters.get(kind, 0) + 1
         ids.append(f"{prefix[kind]}{counters[kind]:0{width}d}")
-
-    frame = pd.DataFrame(
-        {
-            "x": xy[:, 0],
-            "y": xy[:, 1],
-            "name": _school_names(list(kinds), place),
-            "level": kinds,
-            "status": "existing",
-            "public": True,
-            "district": np.array(DISTRICTS)[dist_idx],
-            **{k: cols[k] for k in _LEVEL_COLUMNS},
-            "area_m2": np.round(area, -1),
-            "central": central,
-            "floor_area_m2": np.round((cap_p * fpp["primary"] + cap_j * fpp["junior"]) * quality_build),
-            "sports_area_m2": np.round((cap_p * spp["primary"] + cap_j * spp["junior"]) * quality_sport),
-            "equipment_value_yuan": np.round((cap_p * 2000.0 + cap_j * 2500.0) * quality_equip, -3),
-            "backbone_teachers": np.maximum(np.rint(enrolled_total / 100.0 * quality_staff), 1).astype(
-                np.int64
-            ),
-        },
-        index=pd.Index(ids, name="school_id"),
-    )
-    return frame
+    return ids
 
 
 _LEVEL_COLUMNS: tuple[str, ...] = (
