@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -60,17 +60,33 @@ def _place_name(index: int) -> tuple[str, str]:
     return f"{qzh}{zh}{suffix}", f"{qen}{en}{suffix}"
 
 
-def _school_names(kinds: Sequence[str], place: np.ndarray) -> list[str]:
-    """Bilingual names, numbered per place and kind: 桂城中心小学 Guicheng Central Primary School, ..."""
+def _numbered(place: np.ndarray, kinds: Iterable[str]) -> Iterator[tuple[str, str, str, int]]:
+    """Yield each item's place name (Chinese, English), its kind and its number among that kind there."""
     seen: dict[tuple[int, str], int] = {}
-    names = []
-    for kind, p in zip(kinds, place, strict=True):
+    for p, kind in zip(place, kinds, strict=True):
         n = seen.get((int(p), kind), 0) + 1
         seen[(int(p), kind)] = n
         zh, en = _place_name(int(p))
+        yield zh, en, kind, n
+
+
+def _school_names(kinds: Sequence[str], place: np.ndarray) -> list[str]:
+    """Bilingual names, numbered per place and kind: 桂城中心小学 Guicheng Central Primary School, ..."""
+    names = []
+    for zh, en, kind, n in _numbered(place, kinds):
         first_zh, first_en, nth_zh, nth_en = _KIND_NAMES[kind]
         if n == 1:
             names.append(f"{zh}{first_zh} {en} {first_en}")
         else:
             names.append(f"{zh}第{_zh_number(n)}{nth_zh} {en} No.{n} {nth_en}")
+    return names
+
+
+def _site_names(place: np.ndarray, levels: Iterable[str]) -> list[str]:
+    """Bilingual parcel names, numbered per place and level: 桂城小学规划用地 Guicheng Planned Primary, ..."""
+    names = []
+    for zh, en, level, n in _numbered(place, levels):
+        kzh, ken = _SITE_KIND_NAMES[level]
+        suffix_zh, suffix_en = ("", "") if n == 1 else (_zh_number(n), f" {n}")
+        names.append(f"{zh}{kzh}规划用地{suffix_zh} {en} Planned {ken}{suffix_en}")
     return names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from siting.sample.layout import DISTRICTS, _Layout, _Random, _river_polygon
-from siting.sample.names import _SITE_KIND_NAMES, _place_name, _zh_number
+from siting.sample.names import _site_names
 from siting.sample.population import _Population
 
 
@@ -35,16 +36,41 @@ def _parcel(cx: float, cy: float, area: float, aspect: float, angle: float) -> s
 def _sites(
     lay: _Layout, popu: _Population, school_xy: np.ndarray, place_xy: np.ndarray, n_sites: int, rnd: _Random
 ) -> tuple[pd.DataFrame, list[shapely.Polygon]]:
-    """Reserved parcels, mostly in Newtown and the centre, kept apart from schools, each other and water."""
-    rect = shapely.box(lay.x0, lay.y0, lay.x0 + lay.width, lay.y0 + lay.height)
-    river = _river_polygon(lay)
+    """Reserved parcels, mostly in Newtown and the centre, kept apart from schools, each other and water.
+
+    The helpers draw from ``rnd`` in a fixed order (levels, positions, parcels), which the sample's files
+    depend on.
+    """
+    pattern = np.array(["primary", "junior", "primary", "nine_year"])
+    levels = pattern[np.arange(n_sites) % 4][rnd.choice(np.ones(n_sites), n_sites)]
     quotas = _largest_remainder([0.25, 0.5, 0.15, 0.10], n_sites)  # DISTRICTS order
+    chosen = _site_positions(lay, popu, school_xy, quotas, rnd)
+    rows, parcels = _parcels(lay, chosen, levels, rnd)
+    frame = pd.DataFrame(
+        rows, columns=["x", "y", "level", "district", "area_m2", "central", "available_from"]
+    )
+    width = max(2, len(str(len(frame))))
+    frame.index = pd.Index([f"S{i + 1:0{width}d}" for i in range(len(frame))], name="school_id")
+    if len(frame):
+        _, place = cKDTree(place_xy).query(frame[["x", "y"]].to_numpy())
+    else:
+        place = np.empty(0, dtype=np.int64)
+    frame.insert(0, "name", _site_names(place, frame["level"]))
+    frame.insert(2, "status", "site")
+    return frame, parcels
+
+
+def _site_positions(
+    lay: _Layout, popu: _Population, school_xy: np.ndarray, quotas: np.ndarray, rnd: _Random
+) -> list[tuple[float, float, int]]:
+    """Centres (m) and district index of the sites: populated cells away from the river, drawn by people.
+
+    Each district gets its quota where it can, at least 800 m apart (then 500 m, then 300 m) and from
+    schools at 55 % of that spacing.
+    """
     cell_district = lay.district_index(popu.x, popu.y)
     clear = np.abs(lay.river_offset(popu.x, popu.y)) > lay.river_width / 2 + 300.0
     school_tree = cKDTree(school_xy) if len(school_xy) else None
-    cx, cy, cs = lay.core
-    pattern = np.array(["primary", "junior", "primary", "nine_year"])
-    levels = pattern[np.arange(n_sites) % 4][rnd.choice(np.ones(n_sites), n_sites)]
     chosen: list[tuple[float, float, int]] = []
     for d, quota in enumerate(quotas):
         pool = np.flatnonzero((cell_district == d) & clear)
@@ -63,6 +89,19 @@ def _sites(
                     continue
                 chosen.append((x, y, d))
                 got += 1
+    return chosen
+
+
+def _parcels(
+    lay: _Layout, chosen: Sequence[tuple[float, float, int]], levels: np.ndarray, rnd: _Random
+) -> tuple[list[dict[str, Any]], list[shapely.Polygon]]:
+    """A rectangular parcel (size by level, smaller in the centre) and first year available per site.
+
+    Parcels that leave the study area or touch the river are dropped.
+    """
+    rect = shapely.box(lay.x0, lay.y0, lay.x0 + lay.width, lay.y0 + lay.height)
+    river = _river_polygon(lay)
+    cx, cy, cs = lay.core
     rows, parcels = [], []
     for k, (x, y, d) in enumerate(chosen):
         level = str(levels[k])
@@ -92,24 +131,4 @@ def _sites(
             }
         )
         parcels.append(poly)
-    frame = pd.DataFrame(
-        rows, columns=["x", "y", "level", "district", "area_m2", "central", "available_from"]
-    )
-    width = max(2, len(str(len(frame))))
-    frame.index = pd.Index([f"S{i + 1:0{width}d}" for i in range(len(frame))], name="school_id")
-    if len(frame):
-        _, place = cKDTree(place_xy).query(frame[["x", "y"]].to_numpy())
-    else:
-        place = np.empty(0, dtype=np.int64)
-    seen: dict[tuple[int, str], int] = {}
-    names = []
-    for p, level in zip(place, frame["level"], strict=True):
-        n = seen.get((int(p), level), 0) + 1
-        seen[(int(p), level)] = n
-        zh, en = _place_name(int(p))
-        kzh, ken = _SITE_KIND_NAMES[level]
-        suffix_zh, suffix_en = ("", "") if n == 1 else (_zh_number(n), f" {n}")
-        names.append(f"{zh}{kzh}规划用地{suffix_zh} {en} Planned {ken}{suffix_en}")
-    frame.insert(0, "name", names)
-    frame.insert(2, "status", "site")
-    return frame, parcels
+    return rows, parcels
