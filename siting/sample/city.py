@@ -15,9 +15,9 @@ from pyproj import CRS, Transformer
 
 from siting._log import get_logger
 from siting.errors import InputError
-from siting.sample.layout import DISTRICTS, _district_polygons, _layout, _Random, _river_polygon
-from siting.sample.population import _places, _population
-from siting.sample.roads import _roads
+from siting.sample.layout import DISTRICTS, _district_polygons, _Layout, _layout, _Random, _river_polygon
+from siting.sample.population import _places, _Population, _population
+from siting.sample.roads import _Roads, _roads
 from siting.sample.schools import _SEATS, _schools
 from siting.sample.sites import _sites
 from siting.standards import LEVELS, LEVELS_SERVED
@@ -176,37 +176,111 @@ def generate_city(
     InputError
         For a size or a count out of range, naming the argument and the value.
     """
-    counts = default_counts(int(residents))
-    n_primary = counts["n_primary"] if n_primary is None else n_primary
-    n_junior = counts["n_junior"] if n_junior is None else n_junior
-    n_nine_year = counts["n_nine_year"] if n_nine_year is None else n_nine_year
-    n_sites = counts["n_sites"] if n_sites is None else n_sites
+    n_primary, n_junior, n_nine_year, n_sites = _counts(residents, n_primary, n_junior, n_nine_year, n_sites)
     _check_args(residents, width_km, height_km, n_primary, n_junior, n_nine_year, n_sites, origin_lonlat)
 
-    lon0, lat0 = origin_lonlat
-    zone = int((lon0 + 180) // 6) % 60 + 1
-    metric = CRS.from_epsg((32600 if lat0 >= 0 else 32700) + zone)
-    to_metric = Transformer.from_crs("EPSG:4326", metric, always_xy=True)
-    to_geo = Transformer.from_crs(metric, "EPSG:4326", always_xy=True)
-    x0, y0 = (float(c) for c in to_metric.transform(lon0, lat0))
-    width, height = width_km * 1000.0, height_km * 1000.0
-
-    lay = _layout(x0, y0, width, height, _Random(seed, 1))
+    metric, to_metric, to_geo = _utm(origin_lonlat)
+    x0, y0 = (float(c) for c in to_metric.transform(*origin_lonlat))
+    lay = _layout(x0, y0, width_km * 1000.0, height_km * 1000.0, _Random(seed, 1))
     popu = _population(lay, int(residents), to_metric, to_geo, _Random(seed, 2))
     n_schools = n_primary + n_junior + n_nine_year
-    if len(popu.pop) < 4 * (n_schools + n_nine_year):
-        raise InputError(
-            f"sample: {len(popu.pop)} populated cells cannot hold {n_schools} schools; "
-            "make the area larger (width_km, height_km) or ask for fewer schools."
-        )
+    _check_room(popu, n_schools, n_nine_year)
     place_xy = _places(popu, max(6, round(n_schools / 3)), _Random(seed, 4))
     schools = _schools(
         lay, popu, n_primary, n_junior, n_nine_year, place_xy, _Random(seed, 3), villages=village_schools
     )
     sites, parcels = _sites(lay, popu, schools[["x", "y"]].to_numpy(), place_xy, n_sites, _Random(seed, 5))
     roads = _roads(lay, popu.norm, _Random(seed, 6))
+    city = City(
+        population=popu.grid,
+        transform=popu.transform,
+        crs="EPSG:4326",
+        **_layers_in_degrees(lay, schools, sites, parcels, roads, to_geo),
+        metric_crs=metric.to_string(),
+        residents=int(residents),
+        seed=int(seed),
+    )
+    log.info(
+        "sample city: %d residents, %d schools, %d sites, %d road nodes",
+        residents,
+        len(city.schools),
+        len(city.sites),
+        len(city.road_nodes),
+    )
+    return city
 
-    rect = shapely.box(x0, y0, x0 + width, y0 + height)
+
+def _counts(
+    residents: int, n_primary: int | None, n_junior: int | None, n_nine_year: int | None, n_sites: int | None
+) -> tuple[int, int, int, int]:
+    """The numbers of primary, junior, nine-year schools and sites: :func:`default_counts` where None."""
+    counts = default_counts(int(residents))
+    return (
+        counts["n_primary"] if n_primary is None else n_primary,
+        counts["n_junior"] if n_junior is None else n_junior,
+        counts["n_nine_year"] if n_nine_year is None else n_nine_year,
+        counts["n_sites"] if n_sites is None else n_sites,
+    )
+
+
+def _utm(origin_lonlat: tuple[float, float]) -> tuple[CRS, Transformer, Transformer]:
+    """The UTM zone of the study area's south-west corner, and transformers to and from EPSG:4326."""
+    lon0, lat0 = origin_lonlat
+    zone = int((lon0 + 180) // 6) % 60 + 1
+    metric = CRS.from_epsg((32600 if lat0 >= 0 else 32700) + zone)
+    to_metric = Transformer.from_crs("EPSG:4326", metric, always_xy=True)
+    to_geo = Transformer.from_crs(metric, "EPSG:4326", always_xy=True)
+    return metric, to_metric, to_geo
+
+
+def _check_room(popu: _Population, n_schools: int, n_nine_year: int) -> None:
+    """Refuse more schools than the populated cells can hold (k-means needs a few cells per centre)."""
+    if len(popu.pop) < 4 * (n_schools + n_nine_year):
+        raise InputError(
+            f"sample: {len(popu.pop)} populated cells cannot hold {n_schools} schools; "
+            "make the area larger (width_km, height_km) or ask for fewer schools."
+        )
+
+
+def _layers_in_degrees(
+    lay: _Layout,
+    schools: pd.DataFrame,
+    sites: pd.DataFrame,
+    parcels: list[shapely.Polygon],
+    roads: _Roads,
+    to_geo: Transformer,
+) -> dict[str, Any]:
+    """The city's vector layers in EPSG:4326, as :class:`City` holds them (keyword arguments of it)."""
+    road_nodes, road_frame = _road_layers(roads, to_geo)
+    school_points = _to_geo(shapely.points(schools[["x", "y"]].to_numpy()), to_geo)
+    rect = shapely.box(lay.x0, lay.y0, lay.x0 + lay.width, lay.y0 + lay.height)
+    return {
+        "roads": road_frame,
+        "road_nodes": road_nodes,
+        "schools": gpd.GeoDataFrame(
+            schools.drop(columns=["x", "y"]), geometry=school_points, crs="EPSG:4326"
+        ),
+        "sites": gpd.GeoDataFrame(
+            sites.drop(columns=["x", "y"]), geometry=_to_geo(parcels, to_geo), crs="EPSG:4326"
+        ),
+        "catchments": _catchments(schools, rect, to_geo),
+        "districts": gpd.GeoDataFrame(
+            {"name": list(DISTRICTS)},
+            geometry=_to_geo(shapely.segmentize(_district_polygons(lay), 50.0), to_geo),
+            crs="EPSG:4326",
+        ),
+        "water": gpd.GeoDataFrame(
+            {"name": ["东平河 Dongping River"]},
+            geometry=_to_geo([_river_polygon(lay)], to_geo),
+            crs="EPSG:4326",
+        ),
+    }
+
+
+def _catchments(
+    schools: pd.DataFrame, rect: shapely.Polygon, to_geo: Transformer
+) -> dict[str, gpd.GeoDataFrame]:
+    """Current catchments per level: Voronoi cells of the schools serving it, clipped to the study area."""
     catchments = {}
     for level in LEVELS:
         serving = schools[[level in LEVELS_SERVED[k] for k in schools["level"]]]
@@ -216,7 +290,11 @@ def generate_city(
             geometry=_to_geo(shapely.segmentize(cells, 50.0), to_geo),
             crs="EPSG:4326",
         )
+    return catchments
 
+
+def _road_layers(roads: _Roads, to_geo: Transformer) -> tuple[pd.DataFrame, gpd.GeoDataFrame]:
+    """Road nodes (``lon``, ``lat``, index ``node_id``) and one LineString per OSM way, in EPSG:4326."""
     lon, lat = to_geo.transform(roads.node_xy[:, 0], roads.node_xy[:, 1])
     road_nodes = pd.DataFrame(
         {"lon": np.round(lon, _COORD_DIGITS), "lat": np.round(lat, _COORD_DIGITS)},
@@ -239,43 +317,7 @@ def generate_city(
         geometry=lines,
         crs="EPSG:4326",
     )
-
-    school_points = _to_geo(shapely.points(schools[["x", "y"]].to_numpy()), to_geo)
-    school_frame = gpd.GeoDataFrame(schools.drop(columns=["x", "y"]), geometry=school_points, crs="EPSG:4326")
-    site_frame = gpd.GeoDataFrame(
-        sites.drop(columns=["x", "y"]), geometry=_to_geo(parcels, to_geo), crs="EPSG:4326"
-    )
-    districts = gpd.GeoDataFrame(
-        {"name": list(DISTRICTS)},
-        geometry=_to_geo(shapely.segmentize(_district_polygons(lay), 50.0), to_geo),
-        crs="EPSG:4326",
-    )
-    water = gpd.GeoDataFrame(
-        {"name": ["东平河 Dongping River"]}, geometry=_to_geo([_river_polygon(lay)], to_geo), crs="EPSG:4326"
-    )
-    city = City(
-        population=popu.grid,
-        transform=popu.transform,
-        crs="EPSG:4326",
-        roads=road_frame,
-        road_nodes=road_nodes,
-        schools=school_frame,
-        sites=site_frame,
-        catchments=catchments,
-        districts=districts,
-        water=water,
-        metric_crs=metric.to_string(),
-        residents=int(residents),
-        seed=int(seed),
-    )
-    log.info(
-        "sample city: %d residents, %d schools, %d sites, %d road nodes",
-        residents,
-        len(school_frame),
-        len(site_frame),
-        len(road_nodes),
-    )
-    return city
+    return road_nodes, road_frame
 
 
 def _check_args(
