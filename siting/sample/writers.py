@@ -288,6 +288,14 @@ def write_city(
         If ``name`` is not a valid scenario name or ``dest`` is a file.
     """
     dest = Path(dest)
+    _check_dest(dest, name, overwrite=overwrite)
+    written = _write_folder(city, _texts(city, name), dest)
+    log.info("wrote the sample city to %s", dest)
+    return {rel: dest / rel for rel in written}
+
+
+def _check_dest(dest: Path, name: str, *, overwrite: bool) -> None:
+    """Refuse a bad scenario name, a file as ``dest``, or a non-empty ``dest`` without ``overwrite``."""
     if not _NAME_RE.match(name):
         raise InputError(
             f"sample: scenario name {name!r} is not allowed; use lowercase letters, digits, '_' and '-'."
@@ -299,8 +307,12 @@ def write_city(
             f"{dest}: the folder exists and is not empty; pass --overwrite (overwrite=True) to replace the "
             "sample files in it, or choose another folder."
         )
+
+
+def _texts(city: City, name: str) -> dict[str, str]:
+    """Every text file of the city, by path relative to the folder (all but the raster)."""
     summary = city_summary(city)
-    texts = {
+    return {
         "roads.osm": _osm_text(city),
         "schools.geojson": _geojson_text(city.schools, name="schools", index="school_id"),
         "sites.geojson": _geojson_text(city.sites, name="sites", index="school_id"),
@@ -311,6 +323,14 @@ def write_city(
         "README.md": _readme_text(city, summary, name),
         f"scenarios/{name}.yaml": _scenario_text(name, city),
     }
+
+
+def _write_folder(city: City, texts: Mapping[str, str], dest: Path) -> list[str]:
+    """Write the raster and ``texts`` to a temporary folder beside ``dest``, then move them in at once.
+
+    An empty or missing ``dest`` is replaced by the folder; otherwise each file replaces its old copy.
+    Returns the paths written, relative to ``dest``.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
@@ -333,8 +353,7 @@ def write_city(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    log.info("wrote the sample city to %s", dest)
-    return {rel: dest / rel for rel in written}
+    return written
 
 
 def write_sample(dest: Path | str = Path("data/raw/sample"), *, overwrite: bool = False) -> dict[str, Path]:
