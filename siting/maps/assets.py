@@ -17,7 +17,6 @@ from siting.errors import InputError
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "_assets"
 """Directory of the vendored Leaflet / plugin files (each with its licence)."""
 
-
 # CDN URL prefixes folium and its plugins load, mapped to the vendored copies under ASSETS_DIR.
 _CDN_PREFIXES: tuple[tuple[str, str], ...] = (
     ("https://cdn.jsdelivr.net/npm/leaflet@1.9.3/", "leaflet@1.9.3/"),

@@ -24,16 +24,13 @@ from siting.standards import LEVELS, LEVELS_SERVED
 
 log = get_logger(__name__)
 
-
 DEFAULT_SEED = 20261129
 """Seed of the committed sample city."""
-
 
 PUPILS_PER_PRIMARY_SCHOOL = 1460.0
 """Foshan's average pupils per primary-serving school (``shared/standards.md``, Foshan figures)."""
 
-
-_COORD_DIGITS = 7
+_COORD_DIGITS = 7  # decimals of every coordinate in degrees (about 1 cm)
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,7 +15,6 @@ import shapely
 DISTRICTS: tuple[str, ...] = ("Old Town", "Newtown", "Riverside", "Rural Edge")
 """District names, in the order they are written."""
 
-
 _LATTICE_M = 60.0  # spacing of the street lattice every road runs along
 _ARTERIAL_EVERY = 20  # lattice lines between arterials (1.2 km)
 

@@ -19,10 +19,7 @@ CELL_DEG = 1.0 / 1200.0
 NODATA = -99999.0
 """Raster value of cells outside the study area (WorldPop's convention)."""
 
-
 _EARTH_RADIUS_M = 6_371_008.8
-
-
 _SHARES = np.array([0.30, 0.14, 0.24, 0.16, 0.11, 0.05])  # of residents, per kernel component
 
 

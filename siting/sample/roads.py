@@ -15,7 +15,6 @@ from siting.sample.population import _density_per_km2
 
 _RIVER_MARGIN_M = 15.0  # roads keep this far from the water, except bridges
 
-
 _HIGHWAYS: tuple[str, ...] = ("primary", "secondary", "residential", "unclassified", "track")
 _HW_PRIMARY, _HW_SECONDARY, _HW_RESIDENTIAL, _HW_UNCLASSIFIED, _HW_TRACK = range(5)
 

@@ -19,7 +19,6 @@ _STANDARDS = Standards.foshan()
 _SEATS = {level: float(_STANDARDS.seats_per_1000[level]) for level in LEVELS}
 _CLASS_SIZE = {level: int(_STANDARDS.class_size[level]) for level in LEVELS}
 
-
 _VILLAGE_REACH = {"primary": 850.0, "junior": 1900.0}
 """Straight-line reach (m) within which every hamlet of some size gets a school of that level; with the
 usual 1.2–1.4 walking detour this stays inside the 1,500 m / 3,000 m hard walking limits."""

@@ -29,10 +29,8 @@ from siting.sample.population import NODATA
 
 log = get_logger(__name__)
 
-
 BASE_YEAR = 2025
 """Year the population and enrolment describe."""
-
 
 FILES: tuple[str, ...] = (
     "population.tif",
@@ -46,7 +44,6 @@ FILES: tuple[str, ...] = (
     "README.md",
 )
 """Files :func:`write_city` writes (plus ``scenarios/<name>.yaml``)."""
-
 
 _NAME_RE = re.compile(r"^[a-z0-9_-]+$")
 
