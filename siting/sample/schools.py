@@ -244,22 +244,9 @@ def _junior_serving(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Junior-middle schools: k-means centres around the fixed nine-year schools, then village schools.
 
-    Parameters
-    ----------
-    lay
-        The city's layout.
-    points, weight, pop
-        Populated cells: centres (m), k-means weights and residents.
-    nine_xy
-        Positions (m) of the ``n_nine`` nine-year schools, which also serve the junior level.
-    n_junior
-        Junior-middle schools to place by k-means.
-    n_nine
-        Number of nine-year schools.
-    rnd
-        The schools' random stream.
-    villages
-        Add village schools where hamlets have no junior-serving school within reach.
+    ``lay``, ``points``, ``weight``, ``pop``, ``rnd`` and ``villages`` are as in :func:`_primary_serving`.
+    ``nine_xy`` holds the positions (m) of the ``n_nine`` nine-year schools, which serve the junior level
+    too and stay in place; ``n_junior`` junior-middle schools are placed around them.
 
     Returns
     -------
