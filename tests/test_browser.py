@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from siting import maps
+from siting.maps._format import _esc
 from tests.conftest import REPO, SAMPLE
 from tests.test_maps import CHINESE, XSS, make_map_result
 
@@ -62,7 +63,7 @@ def _open_popup_of(page, text: str) -> str:
           }
           return false;
         }""".replace("MAPS", _MAPS_JS),
-        maps._esc(text),
+        _esc(text),
     )
     assert found, f"no feature with {text!r}"
     popup = page.locator(".leaflet-popup-content").first

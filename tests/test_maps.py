@@ -8,6 +8,7 @@ from pathlib import Path
 
 import folium
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,8 +16,12 @@ from pyproj import Geod
 
 from benchmarks.bench_maps import synthetic_result
 from siting import maps
-from siting._gcj02 import gcj02_to_wgs84, in_china, wgs84_to_gcj02
 from siting.errors import InputError
+from siting.maps._format import _esc, _util_colour
+from siting.maps._gcj02 import gcj02_to_wgs84, in_china, wgs84_to_gcj02
+from siting.maps.data import _MapData
+from siting.maps.layers import _NameTable, _school_colours
+from siting.maps.popups import _school_popup, _shortfall_removed, _site_popup, _size_label
 
 XSS = "<img src=x onerror=alert(1)>"
 BREAKOUT = "</script><script>alert(2)</script>"
@@ -150,11 +155,11 @@ def test_chinese_names_are_written_as_utf8(result, tmp_path):
 
 
 def test_new_school_label_and_site_popup_answer_the_hearing(result):
-    data = maps._MapData.from_result(result, shift=False)
+    data = _MapData.from_result(result, shift=False)
     t = data.table
     site = t.index[(t["status"] == "site") & t["opened"]][0]
-    assert maps._size_label(t.loc[site]) == "36 classes, 1,620 seats"  # 36 primary classes of 45
-    popup = maps._site_popup(data, site)
+    assert _size_label(t.loc[site]) == "36 classes, 1,620 seats"  # 36 primary classes of 45
+    popup = _site_popup(data, site)
     units = result.units
     served = units.loc[units["proposed_primary"] == site, "primary"].sum()
     moved = result.changes[result.changes["new_school"] == site]
@@ -167,26 +172,24 @@ def test_new_school_label_and_site_popup_answer_the_hearing(result):
     # every school the pupils came from is under capacity in this city, so nothing is relieved
     over = {s for s in t.index if t.at[s, "pupils_before_primary"] > t.at[s, "cap_before_primary"]}
     expected = moved.loc[moved["old_school"].isin(over), "pupils"].sum()
-    assert maps._shortfall_removed(data, moved) == pytest.approx(expected)
+    assert _shortfall_removed(data, moved) == pytest.approx(expected)
 
 
 def test_shortfall_removed_counts_only_overload_and_unserved(result):
-    data = maps._MapData.from_result(result, shift=False)
+    data = _MapData.from_result(result, shift=False)
     t = data.table
     sid = t.index[0]
     cap = t.at[sid, "cap_before_primary"]
     t.loc[sid, "pupils_before_primary"] = cap + 30.0  # 30 pupils over capacity
-    moved = maps.pd.DataFrame(
-        {"old_school": [sid, sid, None], "level": "primary", "pupils": [20.0, 25.0, 7.0]}
-    )
-    assert maps._shortfall_removed(data, moved) == pytest.approx(30.0 + 7.0)
+    moved = pd.DataFrame({"old_school": [sid, sid, None], "level": "primary", "pupils": [20.0, 25.0, 7.0]})
+    assert _shortfall_removed(data, moved) == pytest.approx(30.0 + 7.0)
 
 
 def test_school_popup_shows_capacity_pupils_utilization_and_classes(result):
-    data = maps._MapData.from_result(result, shift=False)
+    data = _MapData.from_result(result, shift=False)
     sid = data.table.index[1]
     r = data.table.loc[sid]
-    popup = maps._school_popup(data, sid, after=True)
+    popup = _school_popup(data, sid, after=True)
     assert CHINESE in popup
     for lvl, label in maps.LEVEL_LABELS.items():
         if r[f"cap_after_{lvl}"] > 0:
@@ -199,25 +202,25 @@ def test_school_popup_shows_capacity_pupils_utilization_and_classes(result):
 
 def test_unit_popup_data_refer_to_the_right_schools(result):
     m = maps.siting_map(result)
-    names_el = next(c for c in m._children.values() if isinstance(c, maps._NameTable))
+    names_el = next(c for c in m._children.values() if isinstance(c, _NameTable))
     density = next(c for c in m._children.values() if getattr(c, "layer_name", "") == "Population density")
     feature = density.data["features"][7]
     uid = result.units.index[7]
     props = feature["properties"]
     assert props["id"] == str(uid)
     for lvl in ("primary", "junior"):
-        assert names_el.names[props[f"c_{lvl}"]] == maps._esc(
+        assert names_el.names[props[f"c_{lvl}"]] == _esc(
             result.schools.at[result.units.at[uid, f"current_{lvl}"], "name"]
         )
-        assert names_el.names[props[f"n_{lvl}"]] == maps._esc(
+        assert names_el.names[props[f"n_{lvl}"]] == _esc(
             result.schools.at[result.units.at[uid, f"proposed_{lvl}"], "name"]
         )
     assert props["pop"] == round(result.units.at[uid, "population"])
 
 
 def test_neighbouring_catchments_get_different_colours(result):
-    data = maps._MapData.from_result(result, shift=False)
-    colours = maps._school_colours(data, "primary")
+    data = _MapData.from_result(result, shift=False)
+    colours = _school_colours(data, "primary")
     cat = result.catchments[result.catchments["level"] == "primary"].reset_index(drop=True)
     assert set(colours.values()) <= set(maps.OKABE_ITO)
     for i in range(len(cat)):
@@ -338,11 +341,11 @@ def test_cli_map_writes_the_three_maps_and_refuses_to_overwrite(result, tmp_path
 
 def test_utilization_colours_put_a_full_school_in_the_85_to_100_class():
     colour = {label: c for _, c, label in maps.UTILIZATION_CLASSES}
-    assert maps._util_colour(0.84) == colour["under 85 %"]
-    assert maps._util_colour(0.85) == colour["85–100 %"]
-    assert maps._util_colour(1.0) == colour["85–100 %"]
-    assert maps._util_colour(1400.0000001 / 1400.0) == colour["85–100 %"]  # float noise of seated pupils
-    assert maps._util_colour(1.01) == colour["100–110 %"]
-    assert maps._util_colour(1.10) == colour["100–110 %"]
-    assert maps._util_colour(1.2) == colour["over 110 %"]
-    assert maps._util_colour(float("nan")) == "#999999"
+    assert _util_colour(0.84) == colour["under 85 %"]
+    assert _util_colour(0.85) == colour["85–100 %"]
+    assert _util_colour(1.0) == colour["85–100 %"]
+    assert _util_colour(1400.0000001 / 1400.0) == colour["85–100 %"]  # float noise of seated pupils
+    assert _util_colour(1.01) == colour["100–110 %"]
+    assert _util_colour(1.10) == colour["100–110 %"]
+    assert _util_colour(1.2) == colour["over 110 %"]
+    assert _util_colour(float("nan")) == "#999999"

@@ -194,7 +194,7 @@ def test_almost_everyone_has_a_school_within_reach(city):
     """Village schools are placed so that hamlets are not left without a school nearby."""
     from scipy.spatial import cKDTree
 
-    from siting.sample import _VILLAGE_REACH
+    from siting.sample.schools import _VILLAGE_REACH
 
     metric = city.metric_crs
     pts = city.schools.to_crs(metric)

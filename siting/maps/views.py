@@ -1,0 +1,270 @@
+"""The maps a planner opens: the general map, the hearing map, the review map, and writing them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import folium
+import folium.plugins
+
+from siting._log import get_logger
+from siting.errors import InputError
+from siting.maps.assets import _strip_defaults, inline_assets
+from siting.maps.basemap import _add_basemap, _bounds, _centre, _check_basemap, _new_map
+from siting.maps.data import _MapData, _scenario_name, _sites_bounds, _slug, result_slug
+from siting.maps.layers import (
+    _catchment_layer,
+    _changes_layer,
+    _density_layer,
+    _district_layer,
+    _NameTable,
+    _radius_layer,
+    _school_layer,
+    _site_layer,
+)
+from siting.maps.page import _finish
+from siting.standards import LEVELS
+
+log = get_logger(__name__)
+
+
+def siting_map(
+    result: Any,
+    m: folium.Map | None = None,
+    *,
+    level: str = "both",
+    basemap: str = "osm",
+    offline: bool = False,
+    tianditu_key: str | None = None,
+) -> folium.Map:
+    """Draw a run on a folium map with toggleable layers, legend, title, search and full-screen.
+
+    Parameters
+    ----------
+    result
+        A ``pipeline.RunResult`` (or any object with its attributes: ``units``, ``schools``, ``sites``,
+        ``districts``, ``catchments``, ``current_catchments``, ``changes``, ``scenario``, ``standards``;
+        ``solution`` and ``costs`` are used for walking distances when present).
+    m
+        A map to draw on; a new one is made when None. On a given map no basemap is added and a layer
+        control only if it has none.
+    level
+        ``"primary"``, ``"junior"`` or ``"both"``: which levels' catchments, changes and rings to draw.
+    basemap
+        ``"osm"`` (OpenStreetMap), ``"amap"`` (Gaode; data are shifted to GCJ-02), ``"tianditu"``
+        (needs ``tianditu_key``) or ``"none"`` (plain background).
+    offline
+        Mark the map to be saved self-contained by :func:`save_map` (Leaflet and plugins inlined).
+    tianditu_key
+        Your Tianditu API key (``tk``), required with ``basemap="tianditu"``.
+
+    Returns
+    -------
+    folium.Map
+        The map; save it with :func:`save_map`.
+
+    Raises
+    ------
+    InputError
+        For an unknown ``level`` or ``basemap``, a missing Tianditu key, or a result without the needed
+        attributes or columns.
+    """
+    levels = _levels(level)
+    data = _MapData.from_result(result, shift=_check_basemap(basemap, tianditu_key) == "amap")
+    m = _new_map(data, basemap=basemap, tianditu_key=tianditu_key) if m is None else m
+    m._siting_offline = bool(offline)  # read by save_map
+    names = _NameTable(data.school_names).add_to(m)
+    density = _density_layer(data, names, show=False).add_to(m)
+    for lvl in levels:
+        _catchment_layer(data, lvl, current=True, show=False).add_to(m)
+    for lvl in levels:
+        _catchment_layer(data, lvl, current=False, show=lvl == levels[0]).add_to(m)
+    _district_layer(data).add_to(m)
+    for chosen in (True, False):
+        _site_layer(data, chosen=chosen).add_to(m)
+    for lvl in levels:
+        _changes_layer(data, lvl, names, show=lvl == levels[0]).add_to(m)
+    for lvl in levels:
+        _radius_layer(data, lvl).add_to(m)
+    schools = _school_layer(data, new=False).add_to(m)
+    _school_layer(data, new=True).add_to(m)
+    _finish(m, data, levels, search_layer=schools, extra=[density])
+    return m
+
+
+def hearing_map(result: Any, path: str | Path | None = None, **kw: Any) -> Path:
+    """Write the land-reservation hearing map: reserved sites first, with their case in each popup.
+
+    Parameters
+    ----------
+    result
+        A run result (see :func:`siting_map`).
+    path
+        Output HTML file; default ``maps/<scenario>-hearing.html`` under the current directory.
+    **kw
+        Passed to :func:`siting_map` (``basemap``, ``offline``, ``level``, ``tianditu_key``).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (atomically).
+    """
+    m = siting_map(result, **kw)
+    data_bounds = _sites_bounds(result, shift=kw.get("basemap", "osm") == "amap")
+    if data_bounds is not None:
+        m.fit_bounds(data_bounds, padding=(30, 30))
+    path = _default_path(result, path, "hearing")
+    return save_map(m, path, offline=kw.get("offline", False))
+
+
+def review_map(result: Any, other: Any | None = None, path: str | Path | None = None, **kw: Any) -> Path:
+    """Write the catchment review: two synchronised maps side by side, before (left) and after (right).
+
+    Parameters
+    ----------
+    result
+        A run result (see :func:`siting_map`).
+    other
+        Another scenario's run result to compare with; then the left map shows ``result``'s proposal and
+        the right one ``other``'s. When None, left is the current situation and right the proposal.
+    path
+        Output HTML file; default ``maps/<scenario>-review.html`` (``<a>-vs-<b>-review.html`` with
+        ``other``).
+    **kw
+        ``level``, ``basemap``, ``offline``, ``tianditu_key`` as in :func:`siting_map`.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (atomically).
+    """
+    level = kw.get("level", "both")
+    basemap = kw.get("basemap", "osm")
+    key = kw.get("tianditu_key")
+    offline = bool(kw.get("offline", False))
+    levels = _levels(level)
+    shift = _check_basemap(basemap, key) == "amap"
+    left = _MapData.from_result(result, shift=shift)
+    right = _MapData.from_result(other, shift=shift) if other is not None else left
+    bounds = _bounds(left.units)
+    dual = folium.plugins.DualMap(location=_centre(bounds), tiles=None, prefer_canvas=True, zoom_start=13)
+    _strip_defaults(dual.m1)
+    _strip_defaults(dual.m2)
+    for sub in (dual.m1, dual.m2):
+        _add_basemap(sub, basemap, key)
+        sub.fit_bounds(bounds)
+    panels = [
+        (dual.m1, left, other is not None, "left"),
+        (dual.m2, right, True, "right"),
+    ]
+    for sub, data, proposed, side in panels:
+        names = _NameTable(data.school_names).add_to(sub)
+        extra = [_density_layer(data, names, show=False).add_to(sub)]
+        for lvl in levels:
+            _catchment_layer(data, lvl, current=not proposed, show=lvl == levels[0]).add_to(sub)
+        _district_layer(data).add_to(sub)
+        if proposed:
+            for lvl in levels:
+                _changes_layer(data, lvl, names, show=lvl == levels[0]).add_to(sub)
+        if proposed:
+            for chosen in (True, False):
+                _site_layer(data, chosen=chosen).add_to(sub)
+        schools = _school_layer(data, new=False, after=proposed).add_to(sub)
+        if proposed:
+            _school_layer(data, new=True).add_to(sub)
+        heading = _scenario_name(data) + (" — proposed" if proposed else " — current")
+        _finish(sub, data, levels, search_layer=schools, extra=extra, heading=heading, side=side)
+    if other is None:
+        default = f"{_slug(_scenario_name(left))}-review.html"
+    else:
+        default = f"{_slug(_scenario_name(left))}-vs-{_slug(_scenario_name(right))}-review.html"
+    out = Path(path) if path is not None else Path("maps") / default
+    return save_map(dual, out, offline=offline)
+
+
+def write_maps(result: Any, map_path: str | Path, **kw: Any) -> Path:
+    """Write the general map to ``map_path`` and the hearing and review maps beside it.
+
+    Parameters
+    ----------
+    result
+        A run result (see :func:`siting_map`).
+    map_path
+        The general map's HTML file, e.g. ``maps/sample.html``; the others are ``<stem>-hearing.html``
+        and ``<stem>-review.html`` in the same folder.
+    **kw
+        ``level``, ``basemap``, ``offline``, ``tianditu_key`` as in :func:`siting_map`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``map_path``.
+    """
+    map_path = Path(map_path)
+    save_map(siting_map(result, **kw), map_path, offline=kw.get("offline", False))
+    hearing_map(result, map_path.with_name(f"{map_path.stem}-hearing.html"), **kw)
+    review_map(result, path=map_path.with_name(f"{map_path.stem}-review.html"), **kw)
+    return map_path
+
+
+def save_map(
+    m: folium.Map | folium.plugins.DualMap, path: str | Path, *, offline: bool | None = None
+) -> Path:
+    """Write a map to one HTML file atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    m
+        A folium map (or DualMap).
+    path
+        Output file; parent directories are created.
+    offline
+        True inlines Leaflet, the plugins and their images from ``siting/_assets`` so the page needs no
+        internet except for basemap tiles; False links them from their CDNs; None (default) does what the
+        map was built with (``siting_map(..., offline=...)``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        With ``offline=True``, when the map loads a script or style sheet that is not vendored.
+    """
+    if offline is None:
+        offline = bool(getattr(m, "_siting_offline", False))
+    root = m.get_root()
+    page = root.render()
+    if offline:
+        page = inline_assets(page)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    log.info("map written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
+    return path
+
+
+def _levels(level: str) -> list[str]:
+    if level == "both":
+        return list(LEVELS)
+    if level in LEVELS:
+        return [level]
+    raise InputError(f"level must be 'primary', 'junior' or 'both', got {level!r}.")
+
+
+def _default_path(result: Any, path: str | Path | None, kind: str) -> Path:
+    if path is not None:
+        return Path(path)
+    return Path("maps") / f"{result_slug(result)}-{kind}.html"
