@@ -79,12 +79,12 @@ def repair_contiguity(
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Reassign stray pieces of fragmented catchments to a neighbouring school where that is allowed.
 
-    Each stray piece (every piece but the main one, see the module notes) is moved as a whole to the school
-    whose *main* piece touches it, when that school has free seats for all its pupils and every unit of the
-    piece is within ``standards.hard_max_distance_m[level]`` of it in ``costs``. Among allowed neighbours
-    the one with the smallest pupil-weighted mean walk wins (ties: smallest ``school_id``). Pieces are
-    handled in ``(school_id, smallest unit_id)`` order, and rounds repeat until nothing moves, so the result
-    is deterministic and never creates a new piece.
+    Each stray piece (every piece but the main one, see :mod:`siting.catchments`) is moved as a whole to
+    the school whose *main* piece touches it, when that school has free seats for all its pupils and every
+    unit of the piece is within ``standards.hard_max_distance_m[level]`` of it in ``costs``. Among allowed
+    neighbours the one with the smallest pupil-weighted mean walk wins (ties: smallest ``school_id``).
+    Pieces are handled in ``(school_id, smallest unit_id)`` order, and rounds repeat until nothing moves, so
+    the result is deterministic and never creates a new piece.
 
     Parameters
     ----------
