@@ -186,7 +186,7 @@ def _level_metrics(
     Parameters
     ----------
     schools
-        Schools indexed by ``school_id``.
+        The schools table :func:`school_metrics` was given.
     units
         Demand units with ``<state>_<level>``.
     school
@@ -272,9 +272,9 @@ def _class_columns(
     Parameters
     ----------
     schools
-        Schools indexed by ``school_id``.
+        Schools with ``classes_<level>``, capacities and, in the current state, ``enrolled_<level>``.
     level
-        ``"primary"`` or ``"junior"``.
+        The level, ``"primary"`` or ``"junior"``.
     state
         ``"current"`` (enrolled pupils are the class basis where known) or ``"proposed"``.
     standards

@@ -3,14 +3,8 @@
 Functions read a run result (``pipeline.RunResult`` or anything with the same attributes: ``units``,
 ``schools``, ``costs``, ``standards``, ``solution``) and never change it. Metrics are recomputed from the
 result's units and schools with :mod:`siting.metrics`, so a result loaded from disk and one still in memory
-give the same tables.
-
-Before / after
---------------
-- ``review_tables(result)``: before = the current catchments and capacities (``current_<level>``,
-  ``capacity_<level>``), after = the proposed ones.
-- ``review_tables(result, against=other)``: before = ``other``'s proposal, after = ``result``'s proposal
-  (scenario ``other`` → scenario ``result``).
+give the same tables. What "before" and "after" mean in a review is set out in
+:mod:`siting.report.review`.
 
 Modules and public names
 ------------------------
