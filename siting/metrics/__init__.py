@@ -1,0 +1,75 @@
+"""Policy metrics: seats, utilization, class sizes, large classes, walks and the difference coefficient.
+
+Every function reads the units and schools tables of ``docs/architecture.md`` and one *state*, named by
+``column_prefix``: ``"current"`` (units' ``current_<level>``, schools' ``capacity_<level>`` and
+``classes_<level>``) or ``"proposed"`` (units' ``proposed_<level>``, schools' ``capacity_after_<level>``).
+
+Conventions
+-----------
+- **Pupils** of a school are the seat demand of the units in its catchment (float seats). For class counts
+  pupils are rounded to whole children.
+- **Class basis.** In the current state, class sizes and large classes come from the schools' actual
+  ``enrolled_<level>`` when that column is present and filled for the school (``class_basis = "enrolled"``);
+  otherwise, and always in the proposed state, from the catchment pupils (``class_basis = "catchment"``).
+  Utilization always uses catchment pupils, so the two states compare like with like.
+- **Classes available**: current ``classes_<level>``; proposed ``classes_after_<level>`` when given, else
+  ``classes_<level>`` plus the classes added by the opened option, ``round((capacity_after − capacity) /
+  class_size)``.
+- **Large classes implied by enrolment**: with ``k`` classes and ``n`` pupils, the classes are as even as
+  possible: ``n mod k`` classes of ``⌊n/k⌋ + 1`` pupils and the rest of ``⌊n/k⌋``; a class counts as large at
+  ``standards.large_class_min`` (56) pupils or more and super-large at ``standards.super_large_min`` (66) or
+  more. A school with pupils but no classes is counted with ``⌈n / class_size⌉`` new standard classes.
+- **Walk statistics** are pupil-weighted over the units of a catchment: the mean, the 95th percentile (the
+  smallest distance at which the cumulative pupil share reaches 95 %, no interpolation) and the share of
+  pupils within ``standards.service_radius_m[level]``. Units whose pair is missing from the cost table are
+  left out of the walk statistics (and counted in ``n_units_no_walk``).
+- **Seats per 1,000 residents** compare the seats of the schools located in a district (the schools'
+  ``district``, else the district of the unit holding the school's point) with its residents;
+  ``seat_shortfall = max(0, standard × population / 1000 − seats)``.
+
+Modules and public names
+------------------------
+- :mod:`~siting.metrics.stats`: :func:`pupil_weighted_cv`, :func:`weighted_quantile`, :func:`walk_stats`,
+  :func:`classes_over`.
+- :mod:`~siting.metrics.states`: :data:`STATES`, :data:`ALL`, :data:`UNKNOWN_DISTRICT`.
+- :mod:`~siting.metrics.schools`: :func:`school_metrics`, :func:`school_pupils`, :func:`school_districts`.
+- :mod:`~siting.metrics.districts`: :func:`district_metrics`.
+- :mod:`~siting.metrics.cv`: :func:`cv_tables`, :func:`cv_table`, :func:`stage_parts`,
+  :func:`resource_indicators`, :func:`indicator_scale`, :func:`with_state_pupils`.
+- :mod:`~siting.metrics.summary`: :func:`summary`.
+"""
+
+from siting.metrics.cv import (
+    cv_table,
+    cv_tables,
+    indicator_scale,
+    resource_indicators,
+    stage_parts,
+    with_state_pupils,
+)
+from siting.metrics.districts import district_metrics
+from siting.metrics.schools import school_districts, school_metrics, school_pupils
+from siting.metrics.states import ALL, STATES, UNKNOWN_DISTRICT
+from siting.metrics.stats import classes_over, pupil_weighted_cv, walk_stats, weighted_quantile
+from siting.metrics.summary import summary
+
+__all__ = [
+    "ALL",
+    "STATES",
+    "UNKNOWN_DISTRICT",
+    "classes_over",
+    "cv_table",
+    "cv_tables",
+    "district_metrics",
+    "indicator_scale",
+    "pupil_weighted_cv",
+    "resource_indicators",
+    "school_districts",
+    "school_metrics",
+    "school_pupils",
+    "stage_parts",
+    "summary",
+    "walk_stats",
+    "weighted_quantile",
+    "with_state_pupils",
+]

@@ -1,0 +1,187 @@
+"""A run's headline figures as one flat, JSON-ready dict: plan, both states per level, moves and the CV."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from siting._jsonify import json_ready
+from siting.metrics.cv import cv_tables
+from siting.metrics.districts import district_metrics
+from siting.metrics.schools import school_metrics
+from siting.metrics.states import ALL
+from siting.standards import LEVELS, Standards
+
+_AFTER_FIELDS = (
+    "demand",
+    "unserved",
+    "seats",
+    "seats_per_1000",
+    "seat_shortfall",
+    "schools_over_capacity",
+    "over_capacity",
+    "large_classes",
+    "super_large_classes",
+    "walk_mean_m",
+    "walk_p95_m",
+    "share_within_radius",
+)
+_BEFORE_FIELDS = (
+    "unserved",
+    "seats",
+    "seat_shortfall",
+    "schools_over_capacity",
+    "over_capacity",
+    "large_classes",
+    "super_large_classes",
+    "walk_mean_m",
+    "share_within_radius",
+)
+
+
+def summary(
+    schools: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    standards: Standards,
+    costs: pd.DataFrame | None = None,
+    changes: pd.DataFrame | None = None,
+    solution: Any = None,
+    indicators: Sequence[str] | None = None,
+    school_table: pd.DataFrame | None = None,
+    district_table: pd.DataFrame | None = None,
+    cv: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """Return a run's headline figures as one flat, JSON-ready dict (one row of a scenario comparison).
+
+    Keys (``<level>`` is ``primary`` or ``junior``; ``None`` stands for a missing value):
+
+    - ``new_schools``, ``expanded_schools``: sites opened and existing schools expanded (schools' ``opened``
+      / ``expanded`` columns, else ``solution.opened``); ``cost_yuan``, ``subsidy_yuan``: sums over
+      ``solution.opened`` when given.
+    - ``<level>_<figure>`` for the proposed state and ``<level>_<figure>_before`` for the current state,
+      read from the overall :func:`district_metrics` row: demand, unserved, seats, seats_per_1000,
+      seat_shortfall, schools_over_capacity, over_capacity (pupils), large_classes, super_large_classes,
+      walk_mean_m, walk_p95_m, share_within_radius (a subset before); and ``<level>_max_utilization``.
+    - ``<level>_units_moved``, ``<level>_pupils_moved`` from ``changes``.
+    - ``<level>_cv_worst`` (largest CV over the indicators, proposed state) and ``<level>_cv_pass`` (every
+      indicator within ``standards.cv_max``), when the schools carry resource columns.
+
+    Parameters
+    ----------
+    schools
+        Schools after the run.
+    units
+        Demand units with ``current_<level>`` and/or ``proposed_<level>``.
+    standards
+        Policy values.
+    costs
+        Travel costs for the walk statistics.
+    changes
+        The changes table (:func:`siting.catchments.compare_catchments`), if computed.
+    solution
+        The model result (``opened`` with ``cost_yuan`` and ``subsidy_yuan``), if any.
+    indicators
+        Resource columns for the difference coefficient; default all.
+    school_table, district_table, cv
+        Already computed :func:`school_metrics` / :func:`district_metrics` (both states, with their
+        ``state`` column) and :func:`cv_tables` for these schools and units, to avoid computing them again.
+
+    Returns
+    -------
+    dict
+        Flat mapping of figure name to a number, bool or ``None``.
+    """
+    out: dict[str, Any] = _plan_figures(schools, solution)
+    out.update(_state_figures(schools, units, standards, costs, school_table, district_table))
+    if changes is not None:
+        out.update(_move_figures(changes))
+    if cv is None:
+        cv = cv_tables(schools, units, standards=standards, indicators=indicators)
+    out.update(_cv_figures(cv))
+    return json_ready(out)
+
+
+def _plan_figures(schools: gpd.GeoDataFrame, solution: Any) -> dict[str, Any]:
+    """Return ``new_schools``, ``expanded_schools``, ``cost_yuan`` and ``subsidy_yuan`` where known."""
+    out: dict[str, Any] = {}
+    opened = getattr(solution, "opened", None)
+    if "opened" in schools.columns:
+        out["new_schools"] = int(schools["opened"].fillna(False).astype(bool).sum())
+    elif isinstance(opened, pd.DataFrame) and "status" in schools.columns:
+        out["new_schools"] = int((schools["status"].reindex(opened.index.astype(str)) == "site").sum())
+    if "expanded" in schools.columns:
+        out["expanded_schools"] = int(schools["expanded"].fillna(False).astype(bool).sum())
+    if isinstance(opened, pd.DataFrame):
+        for col in ("cost_yuan", "subsidy_yuan"):
+            if col in opened.columns:
+                out[col] = float(pd.to_numeric(opened[col], errors="coerce").fillna(0.0).sum())
+    return out
+
+
+def _state_figures(
+    schools: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    standards: Standards,
+    costs: pd.DataFrame | None,
+    school_table: pd.DataFrame | None,
+    district_table: pd.DataFrame | None,
+) -> dict[str, Any]:
+    """Return the overall district figures and the largest utilization per level of both states.
+
+    Parameters
+    ----------
+    schools, units, standards, costs
+        As for :func:`summary`.
+    school_table, district_table
+        Both states' :func:`school_metrics` / :func:`district_metrics`, or ``None`` to compute them.
+
+    Returns
+    -------
+    dict
+        ``<level>_<figure>`` (proposed) and ``<level>_<figure>_before`` (current), for the states whose
+        assignment columns the units have.
+    """
+    out: dict[str, Any] = {}
+    for state, suffix, fields in (("proposed", "", _AFTER_FIELDS), ("current", "_before", _BEFORE_FIELDS)):
+        if not any(f"{state}_{lv}" in units.columns for lv in LEVELS):
+            continue
+        if school_table is not None and district_table is not None:
+            table = school_table[school_table["state"] == state]
+            dist = district_table[district_table["state"] == state]
+        else:
+            table = school_metrics(schools, units, standards=standards, column_prefix=state, costs=costs)
+            dist = district_metrics(
+                schools, units, standards=standards, column_prefix=state, costs=costs, school_table=table
+            )
+        for level, row in dist[dist["district"] == ALL].set_index("level").iterrows():
+            for name in fields:
+                out[f"{level}_{name}{suffix}"] = row[name]
+            util = table.loc[table["level"] == level, "utilization"]
+            out[f"{level}_max_utilization{suffix}"] = float(util.max()) if util.notna().any() else None
+    return out
+
+
+def _move_figures(changes: pd.DataFrame) -> dict[str, Any]:
+    """Return ``<level>_units_moved`` and ``<level>_pupils_moved`` from a changes table."""
+    out: dict[str, Any] = {}
+    for level in LEVELS:
+        moved = changes[changes["level"] == level] if len(changes) else changes
+        out[f"{level}_units_moved"] = len(moved)
+        out[f"{level}_pupils_moved"] = float(moved["pupils"].sum()) if len(moved) else 0.0
+    return out
+
+
+def _cv_figures(cv: pd.DataFrame) -> dict[str, Any]:
+    """Return ``<level>_cv_worst`` and ``<level>_cv_pass`` of the proposed state from :func:`cv_tables`."""
+    out: dict[str, Any] = {}
+    proposed = cv[cv["state"] == "proposed"] if len(cv) else cv
+    for level, grp in proposed.groupby("level", sort=False) if len(proposed) else []:
+        values = pd.to_numeric(grp["cv"], errors="coerce")
+        out[f"{level}_cv_worst"] = float(values.max()) if values.notna().any() else None
+        known = grp["passes"].dropna()
+        out[f"{level}_cv_pass"] = bool(known.astype(bool).all()) if len(known) else None
+    return out
