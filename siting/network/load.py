@@ -112,6 +112,39 @@ def load_network(
     kind = _guess_kind(source) if kind is None else kind
     if kind not in SOURCE_KINDS:
         raise InputError(f"network kind {kind!r} is not known; use one of {', '.join(SOURCE_KINDS)}.")
+    graph, label = _read_source(source, kind, network_type=network_type, cache_dir=cache_dir)
+    if graph.number_of_edges() == 0:
+        raise NetworkError(
+            f"{label}: the road network is empty (no edges); check the file or the query area."
+        )
+    graph = _project(graph, crs, label)
+    _record_components(graph, label)
+    if study_area is not None:
+        area = _as_geoseries(study_area, name="study_area").to_crs(graph.graph["crs"])
+        _check_overlap(network_bounds(graph), tuple(area.total_bounds), what="the study area", label=label)
+    return graph
+
+
+def _read_source(
+    source: str | Path | Bbox | BaseGeometry, kind: str, *, network_type: str, cache_dir: Path | None
+) -> tuple[nx.MultiDiGraph, str]:
+    """Read the graph from a file or an online query, as it comes (not yet projected).
+
+    Parameters
+    ----------
+    source, kind, network_type, cache_dir
+        As in :func:`load_network` (``kind`` already resolved).
+
+    Returns
+    -------
+    tuple
+        ``(graph, label)``: the graph and how messages name the source (the path, or ``str(source)``).
+
+    Raises
+    ------
+    NetworkError
+        When a file kind's path does not exist.
+    """
     label = str(source)
     if kind in {"osm_xml", "graphml", "lines"}:
         path = Path(str(source))
@@ -121,14 +154,12 @@ def load_network(
                 f"{label}: network file not found. Give an existing .osm/.osm.bz2, .graphml or line layer "
                 "(.gpkg/.shp/.geojson), or a place name."
             )
-        graph = _load_file(path, kind, network_type=network_type)
-    else:
-        graph = _load_online(source, kind, network_type=network_type, cache_dir=cache_dir)
-    if graph.number_of_edges() == 0:
-        raise NetworkError(
-            f"{label}: the road network is empty (no edges); check the file or the query area."
-        )
-    graph = _project(graph, crs, label)
+        return _load_file(path, kind, network_type=network_type), label
+    return _load_online(source, kind, network_type=network_type, cache_dir=cache_dir), label
+
+
+def _record_components(graph: nx.MultiDiGraph, label: str) -> None:
+    """Store ``n_components``, ``share_outside_largest`` and ``name`` in ``graph.graph`` and log them."""
     n_comp, share = _arrays.component_share(graph)
     graph.graph["n_components"] = n_comp
     graph.graph["share_outside_largest"] = share
@@ -141,10 +172,6 @@ def load_network(
         n_comp,
         100 * share,
     )
-    if study_area is not None:
-        area = _as_geoseries(study_area, name="study_area").to_crs(graph.graph["crs"])
-        _check_overlap(network_bounds(graph), tuple(area.total_bounds), what="the study area", label=label)
-    return graph
 
 
 def _guess_kind(source: object) -> str:
