@@ -154,6 +154,52 @@ def travel_costs(
     label = str(graph.graph.get("name", "road network"))
     table = _arrays.edge_table(graph, name=label)
     clock = {"edge_table": time.perf_counter()}
+    both = _snap_ends(table, (unit_xy, units.index), (school_xy, schools.index), max_snap_m, label=label)
+    clock["snapping"] = time.perf_counter()
+    matrix, unit_end, school_end = _point_graph(table, both, len(units))
+    found = _within_limits(matrix, unit_end, school_end, limits)
+    clock["shortest_paths"] = time.perf_counter()
+    if pairs is not None and len(pairs):
+        found = _add_pairs(pairs, units.index, schools.index, found, matrix, unit_end, school_end)
+    out = _cost_table(units.index, schools.index, found, walking_speed_mps)
+    log.info(
+        "travel costs: %d pairs for %d units x %d schools in %.1f s",
+        len(out),
+        len(units),
+        len(schools),
+        time.perf_counter() - start,
+        extra={"timings_s": _durations(start, clock)},
+    )
+    return out
+
+
+def _snap_ends(
+    table: _arrays.EdgeTable,
+    unit_side: tuple[np.ndarray, pd.Index],
+    school_side: tuple[np.ndarray, pd.Index],
+    max_snap_m: float,
+    *,
+    label: str,
+) -> _arrays.Snapped:
+    """Check that the network covers both sides, then snap units and schools together.
+
+    Parameters
+    ----------
+    table
+        The network's edges.
+    unit_side, school_side
+        Each side's ``(xy, ids)``: point coordinates (m, network CRS) and their index.
+    max_snap_m
+        Snap limit (m); far points are reported and left unsnapped.
+    label
+        How messages name the network.
+
+    Returns
+    -------
+    siting.network._arrays.Snapped
+        The units' rows first, then the schools'.
+    """
+    (unit_xy, unit_ids), (school_xy, school_ids) = unit_side, school_side
     net = (
         float(table.node_xy[:, 0].min()),
         float(table.node_xy[:, 1].min()),
@@ -164,13 +210,31 @@ def travel_costs(
     _check_coverage(net, school_xy, max_snap_m=max_snap_m, what="schools", label=label)
     _check_snap_limit(max_snap_m)
     both = _arrays.snap(table, np.concatenate([unit_xy, school_xy]), max_snap_m=max_snap_m)
-    n_units = len(units)
-    _report_far(both.edge[:n_units] < 0, units.index, name="units", max_snap_m=max_snap_m)
-    _report_far(both.edge[n_units:] < 0, schools.index, name="schools", max_snap_m=max_snap_m)
-    clock["snapping"] = time.perf_counter()
+    n_units = len(unit_xy)
+    _report_far(both.edge[:n_units] < 0, unit_ids, name="units", max_snap_m=max_snap_m)
+    _report_far(both.edge[n_units:] < 0, school_ids, name="schools", max_snap_m=max_snap_m)
+    return both
+
+
+def _point_graph(
+    table: _arrays.EdgeTable, both: _arrays.Snapped, n_units: int
+) -> tuple[Any, tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Insert the snapped points as nodes; return the matrix and each side's ``(node, access_m)`` arrays."""
     matrix, node = _arrays.augmented_matrix(table, both)
-    unode, snode = node[:n_units], node[n_units:]
-    u_access, s_access = both.access[:n_units], both.access[n_units:]
+    unit_end = (node[:n_units], both.access[:n_units])
+    school_end = (node[n_units:], both.access[n_units:])
+    return matrix, unit_end, school_end
+
+
+def _within_limits(
+    matrix: Any,
+    unit_end: tuple[np.ndarray, np.ndarray],
+    school_end: tuple[np.ndarray, np.ndarray],
+    limits: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Snapped unit-school pairs within the school's limit (m): ``(unit_pos, school_pos, distance_m)``."""
+    unode, u_access = unit_end
+    snode, s_access = school_end
     u_ok, s_ok = unode >= 0, snode >= 0
     u_pos, s_pos = np.flatnonzero(u_ok), np.flatnonzero(s_ok)
     si, ti, dist = _arrays.bounded_pairs(
@@ -181,30 +245,26 @@ def travel_costs(
         unode[u_ok],
         u_access[u_ok],
     )
-    uix, six = u_pos[ti], s_pos[si]
-    clock["shortest_paths"] = time.perf_counter()
-    if pairs is not None and len(pairs):
-        uix, six, dist = _add_pairs(
-            pairs, units.index, schools.index, (uix, six, dist), matrix, (unode, u_access), (snode, s_access)
-        )
+    return u_pos[ti], s_pos[si], dist
+
+
+def _cost_table(
+    unit_index: pd.Index,
+    school_index: pd.Index,
+    found: tuple[np.ndarray, np.ndarray, np.ndarray],
+    walking_speed_mps: float,
+) -> pd.DataFrame:
+    """The cost table of the pairs ``found`` (positions and metres), sorted by ``unit_id, school_id``."""
+    uix, six, dist = found
     out = pd.DataFrame(
         {
-            "unit_id": units.index.take(uix),
-            "school_id": schools.index.take(six),
+            "unit_id": unit_index.take(uix),
+            "school_id": school_index.take(six),
             "distance_m": dist.astype(float),
             "time_s": dist.astype(float) / float(walking_speed_mps),
         }
     )
-    out = out.sort_values(["unit_id", "school_id"], kind="stable").reset_index(drop=True)
-    log.info(
-        "travel costs: %d pairs for %d units x %d schools in %.1f s",
-        len(out),
-        len(units),
-        len(schools),
-        time.perf_counter() - start,
-        extra={"timings_s": _durations(start, clock)},
-    )
-    return out
+    return out.sort_values(["unit_id", "school_id"], kind="stable").reset_index(drop=True)
 
 
 def _durations(start: float, clock: dict[str, float]) -> dict[str, float]:
