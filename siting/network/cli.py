@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 from pyproj import CRS
 
 from siting._crs import utm_crs_for
-from siting.errors import InputError
+from siting.errors import InputError, OutputExistsError
 from siting.network.costs import travel_costs, unreachable_units
 from siting.network.load import load_network
 
@@ -46,16 +50,53 @@ def costs_cli(
     str
         Lines to print: pairs kept, unreachable units (count and population) and time taken.
     """
-    import os
-    import tempfile
-
-    from siting.errors import OutputExistsError
-    from siting.facilities import read_layer
-
     start = time.perf_counter()
     out = Path(out)
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass --overwrite to replace it.")
+    units, schools, crs = _read_layers(units_path, schools_path)
+    graph = load_network(network_source, crs=crs)
+    costs = travel_costs(
+        graph,
+        units,
+        schools,
+        max_distance_m=max_distance_m,
+        walking_speed_mps=walking_speed_mps,
+        max_snap_m=max_snap_m,
+    )
+    lost = unreachable_units(units, costs)
+    _write_parquet(costs, out)
+    population = float(np.nansum(lost["population"])) if len(lost) else 0.0
+    return "\n".join(
+        [
+            f"network: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges, "
+            f"{100 * graph.graph['share_outside_largest']:.1f}% of length outside the largest component",
+            f"pairs kept: {len(costs)} ({len(units)} units x {len(schools)} schools, "
+            f"limit {max_distance_m:g} m)",
+            f"unreachable units: {len(lost)} (population {population:.0f})",
+            f"time taken: {time.perf_counter() - start:.1f} s",
+            f"written: {out}",
+        ]
+    )
+
+
+def _read_layers(units_path: Path, schools_path: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, CRS]:
+    """Read units and schools, index them by id and project both to one metric CRS.
+
+    Parameters
+    ----------
+    units_path, schools_path
+        As in :func:`costs_cli`.
+
+    Returns
+    -------
+    tuple
+        ``(units, schools, crs)``: units indexed by ``unit_id`` (its column, else the row number),
+        schools by ``school_id`` (str), and the CRS both are in (the units' own when projected, else
+        their UTM zone).
+    """
+    from siting.facilities import read_layer
+
     units = read_layer(units_path)
     if "unit_id" in units.columns:
         units = units.set_index("unit_id")
@@ -69,17 +110,11 @@ def costs_cli(
     crs = CRS.from_user_input(units.crs)
     if not crs.is_projected:
         crs = utm_crs_for(tuple(units.total_bounds), crs)
-    units, schools = units.to_crs(crs), schools.to_crs(crs)
-    graph = load_network(network_source, crs=crs)
-    costs = travel_costs(
-        graph,
-        units,
-        schools,
-        max_distance_m=max_distance_m,
-        walking_speed_mps=walking_speed_mps,
-        max_snap_m=max_snap_m,
-    )
-    lost = unreachable_units(units, costs)
+    return units.to_crs(crs), schools.to_crs(crs), crs
+
+
+def _write_parquet(costs: pd.DataFrame, out: Path) -> None:
+    """Write ``costs`` to ``out`` (Parquet, no index) through a temporary file: ``out`` is never partial."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     os.close(fd)
@@ -88,15 +123,3 @@ def costs_cli(
         Path(tmp).replace(out)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    population = float(np.nansum(lost["population"])) if len(lost) else 0.0
-    return "\n".join(
-        [
-            f"network: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges, "
-            f"{100 * graph.graph['share_outside_largest']:.1f}% of length outside the largest component",
-            f"pairs kept: {len(costs)} ({len(units)} units x {len(schools)} schools, "
-            f"limit {max_distance_m:g} m)",
-            f"unreachable units: {len(lost)} (population {population:.0f})",
-            f"time taken: {time.perf_counter() - start:.1f} s",
-            f"written: {out}",
-        ]
-    )
