@@ -36,7 +36,7 @@ import shapely
 from pyproj import Transformer
 
 from siting._log import progress
-from siting.demand._raster import RasterWindow, iter_strips
+from siting.demand._raster import RasterWindow, Strip, iter_strips
 
 _GRID_OFFSET = 2**30
 _MAX_SUBSAMPLES = 2_000_000  # sub-cells per strip: bounds memory at a few hundred MB
@@ -79,8 +79,7 @@ def _allocate_grid(
     src: rasterio.io.DatasetReader, rw: RasterWindow, to_study: Transformer, cell: float, k: int
 ) -> tuple[pd.DataFrame, float]:
     """Allocate the clipped raster to grid cells by sub-cell sampling; return unit sums, clip sum."""
-    u, v, (c00, c01, c10, c11) = _bilinear_coefficients(k)
-    t = rw.transform
+    coefficients = _bilinear_coefficients(k)
     parts: list[pd.DataFrame] = []
     clip_sum = 0.0
     rows, cols = rw.shape
@@ -92,74 +91,139 @@ def _allocate_grid(
         i, j = np.nonzero(mass_cell > 0)
         if i.size == 0:
             continue
-        xr, yr = rw.corners(strip.row0, strip.values.shape[0])
-        xc, yc = to_study.transform(xr, yr)
-        xc, yc = np.asarray(xc), np.asarray(yc)
-        m = mass_cell[i, j]
-        x = (
-            xc[i, j, None] * c00
-            + xc[i, j + 1, None] * c01
-            + xc[i + 1, j, None] * c10
-            + xc[i + 1, j + 1, None] * c11
-        )
-        y = (
-            yc[i, j, None] * c00
-            + yc[i, j + 1, None] * c01
-            + yc[i + 1, j, None] * c10
-            + yc[i + 1, j + 1, None] * c11
-        )
-        w = np.repeat((m / (k * k))[:, None], k * k, axis=1)
-        edge = strip.boundary[i, j] & (strip.fraction[i, j] < 1.0)
-        if edge.any():
-            ie, je = i[edge], j[edge]
-            sx = t.c + t.a * (je[:, None] + u)
-            sy = t.f + t.e * (strip.row0 + ie[:, None] + v)
-            inside = shapely.contains_xy(rw.area, sx, sy)
-            n_in = inside.sum(axis=1)
-            share = np.where(n_in > 0, m[edge] / np.maximum(n_in, 1), 0.0)
-            we = np.where(inside, share[:, None], 0.0)
-            sliver = n_in == 0  # a tiny overlap missed by every sub-cell centre: put it on the overlap
-            if sliver.any():
-                we[sliver] = (m[edge][sliver] / (k * k))[:, None]
-                rows_s, cols_s = ie[sliver], je[sliver]
-                x0 = t.c + t.a * cols_s
-                y0 = t.f + t.e * (strip.row0 + rows_s)
-                cells = shapely.box(
-                    np.minimum(x0, x0 + t.a),
-                    np.minimum(y0, y0 + t.e),
-                    np.maximum(x0, x0 + t.a),
-                    np.maximum(y0, y0 + t.e),
-                )
-                spot = shapely.point_on_surface(shapely.intersection(cells, rw.area))
-                px, py = to_study.transform(shapely.get_x(spot), shapely.get_y(spot))
-                where = np.flatnonzero(edge)[sliver]
-                x[where] = np.asarray(px)[:, None]
-                y[where] = np.asarray(py)[:, None]
-            w[edge] = we
-        x, y, w = x.ravel(), y.ravel(), w.ravel()
-        keep = w > 0
-        x, y, w = x[keep], y[keep], w[keep]
-        gr = np.floor(y / cell).astype("int64")
-        gc = np.floor(x / cell).astype("int64")
-        r0, c0 = gr.min(), gc.min()
-        ncol = int(gc.max() - c0 + 1)
-        local = (gr - r0) * ncol + (gc - c0)
-        size = int(local.max()) + 1
-        mass = np.bincount(local, weights=w, minlength=size)
-        mx = np.bincount(local, weights=w * x, minlength=size)
-        my = np.bincount(local, weights=w * y, minlength=size)
-        nz = np.nonzero(mass)[0]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "unit_id": grid_unit_id(nz // ncol + r0, nz % ncol + c0),
-                    "population": mass[nz],
-                    "mx": mx[nz],
-                    "my": my[nz],
-                }
-            )
-        )
+        x, y, w = _subcells(strip, rw, to_study, (i, j), mass_cell[i, j], coefficients)
+        parts.append(_bin_to_grid(x, y, w, cell))
     return _combine(parts), clip_sum
+
+
+def _subcells(
+    strip: Strip,
+    rw: RasterWindow,
+    to_study: Transformer,
+    cells: tuple[np.ndarray, np.ndarray],
+    m: np.ndarray,
+    coefficients: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sub-cell centres (study CRS, m) and residents of the strip's cells that hold residents.
+
+    Parameters
+    ----------
+    strip, rw, to_study
+        The strip read, its window and the transformer from the raster CRS to the study CRS.
+    cells
+        ``(i, j)``: rows (in the strip) and columns of the cells.
+    m
+        Residents of each cell inside the study area (value × fraction).
+    coefficients
+        :func:`_bilinear_coefficients` of ``k`` sub-cells a side.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``x``, ``y`` and weight ``w``, each ``(n_cells, k * k)``: ``m / k²`` on every sub-cell away from
+        the boundary, the residents spread over the sub-cells inside the area for boundary cells.
+    """
+    u, v, (c00, c01, c10, c11) = coefficients
+    k2 = len(u)
+    i, j = cells
+    xr, yr = rw.corners(strip.row0, strip.values.shape[0])
+    xc, yc = to_study.transform(xr, yr)
+    xc, yc = np.asarray(xc), np.asarray(yc)
+    x = (
+        xc[i, j, None] * c00
+        + xc[i, j + 1, None] * c01
+        + xc[i + 1, j, None] * c10
+        + xc[i + 1, j + 1, None] * c11
+    )
+    y = (
+        yc[i, j, None] * c00
+        + yc[i, j + 1, None] * c01
+        + yc[i + 1, j, None] * c10
+        + yc[i + 1, j + 1, None] * c11
+    )
+    w = np.repeat((m / k2)[:, None], k2, axis=1)
+    edge = strip.boundary[i, j] & (strip.fraction[i, j] < 1.0)
+    if edge.any():
+        ie, je = i[edge], j[edge]
+        we, sliver = _edge_weights(strip, rw, (ie, je), m[edge], (u, v))
+        if sliver.any():
+            px, py = _sliver_points(strip, rw, to_study, (ie[sliver], je[sliver]))
+            where = np.flatnonzero(edge)[sliver]
+            x[where] = px[:, None]
+            y[where] = py[:, None]
+        w[edge] = we
+    return x, y, w
+
+
+def _edge_weights(
+    strip: Strip,
+    rw: RasterWindow,
+    cells: tuple[np.ndarray, np.ndarray],
+    m: np.ndarray,
+    uv: tuple[np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-cell weights of boundary cells: each cell's residents ``m`` over its sub-cells inside the area.
+
+    Returns ``(weights, sliver)``: weights ``(n_cells, k * k)``, and the cells none of whose sub-cell
+    centres is inside (a tiny overlap), whose residents are spread evenly (:func:`_sliver_points` then
+    puts all their sub-cells on the overlap).
+    """
+    t = rw.transform
+    (ie, je), (u, v) = cells, uv
+    sx = t.c + t.a * (je[:, None] + u)
+    sy = t.f + t.e * (strip.row0 + ie[:, None] + v)
+    inside = shapely.contains_xy(rw.area, sx, sy)
+    n_in = inside.sum(axis=1)
+    share = np.where(n_in > 0, m / np.maximum(n_in, 1), 0.0)
+    we = np.where(inside, share[:, None], 0.0)
+    sliver = n_in == 0  # a tiny overlap missed by every sub-cell centre: put it on the overlap
+    if sliver.any():
+        we[sliver] = (m[sliver] / len(u))[:, None]
+    return we, sliver
+
+
+def _sliver_points(
+    strip: Strip, rw: RasterWindow, to_study: Transformer, cells: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """A point (study CRS, m) on each cell's overlap with the study area; ``cells`` are ``(rows, cols)``."""
+    t = rw.transform
+    rows_s, cols_s = cells
+    x0 = t.c + t.a * cols_s
+    y0 = t.f + t.e * (strip.row0 + rows_s)
+    boxes = shapely.box(
+        np.minimum(x0, x0 + t.a),
+        np.minimum(y0, y0 + t.e),
+        np.maximum(x0, x0 + t.a),
+        np.maximum(y0, y0 + t.e),
+    )
+    spot = shapely.point_on_surface(shapely.intersection(boxes, rw.area))
+    px, py = to_study.transform(shapely.get_x(spot), shapely.get_y(spot))
+    return np.asarray(px), np.asarray(py)
+
+
+def _bin_to_grid(x: np.ndarray, y: np.ndarray, w: np.ndarray, cell: float) -> pd.DataFrame:
+    """Bin weighted sub-cells to grid cells of side ``cell`` (m): ``unit_id``, ``population``, Σw·x, Σw·y."""
+    x, y, w = x.ravel(), y.ravel(), w.ravel()
+    keep = w > 0
+    x, y, w = x[keep], y[keep], w[keep]
+    gr = np.floor(y / cell).astype("int64")
+    gc = np.floor(x / cell).astype("int64")
+    r0, c0 = gr.min(), gc.min()
+    ncol = int(gc.max() - c0 + 1)
+    local = (gr - r0) * ncol + (gc - c0)
+    size = int(local.max()) + 1
+    mass = np.bincount(local, weights=w, minlength=size)
+    mx = np.bincount(local, weights=w * x, minlength=size)
+    my = np.bincount(local, weights=w * y, minlength=size)
+    nz = np.nonzero(mass)[0]
+    return pd.DataFrame(
+        {
+            "unit_id": grid_unit_id(nz // ncol + r0, nz % ncol + c0),
+            "population": mass[nz],
+            "mx": mx[nz],
+            "my": my[nz],
+        }
+    )
 
 
 def _combine(parts: list[pd.DataFrame]) -> pd.DataFrame:
