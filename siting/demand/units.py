@@ -15,7 +15,7 @@ from pyproj import CRS, Transformer
 
 from siting._crs import require_crs
 from siting._log import get_logger
-from siting.demand._raster import iter_strips
+from siting.demand._raster import RasterWindow, iter_strips
 from siting.demand.allocate import _allocate_grid, _allocate_polygons, _subsamples, grid_row_col
 from siting.demand.area import BBox, PathLike, _densified, _study_area, _study_crs, _StudyArea, _to_crs
 from siting.demand.window import _bad_cell_notes, _coverage_warning, _open_window, _resolution_m
@@ -60,14 +60,7 @@ def _build_units(
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Do the work of :func:`units_from_raster`; also return the build facts for :func:`demand_report`."""
     path = Path(raster)
-    if not path.exists():
-        raise InputError(
-            f"population raster {path} does not exist; check the path (scenario: population.raster)."
-        )
-    if not (isinstance(cell_size_m, int | float) and math.isfinite(cell_size_m) and cell_size_m > 0):
-        raise InputError(f"cell_size_m must be a positive number of metres, got {describe(cell_size_m)}.")
-    if units is not None and not isinstance(units, gpd.GeoDataFrame):
-        raise InputError(f"units must be a GeoDataFrame of polygons, got {type(units).__name__}.")
+    _check_build_inputs(path, cell_size_m, units)
     sa = _study_area(area, area_crs, district_field, units)
     study = _study_crs(crs, sa)
     notes: list[str] = []
@@ -76,91 +69,18 @@ def _build_units(
         to_study = Transformer.from_crs(rw.crs, study, always_xy=True)
         res_m = _resolution_m(rw, to_study)
         _coverage_warning(src, rw, notes)
-        facts: dict[str, Any] = {
-            "raster": str(path),
-            "band": rw.band,
-            "raster_crs": rw.crs.to_string(),
-            "crs": study.to_string(),
-            "window": {
-                "col_off": int(rw.window.col_off),
-                "row_off": int(rw.window.row_off),
-                "width": rw.shape[1],
-                "height": rw.shape[0],
-            },
-            "raster_resolution_m": res_m,
-        }
+        facts = _window_facts(path, rw, study, res_m)
         if units is None:
-            if cell_size_m < res_m * 0.999:
-                msg = (
-                    f"{path}: cell size {cell_size_m:g} m is below the raster's resolution "
-                    f"(about {res_m:.0f} m); each raster cell's residents are spread evenly over the "
-                    "smaller units, which adds no detail. "
-                    f"Consider --cell-size {math.ceil(res_m)} or more."
-                )
-                log.warning(msg)
-                notes.append(msg)
-            k = _subsamples(res_m, cell_size_m)
-            table, clip_sum = _allocate_grid(src, rw, to_study, float(cell_size_m), k)
-            rows, cols = grid_row_col(table.index.to_numpy())
-            geometry = shapely.box(
-                cols * cell_size_m, rows * cell_size_m, (cols + 1) * cell_size_m, (rows + 1) * cell_size_m
+            out, clip_sum, method = _grid_units(
+                src, rw, to_study, study=study, cell_size_m=cell_size_m, res_m=res_m, path=path, notes=notes
             )
-            out = gpd.GeoDataFrame(
-                {"population": table["population"].to_numpy()},
-                geometry=geometry,
-                index=pd.Index(table.index.to_numpy(dtype="int64"), name="unit_id"),
-                crs=study,
-            )
-            pop = out["population"].to_numpy()
-            out["pop_x"] = table["mx"].to_numpy() / pop
-            out["pop_y"] = table["my"].to_numpy() / pop
-            facts.update({"method": "grid-subsample", "cell_size_m": float(cell_size_m), "subsamples": k})
         else:
-            require_crs(units, name="units")
-            if not units.index.is_unique:
-                dup = units.index[units.index.duplicated()][:5].tolist()
-                raise InputError(f"units: the index must be unique unit ids; repeated: {dup}.")
-            bad = ~units.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
-            if bad.any():
-                raise InputError(
-                    f"units: {int(bad.sum())} feature(s) are not polygons "
-                    f"(ids {units.index[bad][:5].tolist()})."
-                )
-            geoms = _densified(units.geometry.make_valid()).to_crs(study).to_numpy()
-            area_study = _to_crs(sa.geom, sa.crs, study)
-            shapely.prepare(area_study)
-            within = shapely.within(geoms, area_study)
-            clipped = geoms.copy()
-            clipped[~within] = shapely.intersection(geoms[~within], area_study)
-            mass, mx, my, clip_sum = _allocate_polygons(src, rw, to_study, clipped)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out = gpd.GeoDataFrame(
-                    {"population": mass, "pop_x": mx / mass, "pop_y": my / mass},
-                    geometry=geoms,
-                    index=units.index.rename("unit_id"),
-                    crs=study,
-                )
-            uncovered = clip_sum - float(mass.sum())
-            facts.update({"method": "polygon-exact", "outside_units": uncovered})
-            if clip_sum > 0 and uncovered / clip_sum > 1e-3:
-                msg = (
-                    f"units: {uncovered:,.0f} residents ({uncovered / clip_sum:.2%}) of the study area lie "
-                    "outside every unit polygon and are not counted."
-                )
-                log.warning(msg)
-                notes.append(msg)
+            out, clip_sum, method = _polygon_units(
+                src, rw, to_study, study=study, units=units, sa=sa, notes=notes
+            )
+        facts.update(method)
         _bad_cell_notes(rw, notes)
-    empty = ~(out["population"] > 0)
-    if empty.any():
-        log.info("dropped %d demand unit(s) without residents", int(empty.sum()))
-        out = out.loc[~empty]
-    if len(out) == 0:
-        raise InputError(
-            f"{path}: the raster's cells inside the study area hold no residents (sum {clip_sum:g}); "
-            "check the band and the area."
-        )
-    out["district"] = _tag_districts(out, sa, study, max_distance=float(cell_size_m))
-    out = out[["population", "pop_x", "pop_y", "district", "geometry"]]
+    out = _finish_units(out, clip_sum, sa, study, cell_size_m=cell_size_m, path=path)
     units_sum = float(out["population"].sum())
     facts.update(
         {
@@ -173,6 +93,178 @@ def _build_units(
         }
     )
     return out, facts
+
+
+def _check_build_inputs(path: Path, cell_size_m: float, units: gpd.GeoDataFrame | None) -> None:
+    """Raise InputError for a missing raster, a bad cell size (m) or ``units`` that are not a GeoDataFrame."""
+    if not path.exists():
+        raise InputError(
+            f"population raster {path} does not exist; check the path (scenario: population.raster)."
+        )
+    if not (isinstance(cell_size_m, int | float) and math.isfinite(cell_size_m) and cell_size_m > 0):
+        raise InputError(f"cell_size_m must be a positive number of metres, got {describe(cell_size_m)}.")
+    if units is not None and not isinstance(units, gpd.GeoDataFrame):
+        raise InputError(f"units must be a GeoDataFrame of polygons, got {type(units).__name__}.")
+
+
+def _window_facts(path: Path, rw: RasterWindow, study: CRS, res_m: float) -> dict[str, Any]:
+    """The build facts known once the window is open: file, band, both CRSs, window, resolution (m)."""
+    return {
+        "raster": str(path),
+        "band": rw.band,
+        "raster_crs": rw.crs.to_string(),
+        "crs": study.to_string(),
+        "window": {
+            "col_off": int(rw.window.col_off),
+            "row_off": int(rw.window.row_off),
+            "width": rw.shape[1],
+            "height": rw.shape[0],
+        },
+        "raster_resolution_m": res_m,
+    }
+
+
+def _grid_units(
+    src: rasterio.io.DatasetReader,
+    rw: RasterWindow,
+    to_study: Transformer,
+    *,
+    study: CRS,
+    cell_size_m: float,
+    res_m: float,
+    path: Path,
+    notes: list[str],
+) -> tuple[gpd.GeoDataFrame, float, dict[str, Any]]:
+    """Grid units of side ``cell_size_m`` (m) by sub-cell sampling.
+
+    Parameters
+    ----------
+    src, rw, to_study
+        The open raster, its window over the study area, and the transformer to the study CRS.
+    study
+        The study CRS.
+    cell_size_m
+        Side of the grid units (m).
+    res_m
+        Approximate raster resolution in the study CRS (m); a smaller ``cell_size_m`` is noted.
+    path
+        The raster file, for messages.
+    notes
+        Warnings for the report, appended to.
+
+    Returns
+    -------
+    tuple
+        ``(units, clip_sum, method_facts)``: units with ``population``, ``pop_x``, ``pop_y`` and geometry
+        (empty units included), the clipped raster sum, and the method's build facts.
+    """
+    if cell_size_m < res_m * 0.999:
+        msg = (
+            f"{path}: cell size {cell_size_m:g} m is below the raster's resolution "
+            f"(about {res_m:.0f} m); each raster cell's residents are spread evenly over the "
+            "smaller units, which adds no detail. "
+            f"Consider --cell-size {math.ceil(res_m)} or more."
+        )
+        log.warning(msg)
+        notes.append(msg)
+    k = _subsamples(res_m, cell_size_m)
+    table, clip_sum = _allocate_grid(src, rw, to_study, float(cell_size_m), k)
+    rows, cols = grid_row_col(table.index.to_numpy())
+    geometry = shapely.box(
+        cols * cell_size_m, rows * cell_size_m, (cols + 1) * cell_size_m, (rows + 1) * cell_size_m
+    )
+    out = gpd.GeoDataFrame(
+        {"population": table["population"].to_numpy()},
+        geometry=geometry,
+        index=pd.Index(table.index.to_numpy(dtype="int64"), name="unit_id"),
+        crs=study,
+    )
+    pop = out["population"].to_numpy()
+    out["pop_x"] = table["mx"].to_numpy() / pop
+    out["pop_y"] = table["my"].to_numpy() / pop
+    return out, clip_sum, {"method": "grid-subsample", "cell_size_m": float(cell_size_m), "subsamples": k}
+
+
+def _polygon_units(
+    src: rasterio.io.DatasetReader,
+    rw: RasterWindow,
+    to_study: Transformer,
+    *,
+    study: CRS,
+    units: gpd.GeoDataFrame,
+    sa: _StudyArea,
+    notes: list[str],
+) -> tuple[gpd.GeoDataFrame, float, dict[str, Any]]:
+    """The given unit polygons, clipped to the study area, with residents by exact area weighting.
+
+    Parameters
+    ----------
+    src, rw, to_study
+        The open raster, its window over the study area, and the transformer to the study CRS.
+    study
+        The study CRS.
+    units
+        Unit polygons with unique ids (any CRS).
+    sa
+        The study area.
+    notes
+        Warnings for the report, appended to (residents outside every unit).
+
+    Returns
+    -------
+    tuple
+        ``(units, clip_sum, method_facts)`` as in :func:`_grid_units`; ``outside_units`` in the facts
+        counts residents no unit covers.
+    """
+    require_crs(units, name="units")
+    if not units.index.is_unique:
+        dup = units.index[units.index.duplicated()][:5].tolist()
+        raise InputError(f"units: the index must be unique unit ids; repeated: {dup}.")
+    bad = ~units.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    if bad.any():
+        raise InputError(
+            f"units: {int(bad.sum())} feature(s) are not polygons (ids {units.index[bad][:5].tolist()})."
+        )
+    geoms = _densified(units.geometry.make_valid()).to_crs(study).to_numpy()
+    area_study = _to_crs(sa.geom, sa.crs, study)
+    shapely.prepare(area_study)
+    within = shapely.within(geoms, area_study)
+    clipped = geoms.copy()
+    clipped[~within] = shapely.intersection(geoms[~within], area_study)
+    mass, mx, my, clip_sum = _allocate_polygons(src, rw, to_study, clipped)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = gpd.GeoDataFrame(
+            {"population": mass, "pop_x": mx / mass, "pop_y": my / mass},
+            geometry=geoms,
+            index=units.index.rename("unit_id"),
+            crs=study,
+        )
+    uncovered = clip_sum - float(mass.sum())
+    if clip_sum > 0 and uncovered / clip_sum > 1e-3:
+        msg = (
+            f"units: {uncovered:,.0f} residents ({uncovered / clip_sum:.2%}) of the study area lie "
+            "outside every unit polygon and are not counted."
+        )
+        log.warning(msg)
+        notes.append(msg)
+    return out, clip_sum, {"method": "polygon-exact", "outside_units": uncovered}
+
+
+def _finish_units(
+    out: gpd.GeoDataFrame, clip_sum: float, sa: _StudyArea, study: CRS, *, cell_size_m: float, path: Path
+) -> gpd.GeoDataFrame:
+    """Drop units without residents, tag districts (nearest within ``cell_size_m`` m), order the columns."""
+    empty = ~(out["population"] > 0)
+    if empty.any():
+        log.info("dropped %d demand unit(s) without residents", int(empty.sum()))
+        out = out.loc[~empty]
+    if len(out) == 0:
+        raise InputError(
+            f"{path}: the raster's cells inside the study area hold no residents (sum {clip_sum:g}); "
+            "check the band and the area."
+        )
+    out["district"] = _tag_districts(out, sa, study, max_distance=float(cell_size_m))
+    return out[["population", "pop_x", "pop_y", "district", "geometry"]]
 
 
 def units_from_raster(
