@@ -82,6 +82,38 @@ def demand_from_raster(
     )
     rates = _seat_rates(standards, seats_per_1000)
     out = add_seat_demand(out, standards, seats_per_1000=rates)
+    out = _apply_growth(out, growth, design_year=design_year, plan_for=plan_for)
+    report = demand_report(
+        out,
+        facts["raster_sum"],
+        seat_method="seats_per_1000",
+        seats_per_1000=rates,
+        build=facts,
+        plan_for=plan_for,
+        design_year=design_year,
+    )
+    return out, report
+
+
+def _apply_growth(
+    units: gpd.GeoDataFrame, growth: Mapping[str, Any] | None, *, design_year: int | None, plan_for: str
+) -> gpd.GeoDataFrame:
+    """Add the planning years from ``growth`` and set the design demand; without growth, refuse a design year.
+
+    Parameters
+    ----------
+    units
+        Demand units with seat demand.
+    growth, design_year, plan_for
+        As in :func:`demand_from_raster`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``units`` with per-year columns and ``primary``/``junior`` set to the design demand, or ``units``
+        unchanged when there is no growth.
+    """
+    out = units
     if growth:
         missing = {"base_year", "years", "rate"} - set(growth)
         if missing:
@@ -95,16 +127,7 @@ def demand_from_raster(
             f"design_year={design_year} / plan_for={plan_for!r} need yearly demand; add population.growth "
             "(base_year, years, rate) to the scenario."
         )
-    report = demand_report(
-        out,
-        facts["raster_sum"],
-        seat_method="seats_per_1000",
-        seats_per_1000=rates,
-        build=facts,
-        plan_for=plan_for,
-        design_year=design_year,
-    )
-    return out, report
+    return out
 
 
 def write_demand_units(
