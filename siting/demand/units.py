@@ -199,10 +199,8 @@ def _polygon_units(
 
     Parameters
     ----------
-    src, rw, to_study
-        The open raster, its window over the study area, and the transformer to the study CRS.
-    study
-        The study CRS.
+    src, rw, to_study, study
+        As in :func:`_grid_units`.
     units
         Unit polygons with unique ids (any CRS).
     sa
