@@ -282,7 +282,7 @@ def test_summary_is_flat_json_ready_and_compares_states():
     units["current_junior"] = units["proposed_junior"] = None  # nobody at junior level
     result = summary(schools, units, standards=STD, costs=costs)
     assert all(not isinstance(v, dict | list) for v in result.values())
-    assert result["primary_over_capacity_before"] == 270 and result["primary_over_capacity"] == 70
+    assert result["primary_overflow_before"] == 270 and result["primary_overflow"] == 70
     assert result["primary_large_classes_before"] == 14 and result["primary_large_classes"] == 0
     assert result["junior_walk_mean_m"] is None  # no junior pupils: NaN → None
     cv = cv_tables(schools, units, standards=STD)
@@ -307,7 +307,7 @@ def test_summary_from_precomputed_tables_matches_computing_them():
     fresh = summary(schools, units, standards=STD, costs=costs)
     reused = summary(schools, units, standards=STD, costs=costs, **tables)
     assert reused == fresh
-    assert fresh["primary_over_capacity_before"] == 270  # the figures are real, not both empty
+    assert fresh["primary_overflow_before"] == 270  # the figures are real, not both empty
 
 
 def test_json_ready_turns_numpy_and_missing_values_into_plain_json():

@@ -36,6 +36,8 @@ Modules and public names
 - :mod:`~siting.metrics.districts`: :func:`district_metrics`.
 - :mod:`~siting.metrics.cv`: :func:`cv_tables`, :func:`cv_table`, :func:`stage_parts`,
   :func:`resource_indicators`, :func:`indicator_scale`, :func:`with_state_pupils`.
+- :mod:`~siting.metrics.overflow`: :func:`overflow_table`, :data:`OVERFLOW_COLUMNS` (pupils above
+  standard capacity per school and level, before and after, with why it grew).
 - :mod:`~siting.metrics.summary`: :func:`summary`.
 """
 
@@ -48,6 +50,7 @@ from siting.metrics.cv import (
     with_state_pupils,
 )
 from siting.metrics.districts import district_metrics
+from siting.metrics.overflow import OVERFLOW_COLUMNS, overflow_table
 from siting.metrics.schools import school_districts, school_metrics, school_pupils
 from siting.metrics.states import ALL, STATES, UNKNOWN_DISTRICT
 from siting.metrics.stats import classes_over, pupil_weighted_cv, walk_stats, weighted_quantile
@@ -55,6 +58,7 @@ from siting.metrics.summary import summary
 
 __all__ = [
     "ALL",
+    "OVERFLOW_COLUMNS",
     "STATES",
     "UNKNOWN_DISTRICT",
     "classes_over",
@@ -62,6 +66,7 @@ __all__ = [
     "cv_tables",
     "district_metrics",
     "indicator_scale",
+    "overflow_table",
     "pupil_weighted_cv",
     "resource_indicators",
     "school_districts",

@@ -1,4 +1,4 @@
-"""Per-district metrics of one state: seats per 1,000 residents, shortfall, classes and walks, plus the total.
+"""Per-district metrics of one state: seats per 1,000 residents, overflow, classes and walks, plus the total.
 
 Seats count the schools located in a district (:func:`~siting.metrics.school_districts`); pupils count the
 units living there.
@@ -50,9 +50,10 @@ def district_metrics(
     -------
     pandas.DataFrame
         One row per district and level, plus a ``district == "(all)"`` row per level:
-        ``state, district, level, population, demand, pupils_served, unserved, seats, seats_per_1000,
-        standard_per_1000, standard_seats, seat_shortfall, n_schools, schools_over_capacity,
-        over_capacity, classes_needed, classes_available, large_classes, super_large_classes, walk_mean_m,
+        ``state, district, level, population, demand, pupils_served, seats, seats_per_1000,
+        standard_per_1000, standard_seats, seat_shortfall`` (seats below the per-1,000 standard),
+        ``n_schools, schools_over_capacity, over_capacity`` (overflow: pupils above standard capacity),
+        ``classes_needed, classes_available, large_classes, super_large_classes, walk_mean_m,
         walk_p95_m, share_within_radius``. Seats count the schools located in the district; pupils count the
         units living there.
     """
@@ -112,7 +113,6 @@ def _district_row(
         "population": population,
         "demand": float(demand[in_u].sum()),
         "pupils_served": float(seated[in_u].sum()),
-        "unserved": float((demand - seated)[in_u].clip(min=0.0).sum()),
         "seats": seats,
         "seats_per_1000": seats / population * 1000.0 if population > 0 else math.nan,
         "standard_per_1000": per_1000,

@@ -17,12 +17,11 @@ from siting.standards import LEVELS, Standards
 
 _AFTER_FIELDS = (
     "demand",
-    "unserved",
+    "overflow",
     "seats",
     "seats_per_1000",
     "seat_shortfall",
     "schools_over_capacity",
-    "over_capacity",
     "large_classes",
     "super_large_classes",
     "walk_mean_m",
@@ -30,16 +29,18 @@ _AFTER_FIELDS = (
     "share_within_radius",
 )
 _BEFORE_FIELDS = (
-    "unserved",
+    "overflow",
     "seats",
     "seat_shortfall",
     "schools_over_capacity",
-    "over_capacity",
     "large_classes",
     "super_large_classes",
     "walk_mean_m",
     "share_within_radius",
 )
+
+
+_DISTRICT_COLUMN = {"overflow": "over_capacity"}  # key figure -> district_metrics column
 
 
 def summary(
@@ -63,9 +64,11 @@ def summary(
       / ``expanded`` columns, else ``solution.opened``); ``cost_yuan``, ``subsidy_yuan``: sums over
       ``solution.opened`` when given.
     - ``<level>_<figure>`` for the proposed state and ``<level>_<figure>_before`` for the current state,
-      read from the overall :func:`district_metrics` row: demand, unserved, seats, seats_per_1000,
-      seat_shortfall, schools_over_capacity, over_capacity (pupils), large_classes, super_large_classes,
-      walk_mean_m, walk_p95_m, share_within_radius (a subset before); and ``<level>_max_utilization``.
+      read from the overall :func:`district_metrics` row: demand, overflow (pupils above standard capacity,
+      the district table's ``over_capacity``), seats, seats_per_1000, seat_shortfall (seats below the
+      per-1,000 standard), schools_over_capacity, large_classes, super_large_classes (classes of 56+ and
+      66+ pupils), walk_mean_m, walk_p95_m, share_within_radius (a subset before); and
+      ``<level>_max_utilization``.
     - ``<level>_units_moved``, ``<level>_pupils_moved`` from ``changes``.
     - ``<level>_cv_worst`` (largest CV over the indicators, proposed state) and ``<level>_cv_pass`` (every
       indicator within ``standards.cv_max``), when the schools carry resource columns.
@@ -159,7 +162,7 @@ def _state_figures(
             )
         for level, row in dist[dist["district"] == ALL].set_index("level").iterrows():
             for name in fields:
-                out[f"{level}_{name}{suffix}"] = row[name]
+                out[f"{level}_{name}{suffix}"] = row[_DISTRICT_COLUMN.get(name, name)]
             util = table.loc[table["level"] == level, "utilization"]
             out[f"{level}_max_utilization{suffix}"] = float(util.max()) if util.notna().any() else None
     return out
