@@ -129,7 +129,7 @@ def test_hearing_tables_for_the_new_site():
     )
     assert site["walk_before_m_primary"] == pytest.approx(before)
     # A was 30 pupils over capacity and is not any more; all 40 pupils leaving A go to S → S removes 30
-    assert site["shortfall_removed"] == pytest.approx(30.0) and site["newly_served"] == 0
+    assert site["overflow_removed"] == pytest.approx(30.0) and site["newly_served"] == 0
     assert site["from_schools"] == "A (40)"
     assert tables["expansions"].empty
 

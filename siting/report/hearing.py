@@ -1,7 +1,8 @@
 """Hearing tables: what each new site gives (seats, land, walks, relief) and what each expansion adds.
 
-``shortfall_removed`` credits a site with the pupils it serves who had no current school plus its share of
-the overcrowding removed at the schools its pupils come from (see :func:`hearing_tables`).
+``overflow_removed`` credits a site with the pupils it serves who had no current school plus its share of
+the overflow (pupils above standard capacity) removed at the schools its pupils come from (see
+:func:`hearing_tables`).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from siting.standards import LEVELS, Standards
 def hearing_tables(result: Any) -> dict[str, pd.DataFrame]:
     """Return the tables a public hearing on new sites needs.
 
-    ``shortfall_removed`` (pupils) credits a new site with the pupils it serves who had no current school,
-    plus its share of the overcrowding removed at the schools its pupils come from: for each source school
-    ``s``, ``removed_s = max(0, over_before_s − over_after_s)`` (pupils above capacity, current vs proposed),
+    ``overflow_removed`` (pupils) credits a new site with the pupils it serves who had no current school,
+    plus its share of the overflow removed at the schools its pupils come from: for each source school
+    ``s``, ``removed_s = max(0, over_before_s − over_after_s)`` (pupils above standard capacity, current vs
+    proposed),
     shared among the schools that take pupils from ``s`` in proportion to the pupils each takes. Summed over
-    all sites and schools it never exceeds the overcrowding actually removed.
+    all sites and schools it never exceeds the overflow actually removed.
 
     Parameters
     ----------
@@ -40,7 +42,7 @@ def hearing_tables(result: Any) -> dict[str, pd.DataFrame]:
         capacity_primary, capacity_junior, land_per_pupil_m2`` (parcel area / seats), ``land_standard_m2``
         (seat-weighted standard, central or not), ``meets_land_standard``, and per level ``pupils_<level>``,
         ``walk_before_m_<level>`` (pupil-weighted mean walk of the pupils it will serve to their current
-        school), ``walk_after_m_<level>``, then ``newly_served`` and ``shortfall_removed`` (pupils, both
+        school), ``walk_after_m_<level>``, then ``newly_served`` and ``overflow_removed`` (pupils, both
         levels) and ``from_schools`` (where its pupils come from).
         ``expansions``: one row per expanded existing school and level: ``school_id, name, level, option,
         seats_added, pupils_before, pupils_after, utilization_before, utilization_after``.
@@ -94,7 +96,7 @@ def _site_row(
     district
         The site's district.
     over
-        (school, level) -> (overcrowding removed, pupils moved out), from :func:`_overload_removed`.
+        (school, level) -> (overflow removed, pupils moved out), from :func:`_overload_removed`.
 
     Returns
     -------
@@ -125,7 +127,7 @@ def _site_row(
             if share is not None and share[1] > 0:
                 removed += share[0] * float(pupils) / share[1]
     entry["newly_served"] = newly
-    entry["shortfall_removed"] = newly + removed
+    entry["overflow_removed"] = newly + removed
     entry["from_schools"] = ", ".join(
         f"{s} ({p:,.0f})" for s, p in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
     )
@@ -250,7 +252,7 @@ def _arrivals(units: pd.DataFrame, level: str, school_id: str, costs: pd.DataFra
 def _overload_removed(
     before: pd.DataFrame, after: pd.DataFrame, changes: pd.DataFrame
 ) -> dict[tuple[str, str], tuple[float, float]]:
-    """Return (school, level) -> (overcrowding removed, pupils moved out to any school)."""
+    """Return (school, level) -> (overflow removed, pupils moved out to any school)."""
     a = after.set_index(["school_id", "level"])["over_capacity"]
     gone = changes.dropna(subset=["old_school"]).groupby(["old_school", "level"])["pupils"].sum()
     out = {}
