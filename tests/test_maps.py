@@ -21,7 +21,7 @@ from siting.maps._format import _esc, _util_colour
 from siting.maps._gcj02 import gcj02_to_wgs84, in_china, wgs84_to_gcj02
 from siting.maps.data import _MapData
 from siting.maps.layers import _NameTable, _school_colours
-from siting.maps.popups import _school_popup, _shortfall_removed, _site_popup, _size_label
+from siting.maps.popups import _school_popup, _overflow_relieved, _site_popup, _size_label
 
 XSS = "<img src=x onerror=alert(1)>"
 BREAKOUT = "</script><script>alert(2)</script>"
@@ -172,17 +172,17 @@ def test_new_school_label_and_site_popup_answer_the_hearing(result):
     # every school the pupils came from is under capacity in this city, so nothing is relieved
     over = {s for s in t.index if t.at[s, "pupils_before_primary"] > t.at[s, "cap_before_primary"]}
     expected = moved.loc[moved["old_school"].isin(over), "pupils"].sum()
-    assert _shortfall_removed(data, moved) == pytest.approx(expected)
+    assert _overflow_relieved(data, moved) == pytest.approx(expected)
 
 
-def test_shortfall_removed_counts_only_overload_and_unserved(result):
+def test_overflow_relieved_counts_only_overload_and_unserved(result):
     data = _MapData.from_result(result, shift=False)
     t = data.table
     sid = t.index[0]
     cap = t.at[sid, "cap_before_primary"]
     t.loc[sid, "pupils_before_primary"] = cap + 30.0  # 30 pupils over capacity
     moved = pd.DataFrame({"old_school": [sid, sid, None], "level": "primary", "pupils": [20.0, 25.0, 7.0]})
-    assert _shortfall_removed(data, moved) == pytest.approx(30.0 + 7.0)
+    assert _overflow_relieved(data, moved) == pytest.approx(30.0 + 7.0)
 
 
 def test_school_popup_shows_capacity_pupils_utilization_and_classes(result):

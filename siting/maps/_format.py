@@ -27,6 +27,9 @@ exclusive (85 % is in "85–100 %"), the others inclusive (a school exactly full
 
 LEVEL_LABELS: Mapping[str, str] = {"primary": "Primary", "junior": "Junior middle"}
 
+OVERFLOW_RING: Mapping[str, Any] = {"color": "#CC79A7", "weight": 4.5}
+"""Outline of a school with pupils above its standard capacity (Okabe–Ito reddish purple, thick)."""
+
 
 def _num(frame: pd.DataFrame, col: str, default: float = 0.0) -> pd.Series:
     if col not in frame.columns:

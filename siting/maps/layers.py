@@ -24,6 +24,7 @@ from siting.maps._format import (
     DENSITY_COLOURS,
     LEVEL_LABELS,
     OKABE_ITO,
+    OVERFLOW_RING,
     _esc,
     _fmt,
     _num,
@@ -414,13 +415,18 @@ def _school_layer(data: _MapData, *, new: bool, after: bool = True) -> folium.Ge
     sub = t.loc[ids]
     util = sub[f"util_{when}"]
     cap = sub[f"cap_{when}"]
+    over = sub[f"over_{when}"].fillna(0.0) > 0.5
     props = {
         "name": [_esc(n) for n in sub["name"]],
         "r": [round(4.0 + 10.0 * math.sqrt(max(c, 0.0) / 2500.0), 1) for c in cap],
         "col": [_util_colour(u) for u in util],
+        "oc": [OVERFLOW_RING["color"] if o else None for o in over],
+        "ow": [OVERFLOW_RING["weight"] if o else None for o in over],
         "tip": [
-            _esc(r["name"]) + (f" — {_size_label(r)}" if new else f" — {_pct(r[f'util_{when}'])} full")
-            for _, r in sub.iterrows()
+            _esc(r["name"])
+            + (f" — {_size_label(r)}" if new else f" — {_pct(r[f'util_{when}'])} full")
+            + (f", {_fmt(r[f'over_{when}'])} above standard capacity" if o else "")
+            for (_, r), o in zip(sub.iterrows(), over, strict=True)
         ],
         "popup": [_school_popup(data, sid, after=after) for sid in ids],
     }
@@ -429,7 +435,7 @@ def _school_layer(data: _MapData, *, new: bool, after: bool = True) -> folium.Ge
         _collection(pts.geometry, props),
         name=name,
         base_style={"color": "#000000", "weight": weight, "fill": True, "fillOpacity": 0.9},
-        props_to_style={"r": "radius", "col": "fillColor"},
+        props_to_style={"r": "radius", "col": "fillColor", "oc": "color", "ow": "weight"},
         point="circle_marker",
         on_each_feature=_HTML_POPUP_JS,
     )

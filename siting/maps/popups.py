@@ -42,7 +42,21 @@ def _school_popup(data: _MapData, sid: str, *, after: bool) -> str:
         large = r[f"large_{'after' if after else 'before'}_{lvl}"]
         if not pd.isna(large):
             rows.append((f"{lab} large classes (≥{large_min} pupils)", _fmt(large)))
+        rows += _overflow_rows(r, lvl, lab)
     return _popup(str(r["name"]), rows)
+
+
+def _overflow_rows(r: pd.Series, lvl: str, lab: str) -> list[tuple[str, str]]:
+    """Popup rows of one level's overflow: pupils above standard capacity now → planned, and why it grew."""
+    before, after = r[f"over_before_{lvl}"], r[f"over_after_{lvl}"]
+    if pd.isna(before) and pd.isna(after):
+        return []
+    rows = [(f"{lab} pupils above standard capacity (now → plan)", f"{_fmt(before)} → {_fmt(after)}")]
+    if after > 0:
+        rows.append((f"{lab} classes above standard size (plan)", _fmt(r[f"above_after_{lvl}"])))
+    if r[f"why_{lvl}"]:
+        rows.append((f"Why {lab.lower()} overflow rises", str(r[f"why_{lvl}"])))
+    return rows
 
 
 def _site_popup(data: _MapData, sid: str) -> str:
@@ -78,13 +92,13 @@ def _site_popup(data: _MapData, sid: str) -> str:
         )
     )
     rows.append(
-        ("Seat shortfall removed", f"{_fmt(_shortfall_removed(data, moved))} of {_fmt(pupils)} pupils moved")
+        ("Overflow relieved", f"{_fmt(_overflow_relieved(data, moved))} of {_fmt(pupils)} pupils moved")
     )
     return _popup(str(r["name"]), rows)
 
 
-def _shortfall_removed(data: _MapData, moved: pd.DataFrame) -> float:
-    """Pupils moved to a site from over-capacity schools (up to each one's overload) or from no school."""
+def _overflow_relieved(data: _MapData, moved: pd.DataFrame) -> float:
+    """Pupils moved to a site from over-capacity schools (up to each one's overflow) or from no school."""
     if len(moved) == 0:
         return 0.0
     t = data.table
