@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import tempfile
@@ -48,6 +49,7 @@ class RunResult:
     options: pd.DataFrame = field(default_factory=pd.DataFrame)
     unreachable: pd.DataFrame = field(default_factory=pd.DataFrame)
     contiguity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    overflow: pd.DataFrame = field(default_factory=pd.DataFrame)
     out_dir: Path | None = None
     map_path: Path | None = None
 
@@ -61,7 +63,7 @@ class RunResult:
         """Write the result to ``out_dir`` atomically (all files appear at once, or none).
 
         Files: ``siting.gpkg`` (layers units, schools, sites, catchments, current_catchments, changes,
-        districts), CSV tables (assignment, opened, shortfall, changes, school_metrics, district_metrics,
+        districts), CSV tables (assignment, opened, overflow, changes, school_metrics, district_metrics,
         cv, options, unreachable, contiguity), ``costs.parquet`` and ``summary.json``.
 
         Raises
@@ -101,7 +103,7 @@ class RunResult:
             "assignment": self.assignment,
             "solver_assignment": self.solution.assignment,
             "opened": self.solution.opened.reset_index(),
-            "shortfall": self.solution.shortfall,
+            "overflow": self.overflow,
             "changes": self.changes,
             "school_metrics": self.school_metrics,
             "district_metrics": self.district_metrics,
@@ -156,11 +158,12 @@ class RunResult:
         units = layer("units", "unit_id")
         schools = layer("schools", "school_id")
         opened = table("opened")
+        overflow = table("overflow")
         solution = SitingResult.from_tables(
             summary=summary.get("solution", {}),
             opened=opened.set_index("school_id") if "school_id" in opened.columns else opened,
             assignment=table("solver_assignment"),
-            shortfall=table("shortfall"),
+            **_solution_overflow(SitingResult, overflow),
         )
         return cls(
             scenario=None,
@@ -182,6 +185,7 @@ class RunResult:
             options=table("options"),
             unreachable=table("unreachable"),
             contiguity=table("contiguity"),
+            overflow=overflow,
             out_dir=out_dir,
         )
 
@@ -204,6 +208,20 @@ class RunResult:
         )
         status = html.escape(f"{sol.get('status')} (gap {_fmt(sol.get('gap'))})")
         return f"<b>siting result: {html.escape(self.name)}</b> — solver {status}<table>{rows}</table>"
+
+
+def _solution_overflow(result_class: Any, overflow: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The saved overflow as the model result's ``from_tables`` takes it.
+
+    The model's own table (``school_id, level, capacity, pupils, overflow``) is the after-state of
+    ``overflow.csv``. Until the model of issue 13 is merged, ``from_tables`` still takes ``shortfall``.
+    """
+    if "overflow" not in inspect.signature(result_class.from_tables).parameters:
+        return {"shortfall": pd.DataFrame(columns=["unit_id", "level", "pupils"])}
+    cols = {"capacity_after": "capacity", "pupils_after": "pupils", "overflow_after": "overflow"}
+    if not set(cols) <= set(overflow.columns):
+        return {"overflow": pd.DataFrame(columns=["school_id", "level", *cols.values()])}
+    return {"overflow": overflow[["school_id", "level", *cols]].rename(columns=cols)}
 
 
 def _standards_overrides(summary: dict[str, Any]) -> dict[str, Any]:

@@ -95,15 +95,22 @@ def run_scenario(
         graph = stages.load_graph(scenario, area, cache_dir=cache)
     with laps("costs"):
         costs = stages.build_costs(scenario, graph, units, facilities.facilities, area.crs, cache_dir=cache)
+        units, current_how = stages.current_schools(scenario, units, facilities.facilities, costs.costs)
     with laps("model"):
         solution = stages.solve_model(scenario, units, facilities, costs.costs)
     with laps("catchments_metrics"):
         drawn = stages.draw_catchments(
-            scenario, units, facilities.facilities, solution, costs.costs, area.crs
+            scenario,
+            units,
+            facilities.facilities,
+            solution,
+            costs.costs,
+            area.crs,
+            unreachable=costs.unreachable,
         )
         tables = stages.compute_metrics(drawn.schools, drawn.units, costs.costs, standards)
 
-    summary = run_summary(scenario, area.crs, demand_report, solution, costs, drawn, tables)
+    summary = run_summary(scenario, area.crs, demand_report, solution, costs, drawn, tables, current_how)
     result = _assemble(scenario, area, facilities, costs, solution, drawn, tables, summary)
     if write:
         write_outputs(result, out_dir, map_path if draw_map else None, laps)
@@ -142,8 +149,9 @@ def _assemble(
         cv=tables.cv,
         summary=json_ready(summary, 6),  # the in-memory summary is exactly what is saved
         options=facilities.options,
-        unreachable=costs.unreachable,
+        unreachable=drawn.unreachable,
         contiguity=drawn.contiguity,
+        overflow=tables.overflow,
     )
 
 
@@ -160,7 +168,7 @@ def write_outputs(result: RunResult, out_dir: Path, map_path: Path | None, laps:
 
 
 def compare_scenarios(results: list[RunResult]) -> pd.DataFrame:
-    """Return one row of key figures per result (new schools, cost, walks, pupils moved, shortfall...)."""
+    """Return one row of key figures per result (new schools, cost, walks, pupils moved, overflow...)."""
     rows = []
     for result in results:
         row = {"scenario": result.name}

@@ -9,6 +9,7 @@ only model parameters reuses them.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,6 +24,7 @@ from siting.config import Scenario
 from siting.errors import InputError
 from siting.facilities import combine_facilities, read_layer, read_schools, read_sites, size_options
 from siting.model import SitingModel, SitingResult
+from siting.pipeline import seating
 from siting.standards import LEVELS, Standards
 
 NETWORK_CACHE_DIR = Path("data/raw/cache")  # osmnx downloads, so a re-run works offline
@@ -45,14 +47,17 @@ class Facilities(NamedTuple):
 
 
 class Costs(NamedTuple):
-    """The walking-cost table and, per level, the units that reach no school."""
+    """The walking-cost table (with its fallback pairs) and, per level, the units that reach no school."""
 
     costs: pd.DataFrame
     unreachable: pd.DataFrame
 
 
 class Catchments(NamedTuple):
-    """The plan drawn as catchments: units with their schools, the final assignment, polygons, changes."""
+    """The plan drawn as catchments: units with their schools, the final assignment, polygons, changes.
+
+    ``unreachable`` is the cost stage's table with the school each of those units got.
+    """
 
     units: gpd.GeoDataFrame
     schools: gpd.GeoDataFrame
@@ -61,14 +66,16 @@ class Catchments(NamedTuple):
     current: gpd.GeoDataFrame
     changes: pd.DataFrame
     contiguity: pd.DataFrame
+    unreachable: pd.DataFrame
 
 
 class Metrics(NamedTuple):
-    """Per-school and per-district metrics (current and proposed) and the CV tables."""
+    """Per-school and per-district metrics (current and proposed), the CV tables and the overflow table."""
 
     schools: pd.DataFrame
     districts: pd.DataFrame
     cv: pd.DataFrame
+    overflow: pd.DataFrame
 
 
 # ------------------------------------------------------------------------------------------ keys
@@ -169,6 +176,7 @@ def read_facilities(scenario: Scenario, units: gpd.GeoDataFrame, crs: str) -> Fa
         expansion_step_classes=scenario.model.expansion_step_classes,
     )
     _check_current_ids(units, facilities, scenario)
+    network.require_schools_per_level(units, facilities, name=str(scenario.schools))
     return Facilities(schools, sites, facilities, options)
 
 
@@ -200,7 +208,9 @@ def build_costs(
 ) -> Costs:
     """The walking-cost table (cached) and the units that reach no school of each level.
 
-    Pairs within the hard walking limit, plus every unit's current school whatever its distance.
+    Pairs within the hard walking limit, plus every unit's current school whatever its distance, plus one
+    fallback pair per unit and level with demand that has neither (:func:`siting.network.complete_costs`),
+    so the model can seat every home. Every distance is finite (straight line where ``off_network``).
     """
     standards = scenario.standards_object()
     key = join_key(
@@ -208,21 +218,33 @@ def build_costs(
         demand_key(scenario, crs),
         scenario.section_key("schools", "sites", "current_catchments", "standards"),
         str(scenario.network.max_snap_m),
+        "fallback-pairs",  # tables cached before fallback pairs existed are not reused
     )
-    costs, _ = cached(
-        "costs",
-        key,
-        lambda: network.travel_costs(
+
+    def build() -> pd.DataFrame:
+        limits = dict(standards.hard_max_distance_m)
+        speed, snap = standards.walking_speed_mps, scenario.network.max_snap_m
+        table = network.travel_costs(
             graph,
             units,
             facilities,
-            max_distance_m=dict(standards.hard_max_distance_m),
-            walking_speed_mps=standards.walking_speed_mps,
-            max_snap_m=scenario.network.max_snap_m,
+            max_distance_m=limits,
+            walking_speed_mps=speed,
+            max_snap_m=snap,
             pairs=_current_pairs(units),
-        ),
-        cache_dir=cache_dir,
-    )
+        )
+        return network.complete_costs(
+            graph,
+            units,
+            facilities,
+            table,
+            hard_max_distance_m=limits,
+            walking_speed_mps=speed,
+            max_snap_m=snap,
+            name=str(scenario.schools),
+        )
+
+    costs, _ = cached("costs", key, build, cache_dir=cache_dir)
     unreachable = pd.concat(
         [
             network.unreachable_units(
@@ -235,6 +257,20 @@ def build_costs(
         ignore_index=True,
     )
     return Costs(costs, unreachable)
+
+
+def current_schools(
+    scenario: Scenario, units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, costs: pd.DataFrame
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Today's school of every unit per level: from the scenario's catchment file, else the nearest by walk.
+
+    Returns
+    -------
+    tuple
+        ``(units, how)``: units with ``current_<level>`` for every level, and per level how they were
+        obtained (``summary.json`` records it under ``current_assignment``).
+    """
+    return seating.derive_current(units, facilities, costs, dict(scenario.current_catchments))
 
 
 def solve_model(
@@ -257,10 +293,10 @@ def solve_model(
         far_penalty=mp.far_penalty,
         disruption_m=mp.disruption_m,
         building_weight=mp.building_weight,
-        shortfall_m=mp.shortfall_m,
         min_enrolment_share=mp.min_enrolment_share,
         single_source=mp.single_source,
         design_year=scenario.design_year,
+        **_overflow_arguments(mp.overflow_m, mp.overflow_ceiling_class_size),
     )
     return model.solve(solver=mp.solver, time_limit_s=mp.time_limit_s, gap=mp.gap, mode=mp.mode)
 
@@ -272,19 +308,31 @@ def draw_catchments(
     solution: SitingResult,
     costs: pd.DataFrame,
     crs: str,
+    *,
+    unreachable: pd.DataFrame | None = None,
 ) -> Catchments:
-    """Apply the solution to the units, repair contiguity, and draw today's and the plan's catchments."""
+    """Apply the solution to the units, repair contiguity, and draw today's and the plan's catchments.
+
+    The final assignment carries ``beyond_limit`` and ``off_network``; ``unreachable`` (from
+    :func:`build_costs`) comes back with the school each of its units got.
+    """
+    standards = scenario.standards_object()
     units = _apply_assignment(units, solution.assignment)
     schools_after = _schools_after(facilities, solution.opened)
+    seating.check_overflow(solution, schools_after)
     units, contiguity = _repair_contiguity(scenario, units, schools_after, costs, crs)
-    assignment = _final_assignment(units, solution.assignment, costs)
+    assignment = seating.flag_walks(_final_assignment(units, solution.assignment, costs), costs, standards)
     units = _add_seated_pupils(units, assignment)
     proposed = pd.concat(
         [catch.catchments_from_assignment(units, level=level) for level in LEVELS], ignore_index=True
     )
     current, _ = cached(  # today's catchments do not depend on the model: reuse them within a session
         "current_catchments",
-        join_key(demand_key(scenario, crs), scenario.section_key("current_catchments")),
+        join_key(
+            demand_key(scenario, crs),
+            network_key(scenario, crs),  # derived current schools depend on the walks
+            scenario.section_key("current_catchments", "schools", "standards"),
+        ),
         lambda: pd.concat(
             [
                 catch.catchments_from_assignment(units, level=level, column=f"current_{level}")
@@ -307,13 +355,22 @@ def draw_catchments(
         ],
         ignore_index=True,
     )
-    return Catchments(units, schools_after, assignment, proposed, current, changes, contiguity)
+    got = seating.unreachable_schools(
+        unreachable if unreachable is not None else pd.DataFrame(columns=["unit_id", "level"]),
+        assignment,
+        units,
+        costs,
+    )
+    return Catchments(units, schools_after, assignment, proposed, current, changes, contiguity, got)
 
 
 def compute_metrics(
     schools: gpd.GeoDataFrame, units: gpd.GeoDataFrame, costs: pd.DataFrame, standards: Standards
 ) -> Metrics:
-    """Per-school and per-district metrics for today (``current``) and the plan (``proposed``), and CVs."""
+    """Per-school and per-district metrics for today (``current``) and the plan (``proposed``), CVs, overflow.
+
+    The overflow table (:func:`siting.metrics.overflow_table`) is read from the same per-school metrics.
+    """
     school_table = pd.concat(
         [
             metrics.school_metrics(schools, units, standards=standards, column_prefix=p, costs=costs)
@@ -335,10 +392,30 @@ def compute_metrics(
         ],
         ignore_index=True,
     )
-    return Metrics(school_table, district_table, metrics.cv_tables(schools, units, standards=standards))
+    overflow = metrics.overflow_table(
+        schools, units, standards=standards, costs=costs, school_table=school_table
+    )
+    return Metrics(
+        school_table, district_table, metrics.cv_tables(schools, units, standards=standards), overflow
+    )
 
 
 # ------------------------------------------------------------------------------------------ helpers
+def _overflow_arguments(overflow_m: float, ceiling_class_size: int | None) -> dict[str, Any]:
+    """The overflow charge (pupil-metres per pupil) and ceiling as ``SitingModel.from_scenario`` takes them.
+
+    Until the model of issue 13 (``overflow_m``) is merged, the model still takes ``shortfall_m``: the
+    charge is passed under that name so the rest of the run can be tried end to end.
+    """
+    accepted = inspect.signature(SitingModel.from_scenario).parameters
+    if "overflow_m" not in accepted:
+        return {"shortfall_m": overflow_m}
+    out: dict[str, Any] = {"overflow_m": overflow_m}
+    if "overflow_ceiling_class_size" in accepted:
+        out["overflow_ceiling_class_size"] = ceiling_class_size
+    return out
+
+
 def _empty_sites(crs: str) -> gpd.GeoDataFrame:
     gdf = gpd.GeoDataFrame({"level": [], "status": []}, geometry=[], crs=crs)
     gdf.index.name = "school_id"
@@ -429,7 +506,7 @@ def _repair_contiguity(
 
 
 def _add_seated_pupils(units: gpd.GeoDataFrame, assignment: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Add ``proposed_<level>_pupils``: the pupils each unit has at its school (the rest is shortfall)."""
+    """Add ``proposed_<level>_pupils``: the pupils each unit has at its school (all its demand, by level)."""
     units = units.copy()
     for level in LEVELS:
         rows = assignment[assignment["level"] == level]
