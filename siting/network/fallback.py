@@ -105,6 +105,8 @@ def fallback_needs(
 ) -> pd.DataFrame:
     """Return the unit-levels that need a fallback pair: demand, no existing school in reach, no current one.
 
+    A fallback pair already in ``costs`` counts as in reach, so completing a table twice adds nothing.
+
     Parameters
     ----------
     units
@@ -123,11 +125,16 @@ def fallback_needs(
     """
     frames = []
     dist = pd.to_numeric(costs["distance_m"], errors="coerce").to_numpy(dtype=float)
+    given = (
+        costs["fallback"].to_numpy(dtype=bool) if "fallback" in costs.columns else np.zeros(len(costs), bool)
+    )
     for level in LEVELS:
         if level not in units.columns:
             continue
         eligible = seat_schools(schools, level)
-        near = costs["school_id"].isin(eligible).to_numpy() & (dist <= float(hard_max_distance_m[level]))
+        near = costs["school_id"].isin(eligible).to_numpy() & (
+            (dist <= float(hard_max_distance_m[level])) | given
+        )
         in_reach = units.index.isin(pd.unique(costs["unit_id"].to_numpy()[near]))
         column = f"current_{level}"
         current = units[column] if column in units.columns else pd.Series(None, index=units.index)
