@@ -188,8 +188,10 @@ def _why(
         clauses = _growth_clause(row) + _moves_clause(row)
         limit = float(standards.hard_max_distance_m[row.level])
         clauses += _reach_clauses(row, units, costs, limit, free_seats)
-        if not grew:
+        if after < before - _TOLERANCE:
             clauses.append(f"the plan lowers it from the {before:,.0f} it would be if nothing changed")
+        elif not grew:
+            clauses.append(f"the same {after:,.0f} as if nothing changed")
         texts.append("; ".join(clauses) or "no change in its catchment")
     return texts
 

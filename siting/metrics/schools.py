@@ -234,7 +234,7 @@ def _level_metrics(
             "pupils": pupils.to_numpy(),
             "capacity": capacity,
             "utilization": utilization,
-            "over_capacity": np.maximum(pupils.to_numpy() - capacity, 0.0),
+            "over_capacity": _above(pupils.to_numpy(), capacity),
             **_class_columns(schools, level, state, standards, pupils.to_numpy()),
             "n_units": n_units.to_numpy().astype(np.int64),
         }
@@ -250,6 +250,12 @@ def _level_metrics(
             int(out["n_units_no_walk"].sum()),
         )
     return out[keep].reset_index(drop=True)
+
+
+def _above(pupils: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Pupils above capacity (≥ 0); sums of fractional seats a hair above capacity (< 1e-6) count as 0."""
+    over = pupils - capacity
+    return np.where(over > 1e-6, over, 0.0)
 
 
 def _active(schools: gpd.GeoDataFrame, level: str, state: str) -> np.ndarray:
