@@ -7,8 +7,8 @@ numbers, why none of them already answers the need. Per level (``"primary"``, ``
 
 1. **Pupils behind the overflow.** For each school with overflow ``O > 0``, its assigned units are taken
    farthest walk first (``costs.distance_m``, else the straight line to the school), ties by ``unit_id``,
-   until their pupils (:func:`siting.catchments.seated_pupils`) cover ``O``; the last unit gives only the
-   part still needed. These are the pupils a new school nearer to them would take first.
+   until their demand (``units[level]``, all of it at its one school) covers ``O``; the last unit gives only
+   the part still needed. These are the pupils a new school nearer to them would take first.
 2. **Clusters.** Complete linkage (:func:`scipy.cluster.hierarchy.linkage`) on the population points
    (``pop_x``, ``pop_y``), cut at ``√3 × R`` (``R`` = ``standards.service_radius_m[level]``). The cut bounds
    a cluster's diameter, and by Jung's theorem a planar set of diameter ``D`` lies in a circle of radius
@@ -51,7 +51,7 @@ from scipy.spatial.distance import pdist
 
 from siting._crs import same_crs
 from siting._log import get_logger
-from siting.catchments import assigned_schools, require_columns, seated_pupils, walk_distances
+from siting.catchments import assigned_schools, require_columns, walk_distances
 from siting.errors import CRSError, InputError, describe
 from siting.facilities import land_needed, size_options
 from siting.standards import LEVELS, LEVELS_SERVED, SCHOOL_KINDS, Standards
@@ -297,15 +297,16 @@ def _check_units(units: gpd.GeoDataFrame) -> None:
     require_columns(units, ["pop_x", "pop_y"], name="units", fix=_UNITS_FIX)
     if not units.index.is_unique:
         dup = units.index[units.index.duplicated()][0]
-        raise InputError(f"units: unit_id {dup!r} appears more than once; the index must be unique.")
-    xy = units[["pop_x", "pop_y"]].apply(pd.to_numeric, errors="coerce")
-    bad = ~np.isfinite(xy.to_numpy(dtype=float)).all(axis=1)
-    if bad.any():
-        uid = units.index[bad][0]
-        raise InputError(
-            f"units: unit {uid!r} has pop_x/pop_y = {describe(tuple(units.loc[uid, ['pop_x', 'pop_y']]))}; "
-            "give every unit a population-weighted point in metres (demand.units_from_raster adds it)."
-        )
+        raise InputError(f"units: unit_id {describe(dup)} appears more than once; the index must be unique.")
+    for col in ["pop_x", "pop_y", *(lv for lv in LEVELS if lv in units.columns)]:
+        values = pd.to_numeric(units[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values) | ((values < 0) & (col in LEVELS))
+        if bad.any():
+            uid = units.index[bad][0]
+            what = "a population-weighted point in metres" if col in ("pop_x", "pop_y") else "seats >= 0"
+            raise InputError(
+                f"units: unit {describe(uid)} has {col} = {describe(units.at[uid, col])}; give {what}."
+            )
 
 
 def _check_overflow(overflow: pd.DataFrame, schools: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -321,7 +322,7 @@ def _check_overflow(overflow: pd.DataFrame, schools: gpd.GeoDataFrame) -> pd.Dat
     if bad.any():
         row = overflow[bad].iloc[0]
         raise InputError(
-            f"overflow: school {row['school_id']!r} ({row['level']}) has overflow = "
+            f"overflow: school {describe(row['school_id'])} ({row['level']}) has overflow = "
             f"{describe(row['overflow'])}; it must be a number of pupils >= 0."
         )
     table = pd.DataFrame(
@@ -381,7 +382,7 @@ def _pupils_behind(
 ) -> pd.DataFrame:
     """Return, per school in ``need``, its farthest assigned units until their pupils cover its overflow."""
     school = assigned_schools(units, level=level).to_numpy(dtype=object)
-    pupils = seated_pupils(units, level=level)
+    pupils = units[level].to_numpy(dtype=float)
     take = pd.Series(school).isin(need.index).to_numpy() & (pupils > 0)
     table = pd.DataFrame(
         {
@@ -396,9 +397,7 @@ def _pupils_behind(
     table["distance_m"] = walk_distances(table["unit_id"], table["school_id"], costs)
     missing = np.isnan(table["distance_m"].to_numpy())
     if missing.any():
-        log.info(
-            "%d %s unit-school pair(s) are not in costs; using straight lines", int(missing.sum()), level
-        )
+        log.info("%d %s unit-school pair(s) not in costs: straight lines used", int(missing.sum()), level)
         points = gpd.GeoSeries.from_xy(table["pop_x"][missing], table["pop_y"][missing], crs=units.crs)
         school_points = schools.geometry.rename(index=str).reindex(table["school_id"][missing])
         table.loc[missing, "distance_m"] = points.distance(school_points.set_axis(points.index)).to_numpy()

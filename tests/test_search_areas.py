@@ -151,9 +151,21 @@ def test_module_rounding_and_central_standard():
     central = run(units, schools, central_districts=["禅城"]).iloc[0]
     assert central["land_needed_m2"] == pytest.approx(1620 * 9.4)
     # 南海 has only 500 of 1,400: the normal standard stays
-    assert run(units, schools, central_districts=["南海"]).iloc[0]["land_needed_m2"] == pytest.approx(
-        29_160.0
-    )
+    normal = run(units, schools, central_districts=["南海"]).iloc[0]
+    assert normal["land_needed_m2"] == pytest.approx(29_160.0)
+    # a unit's own `central` flag counts too: cells 2 and 3 (900 of 1,400 pupils) central
+    units["central"] = [False, True, True, False, False, False]
+    assert run(units, schools).iloc[0]["land_needed_m2"] == pytest.approx(1620 * 9.4)
+
+
+def test_narrow_gaps_between_units_are_closed():
+    # cells 3 and 4 drawn 4 m apart (x 400-598 and 602-800): the area is one polygon over the gap
+    units, schools = strip(1080)
+    units.loc[3, "geometry"] = box(400, 0, 598, 200)
+    units.loc[4, "geometry"] = box(602, 0, 800, 200)
+    geom = run(units, schools).iloc[0].geometry
+    assert geom.geom_type == "Polygon"
+    assert geom.symmetric_difference(box(400, 0, 800, 200)).area < 1e-6
 
 
 def test_overflow_above_the_largest_module_needs_several_schools():
@@ -393,6 +405,12 @@ def _case():
             lambda u, s, o, c: (u.drop(columns="proposed_primary"), s, o, c),
             InputError,
             ["units", "proposed_primary"],
+        ),
+        (lambda u, s, o, c: (u.assign(primary="many"), s, o, c), InputError, ["unit 1 has primary = 'many'"]),
+        (
+            lambda u, s, o, c: (u.assign(pop_y=np.nan), s, o, c),
+            InputError,
+            ["units", "pop_y = nan", "metres"],
         ),
         (
             lambda u, s, o, c: (u, s, o.drop(columns="overflow"), c),
