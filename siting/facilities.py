@@ -332,12 +332,7 @@ def size_options(
                 pupils = option["capacity_primary"] + option["capacity_junior"]
                 if pupils > standards.school_cap_for(kind):
                     continue
-                land = land_needed(
-                    float(option["capacity_primary"]),
-                    float(option["capacity_junior"]),
-                    standards,
-                    central=bool(row.get("central", False)),
-                )
+                land = _land_needed(option, standards, central=bool(row.get("central", False)))
                 if land > float(row["area_m2"]) + 1e-6:
                     continue
                 rows.append(option)
@@ -398,6 +393,12 @@ def _option_row(
         "cost_yuan": floor * standards.build_cost_per_m2 + extra_cost,
         "subsidy_yuan": floor * standards.new_floor_subsidy_per_m2,
     }
+
+
+def _land_needed(option: dict[str, object], standards: Standards, *, central: bool) -> float:
+    return land_needed(
+        float(option["capacity_primary"]), float(option["capacity_junior"]), standards, central=central
+    )
 
 
 def land_needed(
