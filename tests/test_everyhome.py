@@ -24,6 +24,7 @@ from siting.model import SitingModel, SitingResult
 from siting.pipeline import RunResult, run_scenario, stages
 from siting.pipeline.seating import NEAREST, flag_walks
 from siting.sample import generate_city, write_city
+from siting.search_areas import search_areas
 from siting.standards import LEVELS, LEVELS_SERVED, Standards
 
 pytestmark = pytest.mark.slow
@@ -88,13 +89,14 @@ def test_sample_without_current_catchments_runs_end_to_end(no_catchments):
         assert set(with_demand.index) <= _usable_pairs(run, level), level
     assert len(run.current_catchments) and set(run.current_catchments["level"]) == set(LEVELS)
     assert np.isfinite(run.costs["distance_m"]).all()
-    for name in ("overflow.csv", "assignment.csv", "unreachable.csv", "summary.json"):
+    for name in ("overflow.csv", "assignment.csv", "unreachable.csv", "summary.json", "search_areas.csv"):
         assert (run.out_dir / name).exists(), name
     assert not (run.out_dir / "shortfall.csv").exists()
     assert {"beyond_limit", "off_network"} <= set(pd.read_csv(run.out_dir / "assignment.csv").columns)
     assert {"school_id", "how"} <= set(pd.read_csv(run.out_dir / "unreachable.csv").columns)
     saved = json.loads((run.out_dir / "summary.json").read_text(encoding="utf-8"))
     assert set(saved["beyond_limit"]) == set(LEVELS) and set(saved["overflow"]) == set(LEVELS)
+    assert set(saved["search_areas"]) == set(LEVELS)
     loaded = RunResult.load(run.out_dir)
     pd.testing.assert_frame_equal(
         loaded.overflow[["school_id", "level", "overflow_after"]].reset_index(drop=True),
@@ -183,10 +185,20 @@ def _hand_city():
     By hand: B must take the far unit (10). Giving each school whole units, the least overflow is 35:
     A {100, 200, 600} = 120 (30 above 90) and B {900, 3000} = 50 (5 above 45). Every other split has more
     (A {100, 200}, B the rest: 45) or the same with a longer walk (A takes 900 instead of 600).
+
+    Where a school is missing: behind A's 30 are the pupils of its farthest unit (600 m: 30 of its 40),
+    behind B's 5 the far unit at 3,000 m; 2,400 m apart, they are two search areas.
     """
     xs = [100.0, 200.0, 600.0, 900.0, 3000.0]
     units = gpd.GeoDataFrame(
-        {"population": 500.0, "primary": [40.0, 40.0, 40.0, 40.0, 10.0], "junior": 0.0, "district": "D"},
+        {
+            "population": 500.0,
+            "primary": [40.0, 40.0, 40.0, 40.0, 10.0],
+            "junior": 0.0,
+            "district": "D",
+            "pop_x": xs,
+            "pop_y": 50.0,
+        },
         geometry=[box(x - 50, 0, x + 50, 100) for x in xs],
         crs="EPSG:32649",
         index=pd.Index(range(5), name="unit_id"),
@@ -214,6 +226,42 @@ def _hand_city():
     return units, schools, costs.reset_index(drop=True)
 
 
+HAND_SOLUTION = {0: "A", 1: "A", 2: "A", 3: "B", 4: "B"}
+
+
+def _check_hand_plan(units, schools_after, costs, std) -> None:
+    """The overflow and search areas of the hand solution (see :func:`_hand_city`)."""
+    table = metrics.overflow_table(schools_after, units, standards=std, costs=costs).set_index("school_id")
+    assert table.loc["A", "overflow_after"] == pytest.approx(30.0)
+    assert table.loc["B", "overflow_after"] == pytest.approx(5.0)
+    assert "10 of its pupils have no school within the 1,500 m limit" in table.loc["B", "why"]
+    after_plan = table.reset_index()[["school_id", "level", "overflow_after"]]
+    found = search_areas(
+        units,
+        schools_after,
+        after_plan.rename(columns={"overflow_after": "overflow"}),
+        costs=costs,
+        standards=std,
+    ).set_index("area_id")
+    assert found["pupils"].to_dict() == pytest.approx({"primary-01": 30.0, "primary-02": 5.0})
+    assert found.geometry["primary-01"].equals(units.geometry[2])  # x = 600, behind A
+    assert found.geometry["primary-02"].equals(units.geometry[4])  # x = 3,000, behind B
+
+
+def test_hand_solution_overflow_and_search_areas():
+    units, schools, costs = _hand_city()
+    units["current_primary"] = None
+    units["proposed_primary"] = pd.Series(HAND_SOLUTION)
+    after = schools.assign(
+        capacity_after_primary=schools["capacity_primary"],
+        capacity_after_junior=0.0,
+        classes_after_primary=schools["classes_primary"],
+        classes_after_junior=0,
+        opened=False,
+    )
+    _check_hand_plan(units, after, costs, Standards.foshan())
+
+
 @needs_model
 def test_two_schools_one_full_overflow_lands_where_the_hand_solution_puts_it():
     units, schools, costs = _hand_city()
@@ -221,16 +269,11 @@ def test_two_schools_one_full_overflow_lands_where_the_hand_solution_puts_it():
     model = SitingModel.from_scenario(units, schools, None, costs, standards=std, overflow_m=10_000.0)
     solution = model.solve()
     assert solution.status == "optimal"
-    got = solution.assignment.set_index("unit_id")["school_id"].to_dict()
-    assert got == {0: "A", 1: "A", 2: "A", 3: "B", 4: "B"}
-    assert bool(solution.assignment.set_index("unit_id").loc[4, "beyond_limit"])
-    units = stages._apply_assignment(units.assign(current_primary=None), solution.assignment)
-    after = stages._schools_after(schools, solution.opened)
-    table = metrics.overflow_table(after, units, standards=std, costs=costs).set_index("school_id")
-    assert table.loc["A", "overflow_after"] == pytest.approx(30.0)
-    assert table.loc["B", "overflow_after"] == pytest.approx(5.0)
+    assert solution.assignment.set_index("unit_id")["school_id"].to_dict() == HAND_SOLUTION
     model_table = solution.overflow.set_index(["school_id", "level"])["overflow"]
     assert model_table[("A", "primary")] == pytest.approx(30.0) and model_table[("B", "primary")] == 5.0
-    assert "no school within the 1,500 m limit" in table.loc["B", "why"]
     flags = flag_walks(solution.assignment, costs, std).set_index("unit_id")
     assert flags["beyond_limit"].tolist() == [False, False, False, False, True]
+    assert solution.assignment.set_index("unit_id")["beyond_limit"].tolist() == flags["beyond_limit"].tolist()
+    units = stages._apply_assignment(units.assign(current_primary=None), solution.assignment)
+    _check_hand_plan(units, stages._schools_after(schools, solution.opened), costs, std)

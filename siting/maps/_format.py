@@ -30,6 +30,15 @@ LEVEL_LABELS: Mapping[str, str] = {"primary": "Primary", "junior": "Junior middl
 OVERFLOW_RING: Mapping[str, Any] = {"color": "#CC79A7", "weight": 4.5}
 """Outline of a school with pupils above its standard capacity (Okabe–Ito reddish purple, thick)."""
 
+SEARCH_AREA_STYLE: Mapping[str, Any] = {
+    "color": "#CC79A7",
+    "weight": 2.5,
+    "dashArray": "8 5",
+    "fillColor": "#F0E442",
+    "fillOpacity": 0.35,
+}
+"""Search areas for new school land: yellow, with the overflow schools' purple dashed outline."""
+
 
 def _num(frame: pd.DataFrame, col: str, default: float = 0.0) -> pd.Series:
     if col not in frame.columns:

@@ -25,6 +25,7 @@ from siting.maps._format import (
     LEVEL_LABELS,
     OKABE_ITO,
     OVERFLOW_RING,
+    SEARCH_AREA_STYLE,
     _esc,
     _fmt,
     _num,
@@ -347,6 +348,48 @@ def _site_layer(data: _MapData, *, chosen: bool) -> folium.GeoJson | folium.Feat
         base_style=style,
         on_each_feature=_HTML_POPUP_JS,
     )
+
+
+def _search_area_layer(data: _MapData, *, show: bool = True) -> folium.GeoJson | folium.FeatureGroup:
+    """Search areas for new school land (``result.search_areas``): where seats are still missing."""
+    name = "Search areas for new school land"
+    gdf = data.frame("search_areas")
+    if gdf is None:
+        return folium.FeatureGroup(name=f"{name} (none)", show=False)
+    popups = [_search_area_popup(row) for row in gdf.itertuples()]
+    tips = [
+        f"{_esc(r.area_id)}: {_fmt(r.pupils)} {LEVEL_LABELS.get(str(r.level), str(r.level)).lower()} pupils "
+        "without a seat — search area for new school land"
+        for r in gdf.itertuples()
+    ]
+    return _Layer(
+        _collection(gdf.geometry, {"tip": tips, "popup": popups}),
+        name=name,
+        show=show,
+        base_style=SEARCH_AREA_STYLE,
+        on_each_feature=_HTML_POPUP_JS,
+    )
+
+
+def _search_area_popup(row: Any) -> str:
+    """Popup of one search area: pupils, the suggested school and its land, the parcels nearby."""
+    level = LEVEL_LABELS.get(str(row.level), str(row.level)).lower()
+    n = int(row.n_schools) if pd.notna(row.n_schools) else 0
+    size = f"{_fmt(row.suggested_classes)} classes, {_fmt(row.suggested_seats)} seats"
+    schools = f"{n} new {level} school{'s' if n != 1 else ''} of {size}" + (" each" if n > 1 else "")
+    land = f"{_fmt(row.land_needed_m2)} m² ({_fmt(row.land_needed_m2 / 1e4, 2)} ha) per school"
+    rows = [
+        (
+            "Pupils above standard capacity",
+            f"{_fmt(row.pupils)} {level} pupils, {_fmt(row.n_units)} home zones",
+        ),
+        ("Suggested", schools),
+        ("Land needed", land),
+        ("District", str(row.district) if _present(row.district) else "–"),
+    ]
+    parcels = [p.strip() for p in str(row.nearby_parcels or "").split(" | ") if p.strip()]
+    rows += [("Reserved parcel nearby", p) for p in parcels] or [("Reserved parcels nearby", "none")]
+    return _popup(f"Search area {row.area_id}", rows)
 
 
 def _changes_layer(

@@ -16,6 +16,7 @@ from siting.maps._format import (
     LEVEL_LABELS,
     OKABE_ITO,
     OVERFLOW_RING,
+    SEARCH_AREA_STYLE,
     UTILIZATION_CLASSES,
     _esc,
     _fmt,
@@ -82,6 +83,12 @@ def _legend_html(data: _MapData, levels: list[str], density_breaks: np.ndarray |
     parts.append("<b>Reserved sites</b>")
     parts.append(swatch("#009E73", "chosen (parcel)", extra="border:2px solid #000"))
     parts.append(swatch("#DDDDDD", "not chosen", extra="border:2px dashed #666"))
+    if data.frame("search_areas") is not None:
+        style = SEARCH_AREA_STYLE
+        extra = f"border:2px dashed {style['color']}"
+        parts.append(
+            swatch(style["fillColor"], "search area for new school land (seats missing)", extra=extra)
+        )
     parts.append("<b>Catchments</b>")
     parts.append(swatch(OKABE_ITO[0], "one colour per school (hover for its name)"))
     parts.append(swatch("#FFFFFF", "home zone changing school", extra="border:2px solid #000"))

@@ -23,6 +23,7 @@ from siting.maps.layers import (
     _NameTable,
     _radius_layer,
     _school_layer,
+    _search_area_layer,
     _site_layer,
 )
 from siting.maps.page import _finish
@@ -85,6 +86,7 @@ def siting_map(
     _district_layer(data).add_to(m)
     for chosen in (True, False):
         _site_layer(data, chosen=chosen).add_to(m)
+    _search_area_layer(data).add_to(m)
     for lvl in levels:
         _changes_layer(data, lvl, names, show=lvl == levels[0]).add_to(m)
     for lvl in levels:

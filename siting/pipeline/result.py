@@ -50,6 +50,7 @@ class RunResult:
     unreachable: pd.DataFrame = field(default_factory=pd.DataFrame)
     contiguity: pd.DataFrame = field(default_factory=pd.DataFrame)
     overflow: pd.DataFrame = field(default_factory=pd.DataFrame)
+    search_areas: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
     out_dir: Path | None = None
     map_path: Path | None = None
 
@@ -63,8 +64,9 @@ class RunResult:
         """Write the result to ``out_dir`` atomically (all files appear at once, or none).
 
         Files: ``siting.gpkg`` (layers units, schools, sites, catchments, current_catchments, changes,
-        districts), CSV tables (assignment, opened, overflow, changes, school_metrics, district_metrics,
-        cv, options, unreachable, contiguity), ``costs.parquet`` and ``summary.json``.
+        districts, search_areas), CSV tables (assignment, opened, overflow, search_areas, changes,
+        school_metrics, district_metrics, cv, options, unreachable, contiguity), ``costs.parquet`` and
+        ``summary.json``.
 
         Raises
         ------
@@ -99,11 +101,14 @@ class RunResult:
             geoms = self.units.geometry.reindex(self.changes["unit_id"]).to_numpy()
             changes = gpd.GeoDataFrame(self.changes.copy(), geometry=list(geoms), crs=self.units.crs)
             _to_gpkg(changes, gpkg, "changes")
+        if len(self.search_areas):
+            _to_gpkg(self.search_areas, gpkg, "search_areas")
         tables = {
             "assignment": self.assignment,
             "solver_assignment": self.solution.assignment,
             "opened": self.solution.opened.reset_index(),
             "overflow": self.overflow,
+            "search_areas": pd.DataFrame(self.search_areas.drop(columns="geometry", errors="ignore")),
             "changes": self.changes,
             "school_metrics": self.school_metrics,
             "district_metrics": self.district_metrics,
@@ -186,6 +191,7 @@ class RunResult:
             unreachable=table("unreachable"),
             contiguity=table("contiguity"),
             overflow=overflow,
+            search_areas=layer("search_areas", None),
             out_dir=out_dir,
         )
 

@@ -109,9 +109,12 @@ def run_scenario(
             unreachable=costs.unreachable,
         )
         tables = stages.compute_metrics(drawn.schools, drawn.units, costs.costs, standards)
+    with laps("search_areas"):
+        search = stages.find_search_areas(scenario, drawn, facilities, tables.overflow, costs.costs)
 
     summary = run_summary(scenario, area.crs, demand_report, solution, costs, drawn, tables, current_how)
-    result = _assemble(scenario, area, facilities, costs, solution, drawn, tables, summary)
+    summary["search_areas"] = _search_area_totals(search)
+    result = _assemble(scenario, area, facilities, costs, solution, drawn, tables, summary, search)
     if write:
         write_outputs(result, out_dir, map_path if draw_map else None, laps)
     else:
@@ -129,6 +132,7 @@ def _assemble(
     drawn: stages.Catchments,
     tables: stages.Metrics,
     summary: dict[str, Any],
+    search: Any,
 ) -> RunResult:
     """Bundle the stages' outputs into one :class:`RunResult`."""
     return RunResult(
@@ -152,7 +156,21 @@ def _assemble(
         unreachable=drawn.unreachable,
         contiguity=drawn.contiguity,
         overflow=tables.overflow,
+        search_areas=search,
     )
+
+
+def _search_area_totals(search: Any) -> dict[str, dict[str, float]]:
+    """Per level: how many search areas, the pupils behind them and the new schools they ask for."""
+    out = {}
+    for level in ("primary", "junior"):
+        rows = search[search["level"] == level] if len(search) else search
+        out[level] = {
+            "areas": len(rows),
+            "pupils": float(rows["pupils"].sum()) if len(rows) else 0.0,
+            "new_schools": int(rows["n_schools"].sum()) if len(rows) else 0,
+        }
+    return out
 
 
 def write_outputs(result: RunResult, out_dir: Path, map_path: Path | None, laps: _Laps | None = None) -> None:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from siting import catchments as catch
 from siting import demand, metrics, network
+from siting import search_areas as areas
 from siting._cache import cached
 from siting._crs import utm_crs_for
 from siting.config import Scenario
@@ -397,6 +398,30 @@ def compute_metrics(
     )
     return Metrics(
         school_table, district_table, metrics.cv_tables(schools, units, standards=standards), overflow
+    )
+
+
+def find_search_areas(
+    scenario: Scenario,
+    drawn: Catchments,
+    facilities: Facilities,
+    overflow: pd.DataFrame,
+    costs: pd.DataFrame,
+) -> gpd.GeoDataFrame:
+    """Search areas for new school land behind the overflow the plan leaves (:func:`siting.search_areas`).
+
+    Reads the overflow after the plan (``overflow.csv``'s ``overflow_after``), the final catchments and the
+    reserved parcels the plan did not open.
+    """
+    after = overflow[["school_id", "level", "overflow_after"]].rename(columns={"overflow_after": "overflow"})
+    return areas.search_areas(
+        drawn.units,
+        drawn.schools,
+        after,
+        costs=costs,
+        standards=scenario.standards_object(),
+        sites=facilities.sites,
+        options=facilities.options,
     )
 
 
