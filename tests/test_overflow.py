@@ -1,4 +1,4 @@
-"""Overflow instead of shortfall: the overflow table, changes without "→ none", a repair that keeps every home.
+"""Overflow instead of shortfall: overflow table, changes without "→ none", a repair that keeps every home.
 
 Hand-checked cases on 100 m cells; the model is not involved (see ``test_everyhome.py`` for that).
 """
@@ -8,7 +8,6 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
