@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from shapely.geometry import Point, box
+from shapely.geometry import box
 
 from siting import _cache, metrics
 from siting.config import load_scenario
@@ -26,6 +26,8 @@ from siting.pipeline.seating import NEAREST, flag_walks
 from siting.sample import generate_city, write_city
 from siting.search_areas import search_areas
 from siting.standards import LEVELS, LEVELS_SERVED, Standards
+from tests.test_overflow import CRS as SCHOOLS_CRS
+from tests.test_overflow import primary_schools_a_b
 
 pytestmark = pytest.mark.slow
 
@@ -200,25 +202,10 @@ def _hand_city():
             "pop_y": 50.0,
         },
         geometry=[box(x - 50, 0, x + 50, 100) for x in xs],
-        crs="EPSG:32649",
+        crs=SCHOOLS_CRS,
         index=pd.Index(range(5), name="unit_id"),
     )
-    schools = gpd.GeoDataFrame(
-        {
-            "name": ["A", "B"],
-            "level": "primary",
-            "status": "existing",
-            "classes_primary": [2, 1],
-            "classes_junior": 0,
-            "capacity_primary": [90.0, 45.0],
-            "capacity_junior": 0.0,
-            "enrolled_primary": [80.0, 45.0],
-            "enrolled_junior": 0.0,
-        },
-        geometry=[Point(0, 50), Point(1000, 50)],
-        crs="EPSG:32649",
-        index=pd.Index(["A", "B"], name="school_id"),
-    )
+    schools = primary_schools_a_b(x=(0.0, 1000.0), enrolled=(80.0, 45.0))
     rows = [(u, s, abs(x - sx)) for u, x in enumerate(xs) for s, sx in (("A", 0.0), ("B", 1000.0))]
     costs = pd.DataFrame(rows, columns=["unit_id", "school_id", "distance_m"])
     costs = costs[(costs["distance_m"] <= 1500) | ((costs["unit_id"] == 4) & (costs["school_id"] == "B"))]

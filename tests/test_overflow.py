@@ -20,6 +20,26 @@ CRS = "EPSG:32649"
 STD = Standards.foshan()  # primary: 45 per class, large 56+, super-large 66+, hard limit 1,500 m
 
 
+def primary_schools_a_b(*, x: tuple[float, float], enrolled: tuple[float, float]) -> gpd.GeoDataFrame:
+    """Existing primary schools A (2 classes, 90 seats) and B (1 class, 45 seats) at ``x`` (y = 50 m)."""
+    return gpd.GeoDataFrame(
+        {
+            "name": ["A", "B"],
+            "level": "primary",
+            "status": "existing",
+            "classes_primary": [2, 1],
+            "classes_junior": 0,
+            "capacity_primary": [90.0, 45.0],
+            "capacity_junior": 0.0,
+            "enrolled_primary": list(enrolled),
+            "enrolled_junior": 0.0,
+        },
+        geometry=[Point(x[0], 50), Point(x[1], 50)],
+        crs=CRS,
+        index=pd.Index(["A", "B"], name="school_id"),
+    )
+
+
 def _two_schools():
     """A (2 classes, 90 seats, 100 enrolled) at x=50 and B (1 class, 45 seats, 30 enrolled) at x=350.
 
@@ -39,23 +59,8 @@ def _two_schools():
         crs=CRS,
         index=pd.Index([0, 1, 2, 3], name="unit_id"),
     )
-    schools = gpd.GeoDataFrame(
-        {
-            "name": ["A", "B"],
-            "level": "primary",
-            "status": "existing",
-            "classes_primary": [2, 1],
-            "classes_junior": 0,
-            "capacity_primary": [90.0, 45.0],
-            "capacity_junior": 0.0,
-            "enrolled_primary": [100.0, 30.0],
-            "enrolled_junior": 0.0,
-            "capacity_after_primary": [90.0, 45.0],
-            "capacity_after_junior": 0.0,
-        },
-        geometry=[Point(50, 50), Point(350, 50)],
-        crs=CRS,
-        index=pd.Index(["A", "B"], name="school_id"),
+    schools = primary_schools_a_b(x=(50, 350), enrolled=(100.0, 30.0)).assign(
+        capacity_after_primary=[90.0, 45.0], capacity_after_junior=0.0
     )
     costs = pd.DataFrame(
         [(u, s, abs(u * 100 + 50 - x), 0.0) for u in range(4) for s, x in (("A", 50), ("B", 350))],
