@@ -29,7 +29,8 @@ TABLES = [
     "school_metrics.csv",
     "district_metrics.csv",
     "cv.csv",
-    "shortfall.csv",
+    "overflow.csv",
+    "search_areas.csv",
     "options.csv",
     "unreachable.csv",
 ]
