@@ -21,7 +21,7 @@ from siting import _cache, metrics
 from siting.config import load_scenario
 from siting.errors import InputError
 from siting.model import SitingModel, SitingResult
-from siting.pipeline import RunResult, run_scenario, stages
+from siting.pipeline import RunResult, run_scenario, seating, stages
 from siting.pipeline.seating import NEAREST, flag_walks
 from siting.sample import generate_city, write_city
 from siting.search_areas import search_areas
@@ -262,5 +262,5 @@ def test_two_schools_one_full_overflow_lands_where_the_hand_solution_puts_it():
     flags = flag_walks(solution.assignment, costs, std).set_index("unit_id")
     assert flags["beyond_limit"].tolist() == [False, False, False, False, True]
     assert solution.assignment.set_index("unit_id")["beyond_limit"].tolist() == flags["beyond_limit"].tolist()
-    units = stages._apply_assignment(units.assign(current_primary=None), solution.assignment)
+    units = seating.apply_assignment(units.assign(current_primary=None), solution.assignment)
     _check_hand_plan(units, stages._schools_after(schools, solution.opened), costs, std)

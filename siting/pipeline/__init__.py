@@ -9,8 +9,9 @@ Public names:
   :func:`build_demand`, :func:`read_facilities`, :func:`load_graph`, :func:`build_costs`,
   :func:`current_schools`, :func:`solve_model`, :func:`draw_catchments`, :func:`compute_metrics`,
   :func:`find_search_areas`, then :func:`write_outputs`;
-- ``seating.py``: the stages' helpers that read the plan against the hard limit (today's schools by walk
-  when no catchments are given, ``beyond_limit`` / ``off_network``, the school each unreachable unit got).
+- ``seating.py``: the stages' helpers that apply the plan to the units and read it against the hard limit
+  (today's schools by walk when no catchments are given, ``beyond_limit`` / ``off_network``, the school
+  each unreachable unit got).
 
 The pipeline imports the stage packages; no stage imports the pipeline.
 """

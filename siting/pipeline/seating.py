@@ -1,13 +1,15 @@
-"""Every home seated: today's schools where no catchments are given, the walks flagged, who got which school.
+"""Every home seated: today's schools where no catchments are given, the plan on the units, the walks flagged.
 
-Helpers of :mod:`siting.pipeline.stages`: the model seats every unit with demand (issue 13); these read
-its answer against the hard limit and the cost table, and say so in the run's tables.
+Helpers of :mod:`siting.pipeline.stages`: the model seats every unit with demand (issue 13); these put its
+answer on the units (``proposed_<level>``, after the contiguity repair), read it against the hard limit
+and the cost table, and say so in the run's tables.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -212,3 +214,48 @@ def check_overflow(solution: object, schools_after: pd.DataFrame, *, tolerance: 
             float(both.at[worst, "assignment"]),
             float(both.at[worst, "model"]),
         )
+
+
+def apply_assignment(units: gpd.GeoDataFrame, assignment: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Add ``proposed_<level>``: each unit's school (in split mode, the school serving most of its pupils)."""
+    units = units.copy()
+    for level in LEVELS:
+        rows = assignment[assignment["level"] == level]
+        # single-sourced: one row per unit; in split mode keep the school serving most pupils
+        rows = rows.sort_values(["unit_id", "pupils"], ascending=[True, False]).drop_duplicates("unit_id")
+        units[f"proposed_{level}"] = rows.set_index("unit_id")["school_id"].reindex(units.index)
+    return units
+
+
+def add_seated_pupils(units: gpd.GeoDataFrame, assignment: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Add ``proposed_<level>_pupils``: the pupils each unit has at its school (all its demand, by level)."""
+    units = units.copy()
+    for level in LEVELS:
+        rows = assignment[assignment["level"] == level]
+        seated = rows.groupby("unit_id")["pupils"].sum()
+        units[f"proposed_{level}_pupils"] = seated.reindex(units.index).fillna(0.0).to_numpy()
+    return units
+
+
+def final_assignment(units: gpd.GeoDataFrame, solved: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
+    """Return the assignment after contiguity repair: the solver's, with repaired units' schools and walks.
+
+    The solver's own assignment stays in ``solution.assignment`` (and ``solver_assignment.csv``); its
+    objective refers to that one. Units moved by the repair keep their pupils and get the new walk.
+    """
+    out = solved.copy()
+    lookup = costs.set_index(["unit_id", "school_id"])["distance_m"]
+    for level in LEVELS:
+        col = f"proposed_{level}"
+        if col not in units.columns:
+            continue
+        rows = out["level"] == level
+        final = units[col].reindex(out.loc[rows, "unit_id"]).to_numpy()
+        moved = rows.copy()
+        moved.loc[rows] = pd.notna(final) & (final != out.loc[rows, "school_id"].to_numpy())
+        if moved.any():
+            new_school = units[col].reindex(out.loc[moved, "unit_id"]).to_numpy()
+            out.loc[moved, "school_id"] = new_school
+            keys = pd.MultiIndex.from_arrays([out.loc[moved, "unit_id"], new_school])
+            out.loc[moved, "distance_m"] = lookup.reindex(keys).to_numpy()
+    return out

@@ -318,12 +318,13 @@ def draw_catchments(
     :func:`build_costs`) comes back with the school each of its units got.
     """
     standards = scenario.standards_object()
-    units = _apply_assignment(units, solution.assignment)
+    units = seating.apply_assignment(units, solution.assignment)
     schools_after = _schools_after(facilities, solution.opened)
     seating.check_overflow(solution, schools_after)
     units, contiguity = _repair_contiguity(scenario, units, schools_after, costs, crs)
-    assignment = seating.flag_walks(_final_assignment(units, solution.assignment, costs), costs, standards)
-    units = _add_seated_pupils(units, assignment)
+    assignment = seating.final_assignment(units, solution.assignment, costs)
+    assignment = seating.flag_walks(assignment, costs, standards)
+    units = seating.add_seated_pupils(units, assignment)
     proposed = pd.concat(
         [catch.catchments_from_assignment(units, level=level) for level in LEVELS], ignore_index=True
     )
@@ -471,16 +472,6 @@ def _check_current_ids(units: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, scena
             )
 
 
-def _apply_assignment(units: gpd.GeoDataFrame, assignment: pd.DataFrame) -> gpd.GeoDataFrame:
-    units = units.copy()
-    for level in LEVELS:
-        rows = assignment[assignment["level"] == level]
-        # single-sourced: one row per unit; in split mode keep the school serving most pupils
-        rows = rows.sort_values(["unit_id", "pupils"], ascending=[True, False]).drop_duplicates("unit_id")
-        units[f"proposed_{level}"] = rows.set_index("unit_id")["school_id"].reindex(units.index)
-    return units
-
-
 def _schools_after(facilities: gpd.GeoDataFrame, opened: pd.DataFrame) -> gpd.GeoDataFrame:
     """Schools and sites with the plan applied: ``opened``, ``expanded``, ``option`` and capacities after."""
     out = facilities.copy()
@@ -528,37 +519,3 @@ def _repair_contiguity(
         )
         repairs.append(report.assign(level=level) if "level" not in report.columns else report)
     return units, pd.concat(repairs, ignore_index=True)
-
-
-def _add_seated_pupils(units: gpd.GeoDataFrame, assignment: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Add ``proposed_<level>_pupils``: the pupils each unit has at its school (all its demand, by level)."""
-    units = units.copy()
-    for level in LEVELS:
-        rows = assignment[assignment["level"] == level]
-        seated = rows.groupby("unit_id")["pupils"].sum()
-        units[f"proposed_{level}_pupils"] = seated.reindex(units.index).fillna(0.0).to_numpy()
-    return units
-
-
-def _final_assignment(units: gpd.GeoDataFrame, solved: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
-    """Return the assignment after contiguity repair: the solver's, with repaired units' schools and walks.
-
-    The solver's own assignment stays in ``solution.assignment`` (and ``solver_assignment.csv``); its
-    objective refers to that one. Units moved by the repair keep their pupils and get the new walk.
-    """
-    out = solved.copy()
-    lookup = costs.set_index(["unit_id", "school_id"])["distance_m"]
-    for level in LEVELS:
-        col = f"proposed_{level}"
-        if col not in units.columns:
-            continue
-        rows = out["level"] == level
-        final = units[col].reindex(out.loc[rows, "unit_id"]).to_numpy()
-        moved = rows.copy()
-        moved.loc[rows] = pd.notna(final) & (final != out.loc[rows, "school_id"].to_numpy())
-        if moved.any():
-            new_school = units[col].reindex(out.loc[moved, "unit_id"]).to_numpy()
-            out.loc[moved, "school_id"] = new_school
-            keys = pd.MultiIndex.from_arrays([out.loc[moved, "unit_id"], new_school])
-            out.loc[moved, "distance_m"] = lookup.reindex(keys).to_numpy()
-    return out
