@@ -32,12 +32,13 @@ OVERFLOW_RING: Mapping[str, Any] = {"color": "#CC79A7", "weight": 4.5}
 
 SEARCH_AREA_STYLE: Mapping[str, Any] = {
     "color": "#CC79A7",
-    "weight": 2.5,
-    "dashArray": "8 5",
-    "fillColor": "#F0E442",
-    "fillOpacity": 0.35,
+    "weight": 4,
+    "dashArray": "10 6",
+    "fillColor": "#000000",
+    "fillOpacity": 0.3,
 }
-"""Search areas for new school land: yellow, with the overflow schools' purple dashed outline."""
+"""Search areas for new school land: a dark veil over the catchment colours, with the overflow schools'
+purple as a thick dashed outline."""
 
 
 def _num(frame: pd.DataFrame, col: str, default: float = 0.0) -> pd.Series:

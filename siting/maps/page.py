@@ -85,10 +85,9 @@ def _legend_html(data: _MapData, levels: list[str], density_breaks: np.ndarray |
     parts.append(swatch("#DDDDDD", "not chosen", extra="border:2px dashed #666"))
     if data.frame("search_areas") is not None:
         style = SEARCH_AREA_STYLE
-        extra = f"border:2px dashed {style['color']}"
-        parts.append(
-            swatch(style["fillColor"], "search area for new school land (seats missing)", extra=extra)
-        )
+        veil = f"rgba(0,0,0,{style['fillOpacity']})"
+        extra = f"border:3px dashed {style['color']}"
+        parts.append(swatch(veil, "search area for new school land (seats missing)", extra=extra))
     parts.append("<b>Catchments</b>")
     parts.append(swatch(OKABE_ITO[0], "one colour per school (hover for its name)"))
     parts.append(swatch("#FFFFFF", "home zone changing school", extra="border:2px solid #000"))
@@ -126,6 +125,10 @@ def _title_html(data: _MapData, heading: str | None) -> str:
         figures.append(
             ("Pupils above standard capacity", f"{before} in today's catchments → {after} planned")
         )
+    search = data.frame("search_areas")
+    if search is not None:
+        pupils = _fmt(pd.to_numeric(search["pupils"], errors="coerce").sum())
+        figures.append(("Search areas for new land", f"{len(search)} ({pupils} pupils without a seat)"))
     figures.append(
         (
             f"Large classes ({data.standards.large_class_min}+ pupils)",
