@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "siting"
 
 FOUNDATION = {"__init__", "errors", "standards", "_log", "_crs", "_cache", "_jsonify"}
 STAGES = {"config", "facilities", "demand", "network", "model", "catchments", "sample"}
-PRODUCTS = {"metrics", "report", "maps", "plots"}
+PRODUCTS = {"metrics", "report", "maps", "plots", "search_areas"}
 # what each top-level part of the package may import, besides itself
 ALLOWED: dict[str, set[str]] = {
     "__init__": {"errors", "standards"},
@@ -31,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "report": FOUNDATION | {"catchments", "metrics"},
     "maps": FOUNDATION | {"catchments"},
     "plots": FOUNDATION,
+    "search_areas": FOUNDATION | {"catchments", "facilities"},  # sizes land with size_options
     "pipeline": FOUNDATION | STAGES | PRODUCTS,
     "cli": FOUNDATION | STAGES | PRODUCTS | {"pipeline"},
 }
