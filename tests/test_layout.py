@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "search_areas": FOUNDATION | {"catchments", "facilities"},  # sizes land with size_options
     "pipeline": FOUNDATION | STAGES | PRODUCTS,
     "cli": FOUNDATION | STAGES | PRODUCTS | {"pipeline"},
+    "__main__": {"cli"},  # python -m siting
 }
 
 
