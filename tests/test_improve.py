@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siting._improve import improve_assignment
+from siting.model.local_search import improve_assignment
 
 
 def _objective(arc, pair_of_arc, bin_of_arc, cost, demand, capacity, min_load, penalty):

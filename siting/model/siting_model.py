@@ -50,10 +50,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from siting._improve import improve_assignment
 from siting._log import get_logger
-from siting._solve import MatrixProgram, SolveOutcome, relative_gap, solve_program, sparse_rows
 from siting.errors import InfeasibleError, InputError, SolverError
+from siting.model.local_search import improve_assignment
+from siting.model.solvers import MatrixProgram, SolveOutcome, relative_gap, solve_program, sparse_rows
 from siting.standards import LEVELS, LEVELS_SERVED, Standards
 
 log = get_logger(__name__)
