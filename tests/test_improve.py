@@ -1,4 +1,4 @@
-"""The local search that rounds split units to single schools (siting._improve)."""
+"""The local search that rounds split units to single schools (siting.model.local_search)."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ large internal penalty on overflow, and the answer is used only if it has no ove
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,44 +156,33 @@ def improve_assignment(
     LocalSearchResult
     """
     t0 = time.perf_counter()
-    n_pair = len(pair_demand)
-    dem = pair_demand[pair_of_arc].astype(float)
-    cpp = arc_cost / dem
-    allow_short = penalty is not None
-    usable = capacity[bin_of_arc] > 0
-    if allow_short:
-        p = float(penalty)  # type: ignore[arg-type]
-        usable &= cpp < p  # a pupil costing more than the penalty is better left short
-    else:
-        span = float(np.abs(cpp).max()) if len(cpp) else 1.0
-        p = 1e3 * (span + 1.0)
-    arcs_of: list[list[int]] = [[] for _ in range(n_pair)]
-    for a in np.flatnonzero(usable).tolist():
-        arcs_of[pair_of_arc[a]].append(a)
-    assign = np.where((start >= 0) & usable[np.maximum(start, 0)], start, -1)
-    if not allow_short:  # everyone needs a school: start the unassigned at their cheapest arc
-        for k in np.flatnonzero(assign < 0).tolist():
-            if arcs_of[k]:
-                assign[k] = min(arcs_of[k], key=lambda a: (cpp[a], a))
-    n_bin = int(capacity.shape[0])
-    members: list[list[int]] = [[] for _ in range(n_bin)]
-    for a in assign[assign >= 0].tolist():
-        members[bin_of_arc[a]].append(a)
-    bins = [_Bin() for _ in range(n_bin)]
-    cap = capacity.astype(float).tolist()
-    low = min_load.astype(float).tolist()
-    for b in range(n_bin):
-        if members[b]:
-            bins[b].rebuild(members[b], cpp, dem)
-    arc_bin = bin_of_arc.tolist()
-    arc_pair = pair_of_arc.tolist()
-    arc_cpp = cpp.tolist()
-    arc_dem = dem.tolist()
-    pdem = pair_demand.astype(float).tolist()
-    arc_at = [{arc_bin[a]: a for a in options} for options in arcs_of]
+    search = _Search(pair_of_arc, bin_of_arc, arc_cost, pair_demand, capacity, min_load, start, penalty)
+    for swaps in (False, True):
+        if swaps and search.objective() <= stop_below:
+            break
+        seen = [-1] * search.n_pair  # move count when the pair was last examined
+        while search.sweeps < max_sweeps and time.perf_counter() - t0 < max_seconds:
+            search.sweeps += 1
+            improved = search.sweep(swaps, seen, t0, max_seconds)
+            if not improved or (swaps and search.objective() <= stop_below):
+                break
+    seated, feasible = search.seating()
+    return LocalSearchResult(
+        search.assign, seated, feasible, search.moves, search.sweeps, time.perf_counter() - t0
+    )
+
+
+def _bin_cost(
+    bins: list[_Bin], cap: list[float], low: list[float], arc_dem: list[float], arc_cpp: list[float], p: float
+) -> Callable[..., float]:
+    """Return ``value(b, out=-1, into=-1)``, the cost of school-level ``b`` as if changed by one move.
+
+    That is with arc ``out`` removed and/or arc ``into`` added; infinite below the minimum load.
+
+    A closure over the search's lists rather than a method: it is the innermost call of the search.
+    """
 
     def value(b: int, out: int = -1, into: int = -1) -> float:
-        """Cost of school-level ``b`` with arc ``out`` removed and/or arc ``into`` added."""
         x = bins[b]
         load, spend = x.load, x.spend
         if out >= 0:
@@ -211,108 +201,195 @@ def improve_assignment(
         skip = x.pos[out] if out >= 0 else -1
         return spend + _short_cost(x, excess, p, add_c, arc_dem[into] if into >= 0 else 0.0, skip)
 
-    current = [value(b) for b in range(n_bin)]
-    unassigned = float(sum(pdem[k] for k in np.flatnonzero(assign < 0).tolist())) if allow_short else 0.0
-    # a pair's best move depends only on the school-levels it can reach: skip it while none has changed
-    bins_of = [[arc_bin[a] for a in options] for options in arcs_of]
-    changed = [0] * n_bin  # move count when the school-level last changed
-    moves = 0
-    sweeps = 0
+    return value
 
-    def objective() -> float:
-        return float(sum(current)) + p * unassigned
 
-    def update(b: int, out: int, into: int, cost: float) -> None:
+_Move = tuple[int, int, int, float, float]
+"""A move: (arc the pair takes or -1, partner pair or -1, partner's arc, new cost of the pair's old
+school-level, new cost of its new one)."""
+
+
+class _Search:
+    """The state of one local search: school-levels, the assignment, and the counters of moves and passes.
+
+    Parameters are those of :func:`improve_assignment`. Arcs to school-levels without capacity, and with
+    shortfall those costing more per pupil than the penalty, are never used. Without shortfall the
+    unassigned pairs start at their cheapest arc and a large internal penalty stands for overflow.
+    """
+
+    def __init__(
+        self,
+        pair_of_arc: np.ndarray,
+        bin_of_arc: np.ndarray,
+        arc_cost: np.ndarray,
+        pair_demand: np.ndarray,
+        capacity: np.ndarray,
+        min_load: np.ndarray,
+        start: np.ndarray,
+        penalty: float | None,
+    ) -> None:
+        self.n_pair = n_pair = len(pair_demand)
+        self.pair_of_arc = pair_of_arc
+        self.dem = dem = pair_demand[pair_of_arc].astype(float)
+        self.cpp = cpp = arc_cost / dem
+        self.allow_short = allow_short = penalty is not None
+        usable = capacity[bin_of_arc] > 0
+        if allow_short:
+            self.p = float(penalty)  # type: ignore[arg-type]
+            usable &= cpp < self.p  # a pupil costing more than the penalty is better left short
+        else:
+            span = float(np.abs(cpp).max()) if len(cpp) else 1.0
+            self.p = 1e3 * (span + 1.0)
+        self.arcs_of: list[list[int]] = [[] for _ in range(n_pair)]
+        for a in np.flatnonzero(usable).tolist():
+            self.arcs_of[pair_of_arc[a]].append(a)
+        self.assign = assign = np.where((start >= 0) & usable[np.maximum(start, 0)], start, -1)
+        if not allow_short:  # everyone needs a school: start the unassigned at their cheapest arc
+            for k in np.flatnonzero(assign < 0).tolist():
+                if self.arcs_of[k]:
+                    assign[k] = min(self.arcs_of[k], key=lambda a: (cpp[a], a))
+        n_bin = int(capacity.shape[0])
+        members: list[list[int]] = [[] for _ in range(n_bin)]
+        for a in assign[assign >= 0].tolist():
+            members[bin_of_arc[a]].append(a)
+        self.bins = [_Bin() for _ in range(n_bin)]
+        self.cap: list[float] = capacity.astype(float).tolist()
+        self.low: list[float] = min_load.astype(float).tolist()
+        for b in range(n_bin):
+            if members[b]:
+                self.bins[b].rebuild(members[b], cpp, dem)
+        self._index_arcs(bin_of_arc, pair_demand)
+        self.value = _bin_cost(self.bins, self.cap, self.low, self.arc_dem, self.arc_cpp, self.p)
+        """``value(b, out, into)``: cost of school-level ``b`` with arc ``out`` out and/or ``into`` in."""
+        self.current = [self.value(b) for b in range(n_bin)]
+        self.unassigned = (
+            float(sum(self.pdem[k] for k in np.flatnonzero(assign < 0).tolist())) if allow_short else 0.0
+        )
+        # a pair's best move depends only on the school-levels it can reach: skip it while none has changed
+        self.bins_of = [[self.arc_bin[a] for a in options] for options in self.arcs_of]
+        self.changed = [0] * n_bin  # move count when the school-level last changed
+        self.moves = 0
+        self.sweeps = 0
+
+    def _index_arcs(self, bin_of_arc: np.ndarray, pair_demand: np.ndarray) -> None:
+        """Keep the arc arrays as Python lists (fast to index), and each pair's arc per school-level."""
+        self.arc_bin: list[int] = bin_of_arc.tolist()
+        self.arc_pair: list[int] = self.pair_of_arc.tolist()
+        self.arc_cpp: list[float] = self.cpp.tolist()
+        self.arc_dem: list[float] = self.dem.tolist()
+        self.pdem: list[float] = pair_demand.astype(float).tolist()
+        self.arc_at = [{self.arc_bin[a]: a for a in options} for options in self.arcs_of]
+
+    def objective(self) -> float:
+        """Return the objective: the school-levels' costs plus the penalty of the unassigned pupils."""
+        return float(sum(self.current)) + self.p * self.unassigned
+
+    def update(self, b: int, out: int, into: int, cost: float) -> None:
         """Take arc ``out`` from school-level ``b`` and/or put arc ``into`` in it, now costing ``cost``."""
-        arcs = [a for a in bins[b].arcs if a != out]
+        arcs = [a for a in self.bins[b].arcs if a != out]
         if into >= 0:
             arcs.append(into)
-        bins[b].rebuild(arcs, cpp, dem)
-        current[b] = cost
-        changed[b] = moves
+        self.bins[b].rebuild(arcs, self.cpp, self.dem)
+        self.current[b] = cost
+        self.changed[b] = self.moves
 
-    for swaps in (False, True):
-        if swaps and objective() <= stop_below:
-            break
-        seen = [-1] * n_pair  # move count when the pair was last examined
-        while sweeps < max_sweeps and time.perf_counter() - t0 < max_seconds:
-            sweeps += 1
-            improved = 0
-            for k in range(n_pair):
-                options = arcs_of[k]
-                if not options:
-                    continue
-                if k % 64 == 0 and time.perf_counter() - t0 > max_seconds:
-                    break
-                last = seen[k]
-                seen[k] = moves
-                if last >= 0 and max(changed[b] for b in bins_of[k]) <= last:
-                    continue
-                a0 = int(assign[k])
-                d_k = pdem[k]
-                b0 = arc_bin[a0] if a0 >= 0 else -1
-                new0 = value(b0, out=a0) if a0 >= 0 else 0.0
-                delta0 = new0 - current[b0] if a0 >= 0 else -p * d_k
-                best_delta = -1e-7 * max(1.0, abs(delta0))
-                best: tuple[int, int, int, float, float] | None = None  # (arc, partner, partner arc, ...)
-                if a0 >= 0 and allow_short and delta0 + p * d_k < best_delta:  # leave the pair short
-                    best_delta, best = delta0 + p * d_k, (-1, -1, -1, new0, 0.0)
-                for a in options:
-                    b = arc_bin[a]
-                    if b == b0:
-                        continue
-                    new1 = value(b, into=a)
-                    delta = delta0 + new1 - current[b]
-                    if delta < best_delta:
-                        best_delta, best = delta, (a, -1, -1, new0, new1)
-                    if not swaps or a0 < 0:
-                        continue
-                    for m in bins[b].arcs:  # trade places with a pair at b that can reach b0
-                        k2 = arc_pair[m]
-                        m2 = arc_at[k2].get(b0, -1)
-                        if m2 < 0:
-                            continue
-                        s0 = value(b0, out=a0, into=m2)
-                        s1 = value(b, out=m, into=a)
-                        delta = s0 - current[b0] + s1 - current[b]
-                        if delta < best_delta:
-                            best_delta, best = delta, (a, k2, m2, s0, s1)
-                if best is None:
-                    continue
-                a1, k2, m2, new0, new1 = best
-                moves += 1
-                if k2 < 0:  # shift k from b0 (or none) to a1's school-level (or none)
-                    if a0 >= 0:
-                        update(b0, a0, -1, new0)
-                    else:
-                        unassigned -= d_k
-                    if a1 >= 0:
-                        update(arc_bin[a1], -1, a1, new1)
-                    else:
-                        unassigned += d_k
-                else:  # swap: k goes to a1's school-level, k2 comes to b0 over its arc m2
-                    update(b0, a0, m2, new0)
-                    update(arc_bin[a1], int(assign[k2]), a1, new1)
-                    assign[k2] = m2
-                assign[k] = a1
-                seen[k] = moves
-                improved += 1
-            if not improved or (swaps and objective() <= stop_below):
+    def sweep(self, swaps: bool, seen: list[int], t0: float, max_seconds: float) -> int:
+        """Make the best move of each pair whose school-levels changed since it was last examined.
+
+        Returns
+        -------
+        int
+            Moves made in this pass (it ends early after ``max_seconds`` from ``t0``).
+        """
+        improved = 0
+        for k in range(self.n_pair):
+            if not self.arcs_of[k]:
+                continue
+            if k % 64 == 0 and time.perf_counter() - t0 > max_seconds:
                 break
-    seated = np.zeros(n_pair)
-    feasible = True
-    for b in range(n_bin):
-        x = bins[b]
-        if not x.arcs:
-            feasible &= low[b] <= 1e-6
-            continue
-        room = cap[b]
-        for i in range(len(x.arcs) - 1, -1, -1):  # cheapest first
-            take = min(x.ds[i], max(room, 0.0))
-            room -= take
-            seated[pair_of_arc[x.arcs[i]]] = take / x.ds[i]
-        feasible &= min(x.load, cap[b]) >= low[b] - 1e-6
-    if not allow_short:
-        feasible &= bool((assign >= 0).all()) and bool((seated >= 1 - 1e-9).all())
-    seated[assign < 0] = 0.0
-    return LocalSearchResult(assign, seated, bool(feasible), moves, sweeps, time.perf_counter() - t0)
+            last = seen[k]
+            seen[k] = self.moves
+            if last >= 0 and max(self.changed[b] for b in self.bins_of[k]) <= last:
+                continue
+            best = self.best_move(k, swaps)
+            if best is None:
+                continue
+            self.apply(k, best)
+            seen[k] = self.moves
+            improved += 1
+        return improved
+
+    def best_move(self, k: int, swaps: bool) -> _Move | None:
+        """Return pair ``k``'s most improving shift (or, with ``swaps``, swap), or None when none improves."""
+        value, arc_bin, current, p = self.value, self.arc_bin, self.current, self.p
+        a0 = int(self.assign[k])
+        d_k = self.pdem[k]
+        b0 = arc_bin[a0] if a0 >= 0 else -1
+        new0 = value(b0, out=a0) if a0 >= 0 else 0.0
+        delta0 = new0 - current[b0] if a0 >= 0 else -p * d_k
+        best_delta = -1e-7 * max(1.0, abs(delta0))
+        best: _Move | None = None
+        if a0 >= 0 and self.allow_short and delta0 + p * d_k < best_delta:  # leave the pair short
+            best_delta, best = delta0 + p * d_k, (-1, -1, -1, new0, 0.0)
+        for a in self.arcs_of[k]:
+            b = arc_bin[a]
+            if b == b0:
+                continue
+            new1 = value(b, into=a)
+            delta = delta0 + new1 - current[b]
+            if delta < best_delta:
+                best_delta, best = delta, (a, -1, -1, new0, new1)
+            if not swaps or a0 < 0:
+                continue
+            for m in self.bins[b].arcs:  # trade places with a pair at b that can reach b0
+                k2 = self.arc_pair[m]
+                m2 = self.arc_at[k2].get(b0, -1)
+                if m2 < 0:
+                    continue
+                s0 = value(b0, out=a0, into=m2)
+                s1 = value(b, out=m, into=a)
+                delta = s0 - current[b0] + s1 - current[b]
+                if delta < best_delta:
+                    best_delta, best = delta, (a, k2, m2, s0, s1)
+        return best
+
+    def apply(self, k: int, best: _Move) -> None:
+        """Make the move ``best`` of pair ``k``."""
+        a0 = int(self.assign[k])
+        d_k = self.pdem[k]
+        b0 = self.arc_bin[a0] if a0 >= 0 else -1
+        a1, k2, m2, new0, new1 = best
+        self.moves += 1
+        if k2 < 0:  # shift k from b0 (or none) to a1's school-level (or none)
+            if a0 >= 0:
+                self.update(b0, a0, -1, new0)
+            else:
+                self.unassigned -= d_k
+            if a1 >= 0:
+                self.update(self.arc_bin[a1], -1, a1, new1)
+            else:
+                self.unassigned += d_k
+        else:  # swap: k goes to a1's school-level, k2 comes to b0 over its arc m2
+            self.update(b0, a0, m2, new0)
+            self.update(self.arc_bin[a1], int(self.assign[k2]), a1, new1)
+            self.assign[k2] = m2
+        self.assign[k] = a1
+
+    def seating(self) -> tuple[np.ndarray, bool]:
+        """Return the share of each pair's demand seated (cheapest pupils first) and whether all holds."""
+        seated = np.zeros(self.n_pair)
+        feasible = True
+        for b, x in enumerate(self.bins):
+            if not x.arcs:
+                feasible &= self.low[b] <= 1e-6
+                continue
+            room = self.cap[b]
+            for i in range(len(x.arcs) - 1, -1, -1):  # cheapest first
+                take = min(x.ds[i], max(room, 0.0))
+                room -= take
+                seated[self.pair_of_arc[x.arcs[i]]] = take / x.ds[i]
+            feasible &= min(x.load, self.cap[b]) >= self.low[b] - 1e-6
+        if not self.allow_short:
+            feasible &= bool((self.assign >= 0).all()) and bool((seated >= 1 - 1e-9).all())
+        seated[self.assign < 0] = 0.0
+        return seated, bool(feasible)
