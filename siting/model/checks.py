@@ -115,10 +115,7 @@ def check_result(d: dict[str, Any], levels: list[Any], result: SitingResult) -> 
     Returns
     -------
     dict
-        ``objective`` (recomputed), ``max_capacity_excess`` (pupils over any capacity, ≤ 0 when
-        feasible), ``max_coverage_error`` (largest |served + short − demand| over unit-levels, pupils),
-        ``unknown_arcs`` (assignment rows that are not arcs of the model), ``max_sources`` (most schools
-        serving one unit-level), ``options_per_school`` (most options opened at one school).
+        The numbers :meth:`SitingModel.check` documents.
     """
     asg = attach_arc_parts(d, result.assignment)
     unknown = int(asg["cost"].isna().sum())

@@ -80,6 +80,44 @@ class _Rows:
         self.n += len(lo)
 
 
+@dataclass
+class _Columns:
+    """Where the variables sit: the columns of arcs, options and shortfall, and the (facility, level) rows.
+
+    A (facility, level) is numbered ``facility * n_levels + level``.
+    """
+
+    arc: np.ndarray
+    opt: np.ndarray
+    short: np.ndarray
+    fl: np.ndarray
+    """(facility, level) of each arc."""
+    o_fl: np.ndarray
+    """(facility, level) of each option and level (option-major)."""
+    o_col: np.ndarray
+    """Column of each option and level."""
+    o_q: np.ndarray
+    """Capacity of each option and level, pupils."""
+
+
+def _columns(d: dict[str, Any]) -> _Columns:
+    """Return the column layout of the program of ``d``: arcs, then options, then shortfall (if allowed)."""
+    a_k, o_f = d["a_k"], d["o_f"]
+    n_arc, n_opt, n_pair = len(a_k), len(o_f), len(d["k_d"])
+    n_l = d["base"].shape[1]
+    n_s = n_pair if d["has_shortfall"] else 0
+    opt_cols = n_arc + np.arange(n_opt)
+    return _Columns(
+        arc=np.arange(n_arc),
+        opt=opt_cols,
+        short=n_arc + n_opt + np.arange(n_s),
+        fl=d["a_f"] * n_l + d["k_l"][a_k],
+        o_fl=np.repeat(o_f, n_l) * n_l + np.tile(np.arange(n_l), n_opt),
+        o_col=opt_cols[np.repeat(np.arange(n_opt), n_l)],
+        o_q=d["o_cap"].reshape(-1),
+    )
+
+
 def build_program(d: dict[str, Any], link_mask: np.ndarray | None = None) -> MatrixProgram:
     """Build the matrix program (columns: arcs, options, shortfall) from the core arrays.
 
@@ -87,74 +125,52 @@ def build_program(d: dict[str, Any], link_mask: np.ndarray | None = None) -> Mat
     serving from a closed facility, so any subset gives a valid model (the rows only tighten the bound).
     Sets ``d["s_col"]``, the shortfall columns.
     """
-    a_k, a_f = d["a_k"], d["a_f"]
-    k_l, k_d = d["k_l"], d["k_d"]
-    o_f, o_cap = d["o_f"], d["o_cap"]
-    n_arc, n_opt, n_pair = len(a_k), len(o_f), len(k_d)
-    n_l = d["base"].shape[1]
-    n_s = n_pair if d["has_shortfall"] else 0
-    n_col = n_arc + n_opt + n_s
-    arc_cols = np.arange(n_arc)
-    opt_cols = n_arc + np.arange(n_opt)
-    s_cols = n_arc + n_opt + np.arange(n_s)
-    d["s_col"] = s_cols
-    fl = a_f * n_l + k_l[a_k]  # (facility, level) of each arc
-    # (facility, level), column and capacity of each option and level
-    o_fl = np.repeat(o_f, n_l) * n_l + np.tile(np.arange(n_l), n_opt)
-    o_col = opt_cols[np.repeat(np.arange(n_opt), n_l)]
-    o_q = o_cap.reshape(-1)
+    cols = _columns(d)
+    d["s_col"] = cols.short
+    n_col = len(cols.arc) + len(cols.opt) + len(cols.short)
     m = _Rows()
-    _assignment_rows(m, a_k, arc_cols, s_cols, n_pair)
-    used_fl = _capacity_rows(m, d, fl, arc_cols, o_fl, o_col, o_q)
-    _min_load_rows(m, d, fl, used_fl, arc_cols)
-    _option_rows(m, d, opt_cols)
-    _linking_rows(m, d, fl, arc_cols, o_fl, o_col, o_q, link_mask)
-    _limit_rows(m, d, opt_cols)
+    _assignment_rows(m, d, cols)
+    used_fl = _capacity_rows(m, d, cols)
+    _min_load_rows(m, d, cols, used_fl)
+    _option_rows(m, d, cols)
+    _linking_rows(m, d, cols, link_mask)
+    _limit_rows(m, d, cols)
     a = sparse_rows(m.rows, m.cols, m.vals, (m.n, n_col))
-    c = np.concatenate([d["a_cost"] + d["a_dis"], d["o_fixed"], k_d * d["penalty"] if n_s else np.zeros(0)])
+    c = np.concatenate(
+        [d["a_cost"] + d["a_dis"], d["o_fixed"], d["k_d"] * d["penalty"] if len(cols.short) else np.zeros(0)]
+    )
     lb = np.zeros(n_col)
     ub = np.ones(n_col)
     integer = np.zeros(n_col, dtype=bool)
-    integer[opt_cols] = True
+    integer[cols.opt] = True
     return MatrixProgram(c, lb, ub, integer, a, np.concatenate(m.lo), np.concatenate(m.hi))
 
 
-def _assignment_rows(
-    m: _Rows, a_k: np.ndarray, arc_cols: np.ndarray, s_cols: np.ndarray, n_pair: int
-) -> None:
+def _assignment_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> None:
     """Rows 1, assignment: ``sum x + s = 1`` per pair (``s`` only with shortfall)."""
+    n_pair = len(d["k_d"])
     r0 = m.n
-    m.add(r0 + a_k, arc_cols, np.ones(len(arc_cols)))
-    if len(s_cols):
-        m.add(r0 + np.arange(n_pair), s_cols, np.ones(n_pair))
+    m.add(r0 + d["a_k"], cols.arc, np.ones(len(cols.arc)))
+    if len(cols.short):
+        m.add(r0 + np.arange(n_pair), cols.short, np.ones(n_pair))
     m.close(np.ones(n_pair), np.ones(n_pair))
 
 
-def _capacity_rows(
-    m: _Rows,
-    d: dict[str, Any],
-    fl: np.ndarray,
-    arc_cols: np.ndarray,
-    o_fl: np.ndarray,
-    o_col: np.ndarray,
-    o_q: np.ndarray,
-) -> np.ndarray:
+def _capacity_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> np.ndarray:
     """Rows 2, capacity per used (facility, level): ``sum d x - sum q z <= base``; return those pairs."""
     n_f, n_l = d["base"].shape
-    used_fl = np.unique(fl)
+    used_fl = np.unique(cols.fl)
     row_of = np.full(n_f * n_l, -1, dtype=np.int64)
     row_of[used_fl] = m.n + np.arange(len(used_fl))
-    m.add(row_of[fl], arc_cols, d["k_d"][d["a_k"]])
-    o_rows = row_of[o_fl]
-    mask = (o_rows >= 0) & (o_q > 0)
-    m.add(o_rows[mask], o_col[mask], -o_q[mask])
+    m.add(row_of[cols.fl], cols.arc, d["k_d"][d["a_k"]])
+    o_rows = row_of[cols.o_fl]
+    mask = (o_rows >= 0) & (cols.o_q > 0)
+    m.add(o_rows[mask], cols.o_col[mask], -cols.o_q[mask])
     m.close(np.full(len(used_fl), -np.inf), d["base"].reshape(-1)[used_fl])
     return used_fl
 
 
-def _min_load_rows(
-    m: _Rows, d: dict[str, Any], fl: np.ndarray, used_fl: np.ndarray, arc_cols: np.ndarray
-) -> None:
+def _min_load_rows(m: _Rows, d: dict[str, Any], cols: _Columns, used_fl: np.ndarray) -> None:
     """Rows 3, minimum loads: ``sum d x >= m`` per used (facility, level) with a minimum."""
     n_f, n_l = d["base"].shape
     mload = d["min_load"].reshape(-1)
@@ -163,12 +179,12 @@ def _min_load_rows(
         return
     mrow = np.full(n_f * n_l, -1, dtype=np.int64)
     mrow[ml_fl] = m.n + np.arange(len(ml_fl))
-    sel = mrow[fl] >= 0
-    m.add(mrow[fl][sel], arc_cols[sel], d["k_d"][d["a_k"]][sel])
+    sel = mrow[cols.fl] >= 0
+    m.add(mrow[cols.fl][sel], cols.arc[sel], d["k_d"][d["a_k"]][sel])
     m.close(mload[ml_fl], np.full(len(ml_fl), np.inf))
 
 
-def _option_rows(m: _Rows, d: dict[str, Any], opt_cols: np.ndarray) -> None:
+def _option_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> None:
     """Rows 4: at most one option per facility (exactly one when forced and new)."""
     o_f, is_new = d["o_f"], d["is_new_f"]
     n_f = d["base"].shape[0]
@@ -177,7 +193,7 @@ def _option_rows(m: _Rows, d: dict[str, Any], opt_cols: np.ndarray) -> None:
         return
     frow = np.full(n_f, -1, dtype=np.int64)
     frow[fac_with_opt] = m.n + np.arange(len(fac_with_opt))
-    m.add(frow[o_f], opt_cols, np.ones(len(o_f)))
+    m.add(frow[o_f], cols.opt, np.ones(len(o_f)))
     lo_f = np.zeros(len(fac_with_opt))
     forced = np.zeros(n_f, dtype=bool)
     forced[d["forced"]] = True
@@ -191,16 +207,7 @@ def _linking_arcs(d: dict[str, Any]) -> np.ndarray:
     return np.flatnonzero(d["base"][d["a_f"], a_l] <= 0)
 
 
-def _linking_rows(
-    m: _Rows,
-    d: dict[str, Any],
-    fl: np.ndarray,
-    arc_cols: np.ndarray,
-    o_fl: np.ndarray,
-    o_col: np.ndarray,
-    o_q: np.ndarray,
-    link_mask: np.ndarray | None,
-) -> None:
+def _linking_rows(m: _Rows, d: dict[str, Any], cols: _Columns, link_mask: np.ndarray | None) -> None:
     """Rows 5, linking: ``x_a <= sum`` of the facility's options with capacity for that level (base 0)."""
     link = _linking_arcs(d)
     if link_mask is not None:
@@ -208,18 +215,18 @@ def _linking_rows(
     if not len(link):
         return
     lrows = m.n + np.arange(len(link))
-    m.add(lrows, arc_cols[link], np.ones(len(link)))
-    opts = pd.DataFrame({"fl": o_fl, "col": o_col})
-    opts = opts[o_q > 0]
-    left = pd.DataFrame({"fl": fl[link], "row": lrows})
+    m.add(lrows, cols.arc[link], np.ones(len(link)))
+    opts = pd.DataFrame({"fl": cols.o_fl, "col": cols.o_col})
+    opts = opts[cols.o_q > 0]
+    left = pd.DataFrame({"fl": cols.fl[link], "row": lrows})
     joined = left.merge(opts, on="fl", how="inner", sort=False)
     m.add(joined["row"].to_numpy(), joined["col"].to_numpy(), -np.ones(len(joined)))
     m.close(np.full(len(link), -np.inf), np.zeros(len(link)))
 
 
-def _limit_rows(m: _Rows, d: dict[str, Any], opt_cols: np.ndarray) -> None:
+def _limit_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> None:
     """Rows 6: limits on new openings, budget and total open facilities (one row each)."""
-    is_new = d["is_new_f"]
+    is_new, opt_cols = d["is_new_f"], cols.opt
     new_opt = is_new[d["o_f"]] if len(opt_cols) else np.zeros(0, dtype=bool)
     n_existing = int((~is_new).sum())
     limits: list[tuple[np.ndarray, np.ndarray, float, float]] = []
