@@ -149,7 +149,7 @@ class SitingModel:
     ) -> SitingModel:
         """Build the planning model for both levels from the contract tables (``docs/architecture.md``).
 
-        (Long only for its fifteen parameters; the tables are built by
+        (Long because of its fifteen parameters; the tables are built by
         :func:`~siting.model.tables.scenario_tables`.)
 
         Parameters
