@@ -18,6 +18,10 @@ Modules and public names
 - :mod:`~siting.report.places`: :class:`SheetGrid`, :func:`grid_references`, :func:`unit_places`,
   :func:`roads_from_graph` (naming units the way people find them).
 - :mod:`~siting.report.labels`: :data:`LABELS`, :func:`bilingual` (Chinese and English labels).
+- :mod:`~siting.report.pack`: :func:`write_packs`, :func:`pack_files`, :func:`print_pdfs` (the printable
+  hearing brief and review pack, HTML and PDF, written atomically); pages in
+  :mod:`~siting.report.brief_pages` and :mod:`~siting.report.review_pages`, static maps in
+  :mod:`~siting.report.figures`.
 """
 
 from siting.report.brief import hearing_brief
@@ -26,6 +30,7 @@ from siting.report.evidence import evidence_rows
 from siting.report.hearing import hearing_tables
 from siting.report.labels import LABELS, bilingual
 from siting.report.output import FORMATS, format_table, markdown_table, write_tables
+from siting.report.pack import pack_files, print_pdfs, write_packs
 from siting.report.places import SheetGrid, grid_references, roads_from_graph, unit_places
 from siting.report.review import TERMINAL_COLUMNS, review_tables
 
@@ -41,9 +46,12 @@ __all__ = [
     "hearing_brief",
     "hearing_tables",
     "markdown_table",
+    "pack_files",
+    "print_pdfs",
     "resolve_parcels",
     "review_tables",
     "roads_from_graph",
     "unit_places",
+    "write_packs",
     "write_tables",
 ]

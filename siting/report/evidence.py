@@ -103,7 +103,7 @@ def evidence_rows(brief: Mapping[str, pd.DataFrame], school_id: str) -> list[tup
         (bilingual("land_area"), f"{num(p['area_m2'])} m² ({num(p['area_m2'] / 1e4, 2)} ha){central}")
     )
     if pd.notna(p.get("available_from")):
-        rows.append((bilingual("available_from"), num(p["available_from"])))
+        rows.append((bilingual("available_from"), f"{int(p['available_from'])}"))
     rows.append((bilingual("sizes_table"), sizes_text(brief["sizes"], school_id)))
     rows += _chosen_rows(brief, p, levels) if p["chosen"] else _not_chosen_rows(p, levels)
     rows += counterfactual_rows(brief.get("counterfactual"), school_id)
