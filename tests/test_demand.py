@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 from siting import demand
 from siting.cli import cli
+from siting.demand import allocate as demand_allocate
+from siting.demand import units as demand_units
 from siting.errors import CRSError, InputError, OutputExistsError
 from siting.standards import Standards
 
@@ -113,7 +115,7 @@ def test_total_conserved_on_misaligned_grids(tmp_path_factory, shape, frac, cell
     expected = expected_bbox_sum(values, from_origin(LON0, LAT0, RES, RES), bbox)
     if expected <= 0:
         return
-    units, report = demand._build_units(
+    units, report = demand_units._build_units(
         path, area=bbox, area_crs=None, cell_size_m=cell, units=None, crs=None, band=None, district_field=None
     )
     assert abs(report["raster_sum"] - expected) / expected < 1e-9
@@ -150,7 +152,7 @@ def test_total_conserved_across_crss(tmp_path_factory, offset, cell, study) -> N
     cells = shapely.box(x0 + c * 100, y0 - (r + 1) * 100, x0 + (c + 1) * 100, y0 - r * 100).ravel()
     share = shapely.area(shapely.intersection(cells, area_r)) / 10_000.0
     expected = float((values.ravel() * share).sum())
-    units, report = demand._build_units(
+    units, report = demand_units._build_units(
         path,
         area=area,
         area_crs=None,
@@ -181,10 +183,10 @@ def test_grid_allocation_converges_to_exact_area_weighting(pop_raster, monkeypat
     grid, diff = grid_vs_exact(path, bbox, cell)
     # bound: residents move at most half a sub-cell (s = res / k) across a unit's edges
     res = 96.0  # m, about 0.0009° at lat 23
-    k = demand._subsamples(res, cell)
+    k = demand_allocate._subsamples(res, cell)
     density = values.max() / (92.0 * 100.0)
     assert diff.max() <= 4 * cell * 0.5 * (res / k) * density
-    monkeypatch.setattr(demand, "_SUBSAMPLE_FACTOR", 32.0)
+    monkeypatch.setattr(demand_allocate, "_SUBSAMPLE_FACTOR", 32.0)
     _, finer = grid_vs_exact(path, bbox, cell)
     assert finer.max() < 0.5 * diff.max() and finer.mean() < 0.6 * diff.mean()
     # population points lie inside their units

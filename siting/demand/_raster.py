@@ -4,7 +4,7 @@ Open a band, read only the study area's window in strips, clean nodata / NaN / n
 compute each cell's exact fraction inside the study area.
 
 Everything here works in the raster's own CRS, where cells are true rectangles. Re-projection to the study CRS
-and allocation to demand units live in :mod:`siting.demand`.
+and allocation to demand units live in :mod:`siting.demand.allocate`.
 """
 
 from __future__ import annotations

@@ -90,60 +90,12 @@ def edge_table(graph: nx.MultiDiGraph, *, name: str = "network") -> EdgeTable:
             "that covers the study area."
         )
     nodes = pd.Index(list(graph.nodes), tupleize_cols=False)
-    try:
-        xs = np.fromiter((d["x"] for _, d in graph.nodes(data=True)), float, count=len(nodes))
-        ys = np.fromiter((d["y"] for _, d in graph.nodes(data=True)), float, count=len(nodes))
-    except KeyError as exc:
-        raise NetworkError(
-            f"{name}: a node has no {exc.args[0]!r} coordinate; nodes need 'x' and 'y'."
-        ) from exc
-    node_xy = np.column_stack([xs, ys])
-    position = {label: i for i, label in enumerate(nodes)}
-    ui_list, vi_list, keys, lengths, geoms = [], [], [], [], []
-    for u, nbrs in graph.adjacency():  # the plain dicts: much faster than graph.edges(data=True)
-        iu = position[u]
-        for v, by_key in nbrs.items():
-            iv = position[v]
-            for k, data in by_key.items():
-                ui_list.append(iu)
-                vi_list.append(iv)
-                keys.append(k)
-                lengths.append(data.get("length", np.nan))
-                geoms.append(data.get("geometry"))
-    ui = np.asarray(ui_list, dtype=np.int64)
-    vi = np.asarray(vi_list, dtype=np.int64)
-    try:
-        length = np.asarray(lengths, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise NetworkError(f"{name}: an edge 'length' is not a number ({exc}).") from exc
-    bad = ~np.isfinite(length) | (length < 0)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise NetworkError(
-            f"{name}: edge ({nodes[ui[i]]!r}, {nodes[vi[i]]!r}, {keys[i]!r}) has length "
-            f"{describe(lengths[i])}; every edge needs a finite 'length' in metres (osmnx adds it; for "
-            "your own graph set it)."
-        )
+    node_xy = _node_xy(graph, len(nodes), name)
+    ui, vi, keys, lengths, geoms = _edge_lists(graph, nodes)
+    length = _edge_lengths(lengths, (ui, vi, keys), nodes, name)
     geometry = np.asarray(geoms, dtype=object)
     drawn = np.array([g is not None for g in geoms], dtype=bool)
-    # One row per physical edge: the reverse copy of a two-way street has the same ends, length and
-    # (reversed) geometry. Edges without geometry are straight lines, so their ends and length identify
-    # them; drawn geometries are compared oriented from the lower to the higher node id (loops: the
-    # smaller of both orientations).
-    ident = np.full(len(ui), b"", dtype=object)
-    if drawn.any():
-        g = geometry[drawn]
-        canon = np.where(ui[drawn] > vi[drawn], shapely.reverse(g), g)
-        fwd = shapely.to_wkb(canon)
-        loop = ui[drawn] == vi[drawn]
-        if loop.any():
-            rev = shapely.to_wkb(shapely.reverse(canon[loop]))
-            fwd[loop] = np.where(rev < fwd[loop], rev, fwd[loop])
-        ident[drawn] = fwd
-    frame = pd.DataFrame(
-        {"a": np.minimum(ui, vi), "b": np.maximum(ui, vi), "length": np.round(length, 6), "ident": ident}
-    )
-    keep = ~frame.duplicated().to_numpy()
+    keep = _physical_edges(ui, vi, length, geometry, drawn)
     straight = keep & ~drawn
     if straight.any():
         coords = np.stack([node_xy[ui[straight]], node_xy[vi[straight]]], axis=1)
@@ -158,6 +110,100 @@ def edge_table(graph: nx.MultiDiGraph, *, name: str = "network") -> EdgeTable:
         geometry=geometry[keep],
         geom_length=shapely.length(geometry[keep]),
     )
+
+
+def _node_xy(graph: nx.MultiDiGraph, n_nodes: int, name: str) -> np.ndarray:
+    """``(n_nodes, 2)`` node coordinates (m) in node order; NetworkError when a node lacks ``x`` or ``y``."""
+    try:
+        xs = np.fromiter((d["x"] for _, d in graph.nodes(data=True)), float, count=n_nodes)
+        ys = np.fromiter((d["y"] for _, d in graph.nodes(data=True)), float, count=n_nodes)
+    except KeyError as exc:
+        raise NetworkError(
+            f"{name}: a node has no {exc.args[0]!r} coordinate; nodes need 'x' and 'y'."
+        ) from exc
+    return np.column_stack([xs, ys])
+
+
+def _edge_lists(
+    graph: nx.MultiDiGraph, nodes: pd.Index
+) -> tuple[np.ndarray, np.ndarray, list[Hashable], list[object], list[object]]:
+    """Every directed edge as stored: ``(u, v)`` positions in ``nodes``, keys, raw lengths, geometries."""
+    position = {label: i for i, label in enumerate(nodes)}
+    ui_list, vi_list, keys, lengths, geoms = [], [], [], [], []
+    for u, nbrs in graph.adjacency():  # the plain dicts: much faster than graph.edges(data=True)
+        iu = position[u]
+        for v, by_key in nbrs.items():
+            iv = position[v]
+            for k, data in by_key.items():
+                ui_list.append(iu)
+                vi_list.append(iv)
+                keys.append(k)
+                lengths.append(data.get("length", np.nan))
+                geoms.append(data.get("geometry"))
+    return np.asarray(ui_list, dtype=np.int64), np.asarray(vi_list, dtype=np.int64), keys, lengths, geoms
+
+
+def _edge_lengths(
+    lengths: list[object], ends: tuple[np.ndarray, np.ndarray, list[Hashable]], nodes: pd.Index, name: str
+) -> np.ndarray:
+    """Edge lengths as float (m); raise NetworkError naming the first edge whose length is unusable.
+
+    Parameters
+    ----------
+    lengths
+        The edges' raw ``length`` attributes (NaN where missing).
+    ends
+        ``(u, v, keys)`` of the same edges: node positions and networkx keys, to name a bad edge.
+    nodes
+        Node labels (positions index them).
+    name
+        How to call the graph in messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        Finite, non-negative lengths (m).
+    """
+    ui, vi, keys = ends
+    try:
+        length = np.asarray(lengths, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise NetworkError(f"{name}: an edge 'length' is not a number ({exc}).") from exc
+    bad = ~np.isfinite(length) | (length < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise NetworkError(
+            f"{name}: edge ({nodes[ui[i]]!r}, {nodes[vi[i]]!r}, {keys[i]!r}) has length "
+            f"{describe(lengths[i])}; every edge needs a finite 'length' in metres (osmnx adds it; for "
+            "your own graph set it)."
+        )
+    return length
+
+
+def _physical_edges(
+    ui: np.ndarray, vi: np.ndarray, length: np.ndarray, geometry: np.ndarray, drawn: np.ndarray
+) -> np.ndarray:
+    """Mask keeping one row per physical edge (the first of an edge and its reverse copy).
+
+    The reverse copy of a two-way street has the same ends, length and (reversed) geometry. Edges without
+    geometry (``drawn`` False) are straight lines, so their ends and length (m) identify them; drawn
+    geometries are compared oriented from the lower to the higher node id (loops: the smaller of both
+    orientations).
+    """
+    ident = np.full(len(ui), b"", dtype=object)
+    if drawn.any():
+        g = geometry[drawn]
+        canon = np.where(ui[drawn] > vi[drawn], shapely.reverse(g), g)
+        fwd = shapely.to_wkb(canon)
+        loop = ui[drawn] == vi[drawn]
+        if loop.any():
+            rev = shapely.to_wkb(shapely.reverse(canon[loop]))
+            fwd[loop] = np.where(rev < fwd[loop], rev, fwd[loop])
+        ident[drawn] = fwd
+    frame = pd.DataFrame(
+        {"a": np.minimum(ui, vi), "b": np.maximum(ui, vi), "length": np.round(length, 6), "ident": ident}
+    )
+    return ~frame.duplicated().to_numpy()
 
 
 @dataclass(frozen=True)
