@@ -5,8 +5,11 @@ A reserved parcel's popup is its case for the hearing, read from :mod:`siting.re
 
 from __future__ import annotations
 
+import contextlib
 import math
+import weakref
 from collections.abc import Mapping
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -76,17 +79,39 @@ def _site_popup(data: _MapData, sid: str) -> str:
 
 
 def _brief(data: _MapData) -> Mapping[str, pd.DataFrame] | None:
-    """The hearing brief of the map's result (cached on ``data``), or None when it cannot be made."""
-    if not hasattr(data, "_hearing_brief"):
-        given = getattr(data.result, "hearing_brief", None)
-        if given is None:
+    """The hearing brief of the map's result, or None when it cannot be made.
+
+    Made once per result and reused by the maps drawn from it (general, hearing, review) while its
+    ``units``, ``schools`` and ``costs`` are the same objects.
+    """
+    if hasattr(data, "_hearing_brief"):
+        return data._hearing_brief  # type: ignore[attr-defined]
+    result = data.result
+    given = getattr(result, "hearing_brief", None)
+    if given is None:
+        key = tuple(id(getattr(result, name, None)) for name in ("units", "schools", "costs"))
+        ref, old_key, old = _BRIEFS.get(id(result), (None, None, None))
+        if ref is not None and ref() is result and old_key == key:
+            given = old
+        else:
             try:
-                given = hearing_brief(data.result)
+                given = hearing_brief(result)
             except SitingError as exc:
                 log.warning("hearing brief not shown in the site popups: %s", exc)
-                given = None
-        data._hearing_brief = given  # type: ignore[attr-defined]
-    return data._hearing_brief  # type: ignore[attr-defined]
+            _remember(result, key, given)
+    data._hearing_brief = given  # type: ignore[attr-defined]
+    return given
+
+
+_BRIEFS: dict[int, tuple[Any, tuple[int, ...], Any]] = {}
+"""id(result) -> (weak reference to it, ids of its tables, its brief)."""
+
+
+def _remember(result: Any, key: tuple[int, ...], brief: Any) -> None:
+    for rid in [r for r, (ref, _, _) in _BRIEFS.items() if ref() is None]:
+        del _BRIEFS[rid]
+    with contextlib.suppress(TypeError):  # a result that cannot be weakly referenced is not cached
+        _BRIEFS[id(result)] = (weakref.ref(result), key, brief)
 
 
 def _site_area(data: _MapData, sid: str) -> float:

@@ -102,8 +102,8 @@ class SheetGrid:
         """
         east = (np.asarray(x, dtype=float) - self.west) / self.size_m
         south = (self.north - np.asarray(y, dtype=float)) / self.size_m
-        col = np.clip(np.floor(east).astype(int), 0, None)
-        row = np.clip(np.floor(south).astype(int), 0, None)
+        col = np.clip(np.floor(east).astype(int), 0, self.columns - 1)  # the far edges belong to the last
+        row = np.clip(np.floor(south).astype(int), 0, self.rows - 1)
         tenth_e = np.clip(np.floor((east - col) * 10).astype(int), 0, 9)
         tenth_s = np.clip(np.floor((south - row) * 10).astype(int), 0, 9)
         return [
@@ -214,7 +214,6 @@ def nearest_roads(
     hit = hit.sort_values(["_i", "road_m", "name"]).drop_duplicates("_i").set_index("_i")
     out["road"] = hit["name"].reindex(np.arange(len(points))).to_numpy(dtype=object)
     out["road_m"] = hit["road_m"].reindex(np.arange(len(points))).to_numpy(dtype=float)
-    out["road"] = out["road"].where(out["road"].notna(), None)
     return out
 
 
