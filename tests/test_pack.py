@@ -107,6 +107,34 @@ def test_each_reason_a_parcel_is_not_chosen_comes_with_its_numbers():
     assert not sizes["fits_land"].any() and not sizes["can_open"].any()
 
 
+def test_a_city_without_parcels_gets_a_brief_that_says_so():
+    from siting.report.brief_pages import brief_document
+
+    r = _result()
+    r.schools = r.schools[r.schools["status"] != "site"]
+    r.units["proposed_primary"] = r.units["current_primary"]
+    brief = hearing_brief(r)
+    assert brief["parcels"].empty and brief["sizes"].empty
+    html = brief_document(r, brief, grid=SheetGrid.for_units(r.units))
+    assert "This scenario has no reserved school parcels." in html
+
+
+def test_named_streets_of_a_real_osm_extract():
+    import osmnx as ox
+
+    from siting.report import roads_from_graph
+    from tests.conftest import shared_file
+
+    graph = ox.project_graph(
+        ox.graph_from_xml(shared_file("data/osm/planet_10.068,48.135_10.071,48.137.osm"))
+    )
+    roads = roads_from_graph(graph)
+    assert len(roads) and roads.crs.is_projected and roads["name"].map(type).eq(str).all()
+    middle = roads.geometry.iloc[0].interpolate(0.5, normalized=True)
+    units = gpd.GeoDataFrame(geometry=[middle.buffer(5)], crs=roads.crs, index=pd.Index([1], name="unit_id"))
+    assert unit_places(units, roads=roads).at[1, "road"] == roads["name"].iloc[0]
+
+
 def test_a_nearer_chosen_parcel_outranks():
     # S serves columns 2–4 (120 of the 200 pupils); V lies farther from them, in the north-west corner
     proposed = ["A" if i % 5 < 2 else "S" for i in range(25)]

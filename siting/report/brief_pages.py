@@ -63,6 +63,12 @@ def brief_document(
     sections = [
         _page(result, brief, row, grid=grid, roads=roads, title=title) for _, row in parcels.iterrows()
     ]
+    if not sections:
+        sections = [
+            f'<section class="page"><header><div class="run">{esc(title)}</div>'
+            f"<h1>{esc(bilingual('brief_title'))}</h1></header>"
+            f"<p>{esc(bilingual('no_parcels'))}</p></section>"
+        ]
     return document(f"{bilingual('brief_title')} — {title}", sections)
 
 

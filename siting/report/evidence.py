@@ -24,22 +24,25 @@ KIND_LABELS: Mapping[str, str] = {
 }
 
 
-def num(value: Any, decimals: int = 0) -> str:
-    """Format a number with thousands separators (``–`` when missing)."""
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, or None (missing, not a number, infinite)."""
     try:
         x = float(value)
     except (TypeError, ValueError):
-        return "–"
-    return "–" if not math.isfinite(x) else f"{x:,.{decimals}f}"
+        return None
+    return x if math.isfinite(x) else None
+
+
+def num(value: Any, decimals: int = 0) -> str:
+    """Format a number with thousands separators (``–`` when missing)."""
+    x = _finite(value)
+    return "–" if x is None else f"{x:,.{decimals}f}"
 
 
 def signed(value: Any, decimals: int = 0) -> str:
     """Format a change with its sign (``+12``, ``−3``, ``0``)."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(x):
+    x = _finite(value)
+    if x is None:
         return "–"
     if round(x, decimals) == 0:
         return "0"
@@ -48,13 +51,8 @@ def signed(value: Any, decimals: int = 0) -> str:
 
 def yuan(value: Any) -> str:
     """Format an amount in yuan as ``6,269 万元 (62.7 M yuan)``."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    if not math.isfinite(x):
-        return "–"
-    return f"{x / 1e4:,.0f} 万元 ({x / 1e6:,.1f} M yuan)"
+    x = _finite(value)
+    return "–" if x is None else f"{x / 1e4:,.0f} 万元 ({x / 1e6:,.1f} M yuan)"
 
 
 def size_text(classes_primary: Any, classes_junior: Any, seats: Any, option: Any = None) -> str:

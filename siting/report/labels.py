@@ -63,6 +63,7 @@ LABELS: Mapping[str, tuple[str, str]] = {
     "opens_instead": ("改为启用", "Opens instead"),
     "drops": ("不再启用", "Drops"),
     "no_resolve": ("未做对照求解", "not re-solved"),
+    "no_parcels": ("本方案没有预留学校用地。", "This scenario has no reserved school parcels."),
     # review pack
     "review_title": ("学区调整审查材料", "Catchment review pack"),
     "review_against": ("两方案对比", "Two plans compared"),

@@ -252,8 +252,23 @@ def print_pdfs(jobs: Sequence[tuple[Path, Path]], *, timeout_s: float = 300.0) -
             "printing the packs to PDF needs Playwright: pip install 'siting[pdf]' (and Debian's chromium, "
             "`make browser`), or pass --no-pdf to write the HTML only."
         ) from exc
+    _check_cjk_font()
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(_print_all, list(jobs), timeout_s).result()
+
+
+def _check_cjk_font() -> None:
+    """Warn when fontconfig knows no Chinese font: the packs' Chinese labels would print as boxes."""
+    import subprocess
+
+    if shutil.which("fc-list") is None:
+        return
+    found = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=False)
+    if not found.stdout.strip():
+        log.warning(
+            "no Chinese font found (fc-list :lang=zh is empty): the packs' Chinese labels will print as "
+            "boxes; install Debian's fonts-noto-cjk (`make browser`)"
+        )
 
 
 def _print_all(jobs: list[tuple[Path, Path]], timeout_s: float) -> list[Path]:

@@ -76,12 +76,7 @@ class SheetGrid:
 
     def column_name(self, index: int) -> str:
         """Return the letters of column ``index`` (0 → ``A``, 25 → ``Z``, 26 → ``AA``)."""
-        name = ""
-        index += 1
-        while index > 0:
-            index, rest = divmod(index - 1, 26)
-            name = chr(ord("A") + rest) + name
-        return name
+        return _letters(index).upper()
 
     def sheet_name(self, column: int, row: int) -> str:
         """Return the name of the sheet in ``column`` and ``row`` (both from 0): ``C7`` for (2, 6)."""
