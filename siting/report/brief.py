@@ -141,6 +141,8 @@ class _Context:
     spent: float
     n_new: int
     where: pd.DataFrame
+    pairs: dict[str, pd.DataFrame]
+    to_new: pd.Series
 
     @classmethod
     def of(
@@ -163,7 +165,13 @@ class _Context:
         cost_col = next((c for c in ("budget_cost", "cost_yuan") if c in opened.columns), None)
         spent = float(pd.to_numeric(opened[cost_col], errors="coerce").sum()) if cost_col else 0.0
         schools = plan.schools
-        n_new = int((_flag(schools, "opened") & (_text(schools, "status") == "site")).sum())
+        new_sites = _flag(schools, "opened") & (_text(schools, "status") == "site")
+        costs = plan.costs if plan.costs is not None else pd.DataFrame(columns=["unit_id", "school_id"])
+        school = costs["school_id"].astype(str)
+        mine = costs[school.isin(set(sites.index.astype(str)))]
+        pairs = {str(k): g for k, g in mine.groupby(mine["school_id"].astype(str))}
+        new = costs[school.isin(set(schools.index[new_sites.to_numpy()].astype(str)))]
+        to_new = new.set_index(["unit_id", new["school_id"].astype(str)])["distance_m"]
         return cls(
             plan=plan,
             options=options,
@@ -172,8 +180,10 @@ class _Context:
             max_new=params.get("max_new_schools"),
             budget=params.get("budget_yuan"),
             spent=spent,
-            n_new=n_new,
+            n_new=int(new_sites.sum()),
             where=_where(result, sites, grid, roads),
+            pairs=pairs,
+            to_new=to_new[~to_new.index.duplicated()],
         )
 
     def chosen(self, sid: str) -> bool:
@@ -276,7 +286,7 @@ def _parcel_row(
         "available_from": _value(row, "available_from", math.nan),
     }
     levels = levels_of(entry["kind"])
-    entry.update(_reach(sid, levels, plan))
+    entry.update(_reach(ctx.pairs.get(sid), levels, plan))
     if entry["chosen"]:
         entry.update(_chosen_figures(sid, row, ctx, levels, relief))
         entry.update(reason="", why_zh="", why_en="")
@@ -285,18 +295,18 @@ def _parcel_row(
     return entry
 
 
-def _reach(sid: str, levels: list[str], plan: _Plan) -> dict[str, float]:
-    """Pupils of each level living within the hard limit and within the service radius of the parcel."""
+def _reach(pairs: pd.DataFrame | None, levels: list[str], plan: _Plan) -> dict[str, float]:
+    """Pupils of each level living within the hard limit and within the service radius of the parcel.
+
+    ``pairs`` are the parcel's rows of the cost table (None: it reaches no unit).
+    """
     out = {}
-    costs = plan.costs if plan.costs is not None else pd.DataFrame(columns=["unit_id", "school_id"])
-    pairs = costs[costs["school_id"].astype(str) == sid]
+    dist = pairs.set_index("unit_id")["distance_m"] if pairs is not None else pd.Series(dtype=float)
     for lv in LEVELS:
         if lv not in levels or lv not in plan.units.columns:
             out[f"reach_{lv}"] = out[f"radius_{lv}"] = 0.0
             continue
-        demand = pd.to_numeric(plan.units[lv], errors="coerce").fillna(0.0)
-        dist = pairs.set_index("unit_id")["distance_m"]
-        pupils = demand.reindex(dist.index).fillna(0.0)
+        pupils = pd.to_numeric(plan.units[lv], errors="coerce").fillna(0.0).reindex(dist.index).fillna(0.0)
         out[f"reach_{lv}"] = float(pupils[dist <= plan.standards.hard_max_distance_m[lv]].sum())
         out[f"radius_{lv}"] = float(pupils[dist <= plan.standards.service_radius_m[lv]].sum())
     return out
@@ -434,13 +444,9 @@ def _reason(code: str, zh: str, en: str) -> dict[str, str]:
 def _outranked_by(sid: str, levels: list[str], ctx: _Context) -> dict[str, Any] | None:
     """The chosen parcel that takes most of the pupils within reach of ``sid``, and their walks to both."""
     plan = ctx.plan
-    if plan.costs is None:
+    here = ctx.pairs.get(sid)
+    if here is None:
         return None
-    costs = plan.costs
-    dist = costs.set_index(["unit_id", "school_id"])["distance_m"]
-    dist = dist[~dist.index.duplicated()]
-    here = costs[costs["school_id"].astype(str) == sid]
-    new_sites = set(plan.schools.index[(_flag(plan.schools, "opened")).to_numpy()].astype(str))
     rows = []
     for lv in levels:
         col = f"proposed_{lv}"
@@ -457,13 +463,14 @@ def _outranked_by(sid: str, levels: list[str], ctx: _Context) -> dict[str, Any] 
         return None
     frame = pd.concat(rows, ignore_index=True)
     total = float(frame["pupils"].sum())
+    new_sites = set(ctx.to_new.index.get_level_values(1))
     frame = frame[frame["taker"].isin(new_sites) & (frame["pupils"] > 0)]
     if not len(frame) or total <= 0:
         return None
     top = frame.groupby("taker")["pupils"].sum().sort_values(ascending=False)
     best = str(top.index[0])
     part = frame[frame["taker"] == best]
-    walk_to = dist.reindex(pd.MultiIndex.from_arrays([part["unit_id"], part["taker"]])).to_numpy(float)
+    walk_to = ctx.to_new.reindex(pd.MultiIndex.from_arrays([part["unit_id"], part["taker"]])).to_numpy(float)
     ok = np.isfinite(walk_to)
     pts = plan.schools.geometry
     gap = float(pts.loc[best].distance(pts.loc[sid])) if best in pts.index and sid in pts.index else math.nan

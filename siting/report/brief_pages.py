@@ -86,7 +86,7 @@ def _page(
     decision = rows[0][1]
     facts = [(k, v) for k, v in rows if k not in _TABLE_KEYS and not _is_resolve(k)]
     png = parcel_map(result, sid, grid=grid, roads=roads)
-    keys = ["parcel", "catchment", "source", "school", "chosen", "not_chosen", "radius"]
+    keys = ["parcel", "catchment", "source", "school", "chosen", "not_chosen", "radius", "grid"]
     if not p["chosen"]:
         keys = [k for k in keys if k not in ("catchment", "source")]
     parts = [

@@ -12,6 +12,7 @@ import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -31,7 +32,7 @@ COLOURS: Mapping[str, str] = {
     "moves_out": "#E69F00",
     "stays": "#CFE8F7",
     "road": "#4D4D4D",
-    "grid": "#5A5A5A",
+    "grid": "#0072B2",
 }
 """Okabe–Ito colours of the static maps (colour-blind safe)."""
 
@@ -46,6 +47,11 @@ LEGEND: Mapping[str, tuple[str, str, str]] = {
     "moves_out": (COLOURS["moves_out"], "迁出单元", "units moving out"),
     "stays": (COLOURS["stays"], "不变单元", "units that stay"),
     "radius": (COLOURS["parcel"], "服务半径（直线）", "service radius (straight line)"),
+    "grid": (
+        COLOURS["grid"],
+        "图幅网格（字母为列，数字为行）",
+        "sheet grid (letters: columns, numbers: rows)",
+    ),
 }
 """Legend entries: key → (colour, Chinese, English)."""
 
@@ -112,20 +118,18 @@ def draw_map(
     bytes
         The PNG image.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    # no Agg canvas until savefig: geopandas asks the canvas to redraw after every layer, which the base
+    # canvas skips (savefig picks the PNG canvas itself)
     fig = Figure(figsize=(size_in, size_in), dpi=dpi)
-    FigureCanvasAgg(fig)
     ax = fig.add_axes((0.07, 0.05, 0.9, 0.9))
     left, bottom, right, top = bounds
     box = shapely.box(*bounds)
     if background is not None and len(background):
         _draw_background(ax, background, weight, box)
     if roads is not None and len(roads):
-        near = roads[roads.intersects(box)]
-        if len(near):
-            near.plot(ax=ax, color=COLOURS["road"], linewidth=0.45, alpha=0.7, zorder=5)
+        _draw_roads(ax, roads, box)
     for layer in layers:
         _draw_layer(ax, layer, box)
     for x, y, r in circles:
@@ -145,18 +149,42 @@ def draw_map(
     return buffer.getvalue()
 
 
+def _rings(geoms: gpd.GeoSeries) -> tuple[list[np.ndarray], np.ndarray]:
+    """Exterior rings of the polygons (multi-polygons split) and, per ring, the position of its geometry.
+
+    Holes are left out: the maps draw grid cells, blocks and parcels, which seldom have any.
+    """
+    parts, index = shapely.get_parts(geoms.to_numpy(), return_index=True)
+    polygonal = shapely.get_type_id(parts) == 3
+    rings = [np.asarray(shapely.get_coordinates(shapely.get_exterior_ring(g))) for g in parts[polygonal]]
+    return rings, index[polygonal]
+
+
+def _polygons(ax: object, geoms: gpd.GeoSeries, face: Any, **style: Any) -> None:
+    """Draw polygons as one collection (one matplotlib object, not one patch per polygon)."""
+    from matplotlib.collections import PolyCollection
+
+    rings, index = _rings(geoms)
+    if not rings:
+        return
+    if isinstance(face, list | np.ndarray):
+        face = [face[i] for i in index]
+    ax.add_collection(PolyCollection(rings, facecolors=face, **style))  # type: ignore[attr-defined]
+
+
 def _draw_background(ax: object, units: gpd.GeoDataFrame, weight: str | None, box: shapely.Geometry) -> None:
-    near = units[units.intersects(box)]
+    left, bottom, right, top = box.bounds
+    near = units.cx[left:right, bottom:top]
     if not len(near):
         return
     if weight is None or weight not in near.columns:
-        near.plot(ax=ax, color="#EEEEEE", edgecolor="none", zorder=1)
+        _polygons(ax, near.geometry, "#EEEEEE", edgecolors="none", zorder=1)
         return
     values = pd.to_numeric(near[weight], errors="coerce").fillna(0.0).to_numpy(float)
-    top = float(np.nanpercentile(values, 95)) if len(values) else 0.0
-    shade = np.clip(values / top, 0, 1) if top > 0 else np.zeros_like(values)
-    grey = [(1 - 0.35 * s, 1 - 0.35 * s, 1 - 0.35 * s) for s in shade]
-    near.plot(ax=ax, color=grey, edgecolor="none", zorder=1)
+    high = float(np.nanpercentile(values, 95)) if len(values) else 0.0
+    shade = np.clip(values / high, 0, 1) if high > 0 else np.zeros_like(values)
+    grey = [(1 - 0.35 * v, 1 - 0.35 * v, 1 - 0.35 * v) for v in shade]
+    _polygons(ax, near.geometry, grey, edgecolors="none", zorder=1)
 
 
 def _draw_layer(ax: object, layer: Layer, box: shapely.Geometry) -> None:
@@ -174,13 +202,14 @@ def _draw_layer(ax: object, layer: Layer, box: shapely.Geometry) -> None:
             pts.x, pts.y, s=layer.marker, c=layer.face, edgecolors=layer.edge, linewidths=0.6, zorder=8
         )
     else:
-        gpd.GeoSeries(geoms).plot(
-            ax=ax,
-            facecolor=layer.face,
-            edgecolor=layer.edge,
-            linewidth=layer.width,
+        _polygons(
+            ax,
+            geoms,
+            layer.face,
+            edgecolors=layer.edge,
+            linewidths=layer.width,
             alpha=layer.alpha,
-            linestyle="--" if layer.dashed else "-",
+            linestyles="--" if layer.dashed else "-",
             zorder=4 if layer.face == "none" else 3,
         )
     if labels:
@@ -192,18 +221,31 @@ def _draw_layer(ax: object, layer: Layer, box: shapely.Geometry) -> None:
             )  # fmt: skip
 
 
+def _draw_roads(ax: object, roads: gpd.GeoDataFrame, box: shapely.Geometry) -> None:
+    from matplotlib.collections import LineCollection
+
+    left, bottom, right, top = box.bounds
+    parts = shapely.get_parts(roads.cx[left:right, bottom:top].geometry.to_numpy())
+    lines = [np.asarray(shapely.get_coordinates(g)) for g in parts if g.geom_type == "LineString"]
+    if lines:
+        ax.add_collection(  # type: ignore[attr-defined]
+            LineCollection(lines, colors=COLOURS["road"], linewidths=0.45, alpha=0.7, zorder=5)
+        )
+
+
 def _draw_grid(ax: object, grid: SheetGrid, bounds: tuple[float, float, float, float]) -> None:
     """Sheet edges across the map; column letters along the top, row numbers down the left."""
     left, bottom, right, top = bounds
     xs, ys = grid.lines()
-    style = {"color": COLOURS["grid"], "linewidth": 0.6, "alpha": 0.6, "zorder": 7}
+    style = {"color": COLOURS["grid"], "linewidth": 0.9, "alpha": 0.7, "linestyle": (0, (4, 3)), "zorder": 7}
     for x in xs:
         if left <= x <= right:
             ax.plot([x, x], [bottom, top], **style)  # type: ignore[attr-defined]
     for y in ys:
         if bottom <= y <= top:
             ax.plot([left, right], [y, y], **style)  # type: ignore[attr-defined]
-    label = {"fontsize": 8, "color": COLOURS["grid"], "ha": "center", "va": "center", "zorder": 10}
+    label = {"fontsize": 8.5, "color": COLOURS["grid"], "ha": "center", "va": "center", "zorder": 10,
+             "fontweight": "bold"}  # fmt: skip
     for i in range(grid.columns):
         cx = grid.west + (i + 0.5) * grid.size_m
         if left <= cx <= right:

@@ -183,7 +183,7 @@ def _cover(
             table(header, totals, numeric=[False, True, True, True]),
             f"<h2>{esc(bilingual('how_to_find'))}</h2><p>{esc(how)}</p>",
             f'<figure class="map">{image(png, alt="overview")}',
-            legend(["moves_in"], extra={"x": "绿色：调整学校的单元 green: units that change school"}),
+            legend(["grid"], extra={"x": "绿色：调整学校的单元 green: units that change school"}),
             "</figure></section>",
         ]
     )
@@ -214,7 +214,7 @@ def _school_block(
         f'<section class="block" id="school-{esc(sid)}-{esc(level)}">',
         f"<h2>{esc(_school(sid, names))} · {esc(level_label(level))}</h2>",
         f'<div class="cols"><figure class="map small">{image(png, alt=f"map of {sid}")}',
-        legend(["school", "stays", "moves_in", "moves_out"]),
+        legend(["school", "stays", "moves_in", "moves_out", "grid"]),
         f'</figure><div class="side">{facts_table(facts)}</div></div>',
     ]
     for label, frame, other, head in (
