@@ -486,5 +486,5 @@ def main() -> None:
         sys.exit(2)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m siting.cli ...
     main()

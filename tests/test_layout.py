@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "siting"
 
 FOUNDATION = {"__init__", "errors", "standards", "_log", "_crs", "_cache", "_jsonify"}
 STAGES = {"config", "facilities", "demand", "network", "model", "catchments", "sample"}
-PRODUCTS = {"metrics", "report", "maps", "plots"}
+PRODUCTS = {"metrics", "report", "maps", "plots", "search_areas"}
 # what each top-level part of the package may import, besides itself
 ALLOWED: dict[str, set[str]] = {
     "__init__": {"errors", "standards"},
@@ -32,8 +32,10 @@ ALLOWED: dict[str, set[str]] = {
     "report": FOUNDATION | {"catchments", "metrics", "facilities", "model"},
     "maps": FOUNDATION | {"catchments", "report"},  # a reserved parcel's popup is its hearing brief
     "plots": FOUNDATION,
+    "search_areas": FOUNDATION | {"catchments", "facilities"},  # sizes land with size_options
     "pipeline": FOUNDATION | STAGES | PRODUCTS,
     "cli": FOUNDATION | STAGES | PRODUCTS | {"pipeline"},
+    "__main__": {"cli"},  # python -m siting
 }
 
 

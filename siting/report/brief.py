@@ -220,7 +220,7 @@ def _where(result: Any, sites: pd.DataFrame, grid: SheetGrid, roads: gpd.GeoData
 
 def _sizes(sid: str, row: pd.Series, ctx: _Context) -> list[dict[str, Any]]:
     """Every size the parcel's kind allows, with the land it needs and whether it fits (see ``sizes``)."""
-    from siting.facilities import size_options
+    from siting.facilities import land_needed, size_options
 
     standards = ctx.plan.standards
     kind = str(row.get("level"))
@@ -230,14 +230,13 @@ def _sizes(sid: str, row: pd.Series, ctx: _Context) -> list[dict[str, Any]]:
     one = pd.DataFrame([{**row.to_dict(), "area_m2": math.inf}], index=pd.Index([sid], name="school_id"))
     allowed = size_options(one, uncapped, allow_expansion=False)
     central = bool(row.get("central", False)) if pd.notna(row.get("central", False)) else False
-    per = standards.land_per_pupil_central_m2 if central else standards.land_per_pupil_m2
     area = _value(row, "area_m2", math.nan)
     can = set()
     if len(ctx.options) and "school_id" in ctx.options.columns:
         can = set(ctx.options.loc[ctx.options["school_id"].astype(str) == sid, "option"].astype(str))
     out = []
     for opt in allowed.itertuples(index=False):
-        need = sum(float(getattr(opt, f"capacity_{lv}")) * per[lv] for lv in LEVELS)
+        need = land_needed(opt.capacity_primary, opt.capacity_junior, standards, central=central)
         seats = int(opt.capacity_primary + opt.capacity_junior)
         out.append(
             {
