@@ -28,12 +28,14 @@ ALLOWED: dict[str, set[str]] = {
     **dict.fromkeys(STAGES, FOUNDATION),
     "network": FOUNDATION | {"facilities"},  # costs_cli reads the schools layer
     "metrics": FOUNDATION | {"catchments"},
-    "report": FOUNDATION | {"catchments", "metrics"},
-    "maps": FOUNDATION | {"catchments"},
+    # the hearing brief lists the sizes a parcel's land allows and re-solves with a parcel forced open/closed
+    "report": FOUNDATION | {"catchments", "metrics", "facilities", "model"},
+    "maps": FOUNDATION | {"catchments", "report"},  # a reserved parcel's popup is its hearing brief
     "plots": FOUNDATION,
     "search_areas": FOUNDATION | {"catchments", "facilities"},  # sizes land with size_options
     "pipeline": FOUNDATION | STAGES | PRODUCTS,
     "cli": FOUNDATION | STAGES | PRODUCTS | {"pipeline"},
+    "__main__": {"cli"},  # python -m siting
 }
 
 

@@ -22,7 +22,7 @@ from siting.maps._format import _esc, _util_colour
 from siting.maps._gcj02 import gcj02_to_wgs84, in_china, wgs84_to_gcj02
 from siting.maps.data import _MapData
 from siting.maps.layers import _NameTable, _school_colours, _search_area_popup
-from siting.maps.popups import _overflow_relieved, _school_popup, _site_popup, _size_label
+from siting.maps.popups import _school_popup, _site_popup, _size_label
 
 XSS = "<img src=x onerror=alert(1)>"
 BREAKOUT = "</script><script>alert(2)</script>"
@@ -162,28 +162,18 @@ def test_new_school_label_and_site_popup_answer_the_hearing(result):
     assert _size_label(t.loc[site]) == "36 classes, 1,620 seats"  # 36 primary classes of 45
     popup = _site_popup(data, site)
     units = result.units
-    served = units.loc[units["proposed_primary"] == site, "primary"].sum()
-    moved = result.changes[result.changes["new_school"] == site]
+    served = {lv: units.loc[units["proposed_" + lv] == site, lv].sum() for lv in ("primary", "junior")}
+    moved = result.changes[(result.changes["new_school"] == site) & (result.changes["level"] == "primary")]
     before = np.average(moved["walk_before_m"], weights=moved["pupils"])
     after = np.average(moved["walk_after_m"], weights=moved["pupils"])
     assert "40,000 m² (4.00 ha)" in popup
     assert f"{40000 / 1620:,.1f} m² (standard 18.0 m²" in popup  # land per pupil vs the standard
-    assert f"<td>{served:,.0f}</td>" in popup
-    assert f"{before:,.0f} m before → {after:,.0f} m after" in popup
+    assert f"小学 Primary {served['primary']:,.0f}" in popup  # pupils served, per level
+    assert f"小学 Primary {before:,.0f} m → {after:,.0f} m" in popup  # their walk now → in the plan
     # every school the pupils came from is under capacity in this city, so nothing is relieved
-    over = {s for s in t.index if t.at[s, "pupils_before_primary"] > t.at[s, "cap_before_primary"]}
-    expected = moved.loc[moved["old_school"].isin(over), "pupils"].sum()
-    assert _overflow_relieved(data, moved) == pytest.approx(expected)
-
-
-def test_overflow_relieved_counts_only_overload_and_pupils_without_a_school(result):
-    data = _MapData.from_result(result, shift=False)
-    t = data.table
-    sid = t.index[0]
-    cap = t.at[sid, "cap_before_primary"]
-    t.loc[sid, "pupils_before_primary"] = cap + 30.0  # 30 pupils over capacity
-    moved = pd.DataFrame({"old_school": [sid, sid, None], "level": "primary", "pupils": [20.0, 25.0, 7.0]})
-    assert _overflow_relieved(data, moved) == pytest.approx(30.0 + 7.0)
+    assert "none (no source school is over capacity)" in popup
+    unchosen = t.index[(t["status"] == "site") & ~t["opened"]][0]
+    assert "未选用原因 Why not chosen" in _site_popup(data, unchosen)
 
 
 def test_school_popup_shows_capacity_pupils_utilization_and_classes(result):

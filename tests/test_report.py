@@ -166,6 +166,16 @@ def test_format_table_aligns_wide_characters_and_marks_missing():
     assert markdown_table(df).splitlines()[1] == "|---|---:|---:|"
 
 
+def test_ids_print_plainly_everywhere():
+    df = pd.DataFrame(
+        {"unit_id": np.array([2305870313394540024], dtype=np.int64), "school_id": ["P01"], "pupils": [1234.0]}
+    )
+    text, md = format_table(df), markdown_table(df)
+    assert "2305870313394540024" in text and "2305870313394540024" in md
+    assert "2,305" not in text + md and "1,234" in text  # other numbers keep their separators
+    assert format_table(df.astype({"unit_id": float})).count("2305870313394540") == 1  # float ids too
+
+
 def test_cli_review_prints_tables(tmp_path):
     pipeline = pytest.importorskip("siting.pipeline")
     from click.testing import CliRunner

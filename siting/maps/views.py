@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import folium
 import folium.plugins
+import pandas as pd
 
 from siting._log import get_logger
 from siting.errors import InputError
@@ -97,8 +99,18 @@ def siting_map(
     return m
 
 
-def hearing_map(result: Any, path: str | Path | None = None, **kw: Any) -> Path:
+def hearing_map(
+    result: Any,
+    path: str | Path | None = None,
+    *,
+    brief: Mapping[str, pd.DataFrame] | None = None,
+    **kw: Any,
+) -> Path:
     """Write the land-reservation hearing map: reserved sites first, with their case in each popup.
+
+    Each parcel's popup holds its hearing brief (:func:`siting.report.evidence_rows`): location, land and
+    the sizes it allows; for a chosen parcel its size, catchment, relief, walks and cost; for one not chosen
+    why; and the re-solves with it forced open / closed when ``brief`` has them.
 
     Parameters
     ----------
@@ -106,6 +118,9 @@ def hearing_map(result: Any, path: str | Path | None = None, **kw: Any) -> Path:
         A run result (see :func:`siting_map`).
     path
         Output HTML file; default ``maps/<scenario>-hearing.html`` under the current directory.
+    brief
+        :func:`siting.report.hearing_brief` tables to show (e.g. made with ``resolve=True``); default
+        made from ``result`` without re-solving.
     **kw
         Passed to :func:`siting_map` (``basemap``, ``offline``, ``level``, ``tianditu_key``).
 
@@ -114,12 +129,23 @@ def hearing_map(result: Any, path: str | Path | None = None, **kw: Any) -> Path:
     pathlib.Path
         The file written (atomically).
     """
-    m = siting_map(result, **kw)
+    m = siting_map(result if brief is None else _WithBrief(result, brief), **kw)
     data_bounds = _sites_bounds(result, shift=kw.get("basemap", "osm") == "amap")
     if data_bounds is not None:
         m.fit_bounds(data_bounds, padding=(30, 30))
     path = _default_path(result, path, "hearing")
     return save_map(m, path, offline=kw.get("offline", False))
+
+
+class _WithBrief:
+    """A result seen with a ready hearing brief (read by the site popups); all else is the result's."""
+
+    def __init__(self, result: Any, brief: Mapping[str, pd.DataFrame]) -> None:
+        self._result = result
+        self.hearing_brief = brief
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._result, name)
 
 
 def review_map(result: Any, other: Any | None = None, path: str | Path | None = None, **kw: Any) -> Path:

@@ -205,6 +205,7 @@ class RunResult:
         return f"<RunResult {self.name}: {figures}>"
 
     def _repr_html_(self) -> str:
+        """Key figures, the solver's status, and links to the maps and packs that exist (for Jupyter)."""
         import html
 
         sol = self.summary.get("solution", {})
@@ -213,7 +214,40 @@ class RunResult:
             for k, v in self.key_figures().items()
         )
         status = html.escape(f"{sol.get('status')} (gap {_fmt(sol.get('gap'))})")
-        return f"<b>siting result: {html.escape(self.name)}</b> — solver {status}<table>{rows}</table>"
+        links = "".join(
+            f"<li><a href='{html.escape(href, quote=True)}' target='_blank'>{html.escape(label)}</a></li>"
+            for label, href in self._links()
+        )
+        files = f"<ul>{links}</ul>" if links else ""
+        return f"<b>siting result: {html.escape(self.name)}</b> — solver {status}{files}<table>{rows}</table>"
+
+    def _links(self) -> list[tuple[str, str]]:
+        """(label, href) of the maps beside ``map_path`` and the files of ``out_dir/pack`` that exist."""
+        from siting.report import pack_files
+
+        found: list[tuple[str, Path]] = []
+        map_path = self.map_path or Path("maps") / f"{self.name}.html"
+        for label, suffix in (("map", ""), ("hearing map", "-hearing"), ("review map", "-review")):
+            path = map_path.with_name(f"{map_path.stem}{suffix}{map_path.suffix or '.html'}")
+            if path.is_file():
+                found.append((label, path))
+        if self.out_dir is not None:
+            names = {"brief_pdf": "hearing brief (PDF)", "brief_html": "hearing brief (HTML)",
+                     "review_pdf": "review pack (PDF)", "review_html": "review pack (HTML)",
+                     "hearing_map": "hearing map with re-solves"}  # fmt: skip
+            for key, path in pack_files(Path(self.out_dir) / "pack").items():
+                found.append((names.get(key, key.replace("_", " ")), path))
+        return [(label, _href(path)) for label, path in found]
+
+
+def _href(path: Path) -> str:
+    """A link to a local file: relative to the working directory (as Jupyter serves it) when inside it."""
+    import os
+
+    try:
+        return Path(os.path.relpath(path.resolve(), Path.cwd())).as_posix()
+    except ValueError:  # another drive
+        return path.resolve().as_uri()
 
 
 def _solution_overflow(result_class: Any, overflow: pd.DataFrame) -> dict[str, pd.DataFrame]:
