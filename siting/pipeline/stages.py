@@ -430,12 +430,13 @@ def find_search_areas(
 def _overflow_arguments(overflow_m: float, ceiling_class_size: int | None) -> dict[str, Any]:
     """The overflow charge (pupil-metres per pupil) and ceiling as ``SitingModel.from_scenario`` takes them.
 
-    Until the model of issue 13 (``overflow_m``) is merged, the model still takes ``shortfall_m``: the
-    charge is passed under that name so the rest of the run can be tried end to end.
+    Until the model of issue 13 (``overflow_m``) is merged, the model still takes ``shortfall_m``; it keeps
+    its own default then, so the rest of the run can be tried end to end and a plan rebuilt from
+    ``summary.json``'s parameters (:func:`siting.report.resolve_parcels`) is the same model.
     """
     accepted = inspect.signature(SitingModel.from_scenario).parameters
     if "overflow_m" not in accepted:
-        return {"shortfall_m": overflow_m}
+        return {}
     out: dict[str, Any] = {"overflow_m": overflow_m}
     if "overflow_ceiling_class_size" in accepted:
         out["overflow_ceiling_class_size"] = ceiling_class_size
