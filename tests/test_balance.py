@@ -150,7 +150,8 @@ def _cities(draw):
     design = draw(st.sampled_from(years))
     n_units = draw(st.integers(1, 8))
     district = draw(st.lists(st.sampled_from(names), min_size=n_units, max_size=n_units))
-    base = draw(st.lists(st.floats(0, 50000), min_size=n_units, max_size=n_units))
+    residents = st.one_of(st.just(0.0), st.floats(1e-6, 50000))  # a cell holds a fraction of a person or more
+    base = draw(st.lists(residents, min_size=n_units, max_size=n_units))
     rate = {d: draw(st.floats(-0.05, 0.1)) for d in names}
     n_schools = draw(st.integers(1, 5))
     capacity = draw(st.lists(st.integers(0, 4000), min_size=n_schools, max_size=n_schools))
@@ -450,3 +451,37 @@ def test_summary_says_which_indicators_pass_today_and_fail_in_the_plan():
     assert result["primary_cv_pass_before"] is False and result["primary_cv_pass"] is False
     assert result["primary_cv_failing"] == "sports_area" and result["primary_cv_worsened"] == "sports_area"
     assert result["primary_cv_worst"] == pytest.approx(0.70) and result["cv_indicators_missing"] == ""
+
+
+# ------------------------------------------------------------------------------------ on the sample city
+@pytest.mark.slow
+def test_sample_plan_names_the_schools_behind_every_indicator_it_worsens(sample_dir):
+    from siting import _cache
+    from siting.config import load_scenario
+    from siting.pipeline import run_scenario
+
+    _cache.clear_memory()
+    result = run_scenario(
+        load_scenario(sample_dir / "scenarios" / "sample.yaml"), write=False, cache_dir=None
+    )
+    figures = result.key_figures()
+    balance = result.balance_schools
+    for level in ("primary", "junior"):
+        for key in filter(None, figures[f"{level}_cv_worsened"].split(", ")):
+            rows = balance[(balance["state"] == "proposed") & (balance["level"] == level)]
+            rows = rows[rows["indicator"] == key]
+            assert rows["needed"].any(), (level, key)
+            fixed = rows.loc[rows["needed"], "cv_if_fixed"].iloc[-1]
+            assert fixed <= rows["cv_max"].iloc[0] < rows["cv"].iloc[0]
+    # the example: Newtown primary's 15,840 seats are below its 16,952 pupils of 2030
+    newtown = result.district_metrics.set_index(["state", "district", "level"]).loc[
+        ("proposed", "Newtown", "primary")
+    ]
+    assert newtown["year"] == 2030 and newtown["seats_per_1000"] < 80 and newtown["seat_shortfall"] > 1000
+    years = result.district_years
+    design = years[years["year"] == 2030].set_index(["state", "district", "level"])[SEAT_COLUMNS]
+    pd.testing.assert_frame_equal(
+        result.district_metrics.set_index(["state", "district", "level"])[SEAT_COLUMNS],
+        design,
+        check_dtype=False,
+    )
