@@ -32,6 +32,8 @@ TABLES = [
     "shortfall.csv",
     "options.csv",
     "unreachable.csv",
+    "district_years.csv",
+    "balance_schools.csv",
 ]
 # parts of summary.json that legitimately differ between two runs or two checkouts
 VOLATILE = {"timings", "scenario_file", "siting_version"}

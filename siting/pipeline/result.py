@@ -48,6 +48,8 @@ class RunResult:
     options: pd.DataFrame = field(default_factory=pd.DataFrame)
     unreachable: pd.DataFrame = field(default_factory=pd.DataFrame)
     contiguity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    district_years: pd.DataFrame = field(default_factory=pd.DataFrame)
+    balance_schools: pd.DataFrame = field(default_factory=pd.DataFrame)
     out_dir: Path | None = None
     map_path: Path | None = None
 
@@ -62,7 +64,8 @@ class RunResult:
 
         Files: ``siting.gpkg`` (layers units, schools, sites, catchments, current_catchments, changes,
         districts), CSV tables (assignment, opened, shortfall, changes, school_metrics, district_metrics,
-        cv, options, unreachable, contiguity), ``costs.parquet`` and ``summary.json``.
+        cv, options, unreachable, contiguity, district_years, balance_schools), ``costs.parquet`` and
+        ``summary.json``.
 
         Raises
         ------
@@ -109,6 +112,8 @@ class RunResult:
             "options": self.options,
             "unreachable": self.unreachable,
             "contiguity": self.contiguity,
+            "district_years": self.district_years,
+            "balance_schools": self.balance_schools,
         }
         for name, table in tables.items():
             table.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
@@ -182,6 +187,8 @@ class RunResult:
             options=table("options"),
             unreachable=table("unreachable"),
             contiguity=table("contiguity"),
+            district_years=table("district_years"),
+            balance_schools=table("balance_schools"),
             out_dir=out_dir,
         )
 

@@ -101,7 +101,15 @@ def run_scenario(
         drawn = stages.draw_catchments(
             scenario, units, facilities.facilities, solution, costs.costs, area.crs
         )
-        tables = stages.compute_metrics(drawn.schools, drawn.units, costs.costs, standards)
+        tables = stages.compute_metrics(
+            drawn.schools,
+            drawn.units,
+            costs.costs,
+            standards,
+            indicators=scenario.indicator_columns(),
+            design_year=scenario.design_year,
+            plan_for=scenario.plan_for,
+        )
 
     summary = run_summary(scenario, area.crs, demand_report, solution, costs, drawn, tables)
     result = _assemble(scenario, area, facilities, costs, solution, drawn, tables, summary)
@@ -144,6 +152,8 @@ def _assemble(
         options=facilities.options,
         unreachable=costs.unreachable,
         contiguity=drawn.contiguity,
+        district_years=tables.years,
+        balance_schools=tables.balance,
     )
 
 
