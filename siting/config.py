@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from siting.errors import InputError, describe
-from siting.standards import LEVELS, Standards
+from siting.standards import DEFAULT_INDICATOR_COLUMNS, INDICATORS, LEVELS, Standards
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -159,6 +159,7 @@ class Scenario(_Strict):
     sites: Path | None = None
     current_catchments: dict[Literal["primary", "junior"], Path] = Field(default_factory=dict)
     standards: dict[str, Any] = Field(default_factory=dict)
+    indicators: dict[str, str] | None = None
     model: ModelConfig = Field(default_factory=ModelConfig)
     catchments: CatchmentsConfig = Field(default_factory=CatchmentsConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
@@ -169,6 +170,25 @@ class Scenario(_Strict):
     def _name_is_a_folder_name(cls, value: str) -> str:
         if not _NAME.match(value):
             raise ValueError("use letters, digits, '-', '_' or '.' (it names the output folder)")
+        return value
+
+    @field_validator("indicators")
+    @classmethod
+    def _indicators_are_national(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return value
+        unknown = {col: key for col, key in value.items() if key not in INDICATORS}
+        if unknown:
+            col, key = next(iter(unknown.items()))
+            raise ValueError(
+                f"column {col!r} is mapped to {key!r}, which is not an indicator; map schools-file columns "
+                f"to one of {', '.join(INDICATORS)}"
+            )
+        seen: dict[str, str] = {}
+        for col, key in value.items():
+            if key in seen:
+                raise ValueError(f"columns {seen[key]!r} and {col!r} are both mapped to {key!r}; keep one")
+            seen[key] = col
         return value
 
     @model_validator(mode="after")
@@ -190,6 +210,14 @@ class Scenario(_Strict):
         if self.population.seats_per_1000:
             overrides.update({f"seats_per_1000.{k}": v for k, v in self.population.seats_per_1000.items()})
         return Standards.foshan().with_overrides(overrides)
+
+    def indicator_columns(self) -> dict[str, str]:
+        """Return the schools-file columns that hold resource indicators: ``{column: indicator key}``.
+
+        The scenario's ``indicators`` mapping when given, else
+        :data:`~siting.standards.DEFAULT_INDICATOR_COLUMNS`. No other column is an indicator.
+        """
+        return dict(self.indicators if self.indicators is not None else DEFAULT_INDICATOR_COLUMNS)
 
     def output_dir(self) -> Path:
         """Folder of this scenario's outputs (relative paths are from the working directory)."""

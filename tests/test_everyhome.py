@@ -263,4 +263,4 @@ def test_two_schools_one_full_overflow_lands_where_the_hand_solution_puts_it():
     assert flags["beyond_limit"].tolist() == [False, False, False, False, True]
     assert solution.assignment.set_index("unit_id")["beyond_limit"].tolist() == flags["beyond_limit"].tolist()
     units = seating.apply_assignment(units.assign(current_primary=None), solution.assignment)
-    _check_hand_plan(units, stages._schools_after(schools, solution.opened), costs, std)
+    _check_hand_plan(units, stages._schools_after(schools, solution.opened, std), costs, std)

@@ -33,6 +33,8 @@ TABLES = [
     "search_areas.csv",
     "options.csv",
     "unreachable.csv",
+    "district_years.csv",
+    "balance_schools.csv",
 ]
 # parts of summary.json that legitimately differ between two runs or two checkouts
 VOLATILE = {"timings", "scenario_file", "siting_version"}

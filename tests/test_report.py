@@ -96,7 +96,7 @@ def test_review_tables_current_to_proposed():
     assert districts.loc["(all)", "pupils_moved"] == 40 and districts.loc["(all)", "units_moved"] == 5
     assert districts.loc["东区", "units_moved"] == 2  # units 2 and 7
 
-    cv = tables["cv"].iloc[0]
+    cv = tables["cv"].set_index("indicator").loc["teaching_aux_area"]  # floor_area_m2 by default
     # before (enrolled): A 1000/130, B 900/70; after (catchment): A 1000/80, B 900/80, S unknown
     assert cv["mean_before"] == pytest.approx(1900 / 200) and cv["mean_after"] == pytest.approx(1900 / 160)
 

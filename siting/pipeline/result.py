@@ -51,6 +51,8 @@ class RunResult:
     contiguity: pd.DataFrame = field(default_factory=pd.DataFrame)
     overflow: pd.DataFrame = field(default_factory=pd.DataFrame)
     search_areas: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
+    district_years: pd.DataFrame = field(default_factory=pd.DataFrame)
+    balance_schools: pd.DataFrame = field(default_factory=pd.DataFrame)
     out_dir: Path | None = None
     map_path: Path | None = None
 
@@ -65,7 +67,8 @@ class RunResult:
 
         Files: ``siting.gpkg`` (layers units, schools, sites, catchments, current_catchments, changes,
         districts, search_areas), CSV tables (assignment, opened, overflow, search_areas, changes,
-        school_metrics, district_metrics, cv, options, unreachable, contiguity), ``costs.parquet`` and
+        school_metrics, district_metrics, cv, options, unreachable, contiguity, district_years,
+        balance_schools), ``costs.parquet`` and
         ``summary.json``.
 
         Raises
@@ -116,6 +119,8 @@ class RunResult:
             "options": self.options,
             "unreachable": self.unreachable,
             "contiguity": self.contiguity,
+            "district_years": self.district_years,
+            "balance_schools": self.balance_schools,
         }
         for name, table in tables.items():
             table.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
@@ -192,6 +197,8 @@ class RunResult:
             contiguity=table("contiguity"),
             overflow=overflow,
             search_areas=layer("search_areas", None),
+            district_years=table("district_years"),
+            balance_schools=table("balance_schools"),
             out_dir=out_dir,
         )
 

@@ -108,7 +108,15 @@ def run_scenario(
             area.crs,
             unreachable=costs.unreachable,
         )
-        tables = stages.compute_metrics(drawn.schools, drawn.units, costs.costs, standards)
+        tables = stages.compute_metrics(
+            drawn.schools,
+            drawn.units,
+            costs.costs,
+            standards,
+            indicators=scenario.indicator_columns(),
+            design_year=scenario.design_year,
+            plan_for=scenario.plan_for,
+        )
     with laps("search_areas"):
         search = stages.find_search_areas(scenario, drawn, facilities, tables.overflow, costs.costs)
 
@@ -157,6 +165,8 @@ def _assemble(
         contiguity=drawn.contiguity,
         overflow=tables.overflow,
         search_areas=search,
+        district_years=tables.years,
+        balance_schools=tables.balance,
     )
 
 

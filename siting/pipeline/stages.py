@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -21,12 +22,15 @@ from siting import demand, metrics, network
 from siting import search_areas as areas
 from siting._cache import cached
 from siting._crs import utm_crs_for
+from siting._log import get_logger
 from siting.config import Scenario
 from siting.errors import InputError
 from siting.facilities import combine_facilities, read_layer, read_schools, read_sites, size_options
 from siting.model import SitingModel, SitingResult
 from siting.pipeline import seating
-from siting.standards import LEVELS, Standards
+from siting.standards import INDICATORS, LEVELS, Standards
+
+log = get_logger(__name__)
 
 NETWORK_CACHE_DIR = Path("data/raw/cache")  # osmnx downloads, so a re-run works offline
 
@@ -71,11 +75,13 @@ class Catchments(NamedTuple):
 
 
 class Metrics(NamedTuple):
-    """Per-school and per-district metrics (current and proposed), the CV tables and the overflow table."""
+    """Per-school and per-district metrics (both states), seats per year, the CV and its causes, overflow."""
 
     schools: pd.DataFrame
     districts: pd.DataFrame
     cv: pd.DataFrame
+    years: pd.DataFrame
+    balance: pd.DataFrame
     overflow: pd.DataFrame
 
 
@@ -319,7 +325,7 @@ def draw_catchments(
     """
     standards = scenario.standards_object()
     units = seating.apply_assignment(units, solution.assignment)
-    schools_after = _schools_after(facilities, solution.opened)
+    schools_after = _schools_after(facilities, solution.opened, standards, scenario.indicator_columns())
     seating.check_overflow(solution, schools_after)
     units, contiguity = _repair_contiguity(scenario, units, schools_after, costs, crs)
     assignment = seating.final_assignment(units, solution.assignment, costs)
@@ -367,39 +373,71 @@ def draw_catchments(
 
 
 def compute_metrics(
-    schools: gpd.GeoDataFrame, units: gpd.GeoDataFrame, costs: pd.DataFrame, standards: Standards
+    schools: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    costs: pd.DataFrame,
+    standards: Standards,
+    *,
+    indicators: Mapping[str, str] | None = None,
+    design_year: int | None = None,
+    plan_for: str | None = None,
 ) -> Metrics:
-    """Per-school and per-district metrics for today (``current``) and the plan (``proposed``), CVs, overflow.
+    """Metrics for today (``current``) and the plan (``proposed``): schools, districts, years, CV, overflow.
 
     The overflow table (:func:`siting.metrics.overflow_table`) is read from the same per-school metrics.
+
+    Parameters
+    ----------
+    schools, units, costs
+        The schools after the plan, the units with both assignments, the walking costs.
+    standards
+        Policy values.
+    indicators
+        ``{column: indicator key}`` (``Scenario.indicator_columns()``); declared indicators whose column is
+        missing are logged and listed in the CV table, never counted as zero.
+    design_year, plan_for
+        How the units' demand was chosen (the scenario's), so seats per 1,000 residents use the residents
+        of that year; ``plan_for=None`` infers it from the units' columns.
     """
-    school_table = pd.concat(
-        [
-            metrics.school_metrics(schools, units, standards=standards, column_prefix=p, costs=costs)
-            for p in ("current", "proposed")
-        ],
-        ignore_index=True,
-    )
-    district_table = pd.concat(
-        [
+    _warn_missing_indicators(schools, indicators)
+    tables = {"schools": [], "districts": [], "years": []}
+    for state in [s for s in metrics.STATES if any(f"{s}_{lv}" in units.columns for lv in LEVELS)]:
+        school_table = metrics.school_metrics(
+            schools, units, standards=standards, column_prefix=state, costs=costs
+        )
+        tables["schools"].append(school_table)
+        common = {"standards": standards, "column_prefix": state, "school_table": school_table}
+        tables["districts"].append(
             metrics.district_metrics(
-                schools,
-                units,
-                standards=standards,
-                column_prefix=p,
-                costs=costs,
-                school_table=school_table[school_table["state"] == p],
+                schools, units, costs=costs, year=design_year, plan_for=plan_for, **common
             )
-            for p in ("current", "proposed")
-        ],
-        ignore_index=True,
-    )
+        )
+        tables["years"].append(metrics.district_years(schools, units, **common))
+    cv = metrics.cv_tables(schools, units, standards=standards, indicators=indicators)
+    balance = metrics.balance_schools(schools, units, standards=standards, indicators=indicators, cv=cv)
+    joined = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
     overflow = metrics.overflow_table(
-        schools, units, standards=standards, costs=costs, school_table=school_table
+        schools, units, standards=standards, costs=costs, school_table=joined["schools"]
     )
-    return Metrics(
-        school_table, district_table, metrics.cv_tables(schools, units, standards=standards), overflow
-    )
+    return Metrics(joined["schools"], joined["districts"], cv, joined["years"], balance, overflow)
+
+
+def _warn_missing_indicators(schools: gpd.GeoDataFrame, indicators: Mapping[str, str] | None) -> None:
+    """Log the national indicators the schools file gives no data for (they are reported, not zero)."""
+    table = metrics.indicator_columns(schools, indicators)
+    missing = table[table["status"] == "missing column"]
+    if len(missing):
+        listed = ", ".join(f"{r.indicator} (column {r.column!r})" for r in missing.itertuples())
+        log.warning(
+            "schools: no data for indicator(s) %s; the difference coefficient lists them as missing. Add the "
+            "columns or map yours under 'indicators:' in the scenario.",
+            listed,
+        )
+    undeclared = table.loc[table["status"] == "not declared", "indicator"].tolist()
+    if undeclared:
+        log.warning(
+            "scenario: indicator(s) %s not mapped to a schools column under 'indicators:'.", undeclared
+        )
 
 
 def find_search_areas(
@@ -473,22 +511,37 @@ def _check_current_ids(units: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, scena
             )
 
 
-def _schools_after(facilities: gpd.GeoDataFrame, opened: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Schools and sites with the plan applied: ``opened``, ``expanded``, ``option`` and capacities after."""
+def _schools_after(
+    facilities: gpd.GeoDataFrame,
+    opened: pd.DataFrame,
+    standards: Standards,
+    indicators: Mapping[str, str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Schools and sites with the plan applied: ``opened``, ``expanded``, ``option``, capacities, resources.
+
+    Each declared resource column ``<column>`` (see :func:`siting.metrics.resource_indicators`) keeps
+    today's totals and gains ``<column>_after``: today's plus what the opened option brings, from
+    ``standards.new_school_resources`` (per added seat for areas and equipment, per added class for
+    teachers and rooms). An expanded school adds it to its recorded total (an unknown total stays
+    unknown); a new school gets it unless its row records a value of its own.
+    """
     out = facilities.copy()
     out["opened"] = out.index.isin(opened.index) & (out["status"] == "site")
     out["expanded"] = out.index.isin(opened.index) & (out["status"] == "existing")
     out["option"] = opened["option"].reindex(out.index) if len(opened) else pd.NA
+    added: dict[str, pd.Series] = {}
     for level in LEVELS:
-        added = opened[f"capacity_{level}"].reindex(out.index).fillna(0) if len(opened) else 0
-        out[f"capacity_after_{level}"] = (out[f"capacity_{level}"] + added).astype("int64")
-        classes = opened[f"classes_{level}"].reindex(out.index).fillna(0) if len(opened) else 0
-        out[f"classes_after_{level}"] = (out[f"classes_{level}"] + classes).astype("int64")
-    if len(opened) and "floor_area_m2" in opened.columns and "floor_area_m2" in out.columns:
-        # a new school's floor area is the planned building's (the CV of the proposed state counts it)
-        new_floor = opened["floor_area_m2"].reindex(out.index)
-        is_new = out["opened"] & new_floor.notna()
-        out.loc[is_new, "floor_area_m2"] = new_floor[is_new]
+        for what in ("capacity", "classes"):
+            extra = opened[f"{what}_{level}"].reindex(out.index).fillna(0) if len(opened) else 0
+            out[f"{what}_after_{level}"] = (out[f"{what}_{level}"] + extra).astype("int64")
+            added[f"{what}_{level}"] = out[f"{what}_after_{level}"] - out[f"{what}_{level}"]
+    for column, key in metrics.resource_indicators(out, indicators).items():
+        per = "classes" if INDICATORS[key].new_per == "class" else "capacity"
+        amounts = standards.new_school_resources[key]
+        brought = sum(float(amounts[level]) * added[f"{per}_{level}"] for level in LEVELS)
+        recorded = metrics.resource_values(out, column)
+        value = recorded.where(~out["expanded"], recorded + brought)
+        out[f"{column}_after"] = value.where(~out["opened"] | recorded.notna(), brought)
     return out
 
 
