@@ -84,7 +84,6 @@ def run_scenario(
     if write:
         refuse_overwrite(out_dir, map_path if draw_map else None, overwrite)
     cache = Path(cache_dir) if cache_dir is not None else None
-    standards = scenario.standards_object()
 
     with laps("demand"):
         area = stages.read_study_area(scenario)
@@ -99,24 +98,7 @@ def run_scenario(
     with laps("model"):
         solution = stages.solve_model(scenario, units, facilities, costs.costs)
     with laps("catchments_metrics"):
-        drawn = stages.draw_catchments(
-            scenario,
-            units,
-            facilities.facilities,
-            solution,
-            costs.costs,
-            area.crs,
-            unreachable=costs.unreachable,
-        )
-        tables = stages.compute_metrics(
-            drawn.schools,
-            drawn.units,
-            costs.costs,
-            standards,
-            indicators=scenario.indicator_columns(),
-            design_year=scenario.design_year,
-            plan_for=scenario.plan_for,
-        )
+        drawn, tables = _catchments_and_metrics(scenario, units, facilities, solution, costs, area.crs)
     with laps("search_areas"):
         search = stages.find_search_areas(scenario, drawn, facilities, tables.overflow, costs.costs)
 
@@ -129,6 +111,30 @@ def run_scenario(
         result.summary["timings"] = laps.total()
     log.info("scenario %s done in %.1f s", scenario.name, result.summary["timings"]["total"])
     return result
+
+
+def _catchments_and_metrics(
+    scenario: Scenario,
+    units: Any,
+    facilities: stages.Facilities,
+    solution: SitingResult,
+    costs: stages.Costs,
+    crs: str,
+) -> tuple[stages.Catchments, stages.Metrics]:
+    """Draw the plan's catchments (:func:`stages.draw_catchments`) and compute its metrics on them."""
+    drawn = stages.draw_catchments(
+        scenario, units, facilities.facilities, solution, costs.costs, crs, unreachable=costs.unreachable
+    )
+    tables = stages.compute_metrics(
+        drawn.schools,
+        drawn.units,
+        costs.costs,
+        scenario.standards_object(),
+        indicators=scenario.indicator_columns(),
+        design_year=scenario.design_year,
+        plan_for=scenario.plan_for,
+    )
+    return drawn, tables
 
 
 def _assemble(
