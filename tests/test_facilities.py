@@ -62,7 +62,7 @@ def test_given_capacity_wins_over_classes():
 
 
 def test_bad_level_names_school_and_value():
-    with pytest.raises(InputError, match=r"'J1' has level 'middle'"):
+    with pytest.raises(InputError, match=r"'J1' has level = 'middle'"):
         read_schools(_schools(level=["primary", "middle", "nine_year"]), crs=CRS, standards=STD)
 
 
@@ -141,7 +141,7 @@ def test_sites_must_be_polygons(tmp_path):
 
 def test_csv_schools_with_lon_lat(tmp_path):
     path = tmp_path / "schools.csv"
-    path.write_text("school_id,name,level,lon,lat,classes_primary\nA,Alpha,primary,113.1,23.0,30\n")
+    path.write_text("school_id,name,level,lon,lat,classes_primary,enrolled_primary\nA,Alpha,primary,113.1,23.0,30,0\n")
     schools = read_schools(path, crs=CRS, standards=STD)
     assert schools.loc["A", "capacity_primary"] == 30 * 45
     bad = tmp_path / "bad.csv"
