@@ -25,6 +25,7 @@ from siting.config import Scenario
 from siting.errors import InputError
 from siting.facilities import combine_facilities, read_layer, read_schools, read_sites, size_options
 from siting.model import SitingModel, SitingResult
+from siting.schema import CATCHMENTS, UNITS, districts_schema, read_values
 from siting.standards import INDICATORS, LEVELS, Standards
 
 log = get_logger(__name__)
@@ -101,27 +102,51 @@ def read_study_area(scenario: Scenario) -> StudyArea:
     Raises
     ------
     InputError
-        If the name field is missing or the layer is not polygons.
+        If the name field is missing (with "did you mean"), a name is empty, or the layer is not polygons.
     """
     cfg = scenario.districts
-    gdf = read_layer(cfg.path)
-    if cfg.name_field not in gdf.columns:
-        raise InputError(
-            f"{cfg.path}: no field {cfg.name_field!r} for district names; fields are "
-            f"{[c for c in gdf.columns if c != 'geometry']}. Set districts.name_field in the scenario."
-        )
-    if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-        raise InputError(f"{cfg.path}: districts must be polygons, found {sorted(set(gdf.geom_type))}.")
-    districts = gdf[[cfg.name_field, "geometry"]].rename(columns={cfg.name_field: "name"})
-    districts["name"] = districts["name"].astype(str)
+    schema = districts_schema(cfg.name_field)
+    gdf = read_layer(cfg.path, schema=schema)
+    names = read_values(gdf, schema, cfg.name_field, str(cfg.path))
+    districts = gpd.GeoDataFrame({"name": names.astype(str)}, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
     crs = scenario.crs or utm_crs_for(tuple(districts.total_bounds), districts.crs).to_string()
     return StudyArea(districts.to_crs(crs), crs)
 
 
+def read_units(path: Path) -> gpd.GeoDataFrame:
+    """Read residential-block units (``population.units``), indexed by ``unit_id`` (row numbers if absent)."""
+    gdf = read_layer(path, schema=UNITS)
+    if "unit_id" not in gdf.columns:
+        return gdf.rename_axis("unit_id")
+    ids = read_values(gdf, UNITS, "unit_id", str(path))
+    if ids.duplicated().any():
+        raise InputError(
+            f"{path}: unit_id {ids[ids.duplicated()].iloc[0]!r} appears more than once; ids must be unique."
+        )
+    return gdf.drop(columns=["unit_id"]).set_axis(pd.Index(ids.to_numpy(dtype=object), name="unit_id"))
+
+
+def read_catchments(path: Path, crs: str) -> gpd.GeoDataFrame:
+    """Read one level's current catchments (polygons naming their ``school_id``), in the study CRS."""
+    gdf = read_layer(path, schema=CATCHMENTS)
+    gdf["school_id"] = read_values(gdf, CATCHMENTS, "school_id", str(path))
+    return gdf.to_crs(crs)
+
+
 def build_demand(
-    scenario: Scenario, area: StudyArea, *, cache_dir: Path | None = None
+    scenario: Scenario,
+    area: StudyArea,
+    *,
+    cache_dir: Path | None = None,
+    catchments: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Demand units with seat demand per level (cached), tagged with their current schools.
+
+    Parameters
+    ----------
+    catchments
+        Current catchments by level as :func:`read_catchments` returns them; read from the scenario's
+        files when None.
 
     Returns
     -------
@@ -131,7 +156,7 @@ def build_demand(
     """
     standards = scenario.standards_object()
     growth = scenario.population.growth.model_dump() if scenario.population.growth else None
-    units_layer = read_layer(scenario.population.units) if scenario.population.units else None
+    units_layer = read_units(scenario.population.units) if scenario.population.units else None
 
     def build() -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
         return demand.demand_from_raster(
@@ -151,13 +176,31 @@ def build_demand(
     (units, report), _ = cached("demand", demand_key(scenario, area.crs), build, cache_dir=cache_dir)
     units = units.copy()
     for level, path in scenario.current_catchments.items():
-        layer = read_layer(path).to_crs(area.crs)
+        layer = catchments[level] if catchments is not None else read_catchments(path, area.crs)
         units = demand.assign_current(units, layer, level=level, name=str(path))
     return units, report
 
 
-def read_facilities(scenario: Scenario, units: gpd.GeoDataFrame, crs: str) -> Facilities:
+def read_school_layers(scenario: Scenario, crs: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Existing schools and reserved sites as read (:func:`~siting.facilities.read_schools`), in ``crs``."""
+    schools = read_schools(scenario.schools, crs=crs, standards=scenario.standards_object())
+    sites = read_sites(scenario.sites, crs=crs) if scenario.sites else _empty_sites(crs)
+    return schools, sites
+
+
+def read_facilities(
+    scenario: Scenario,
+    units: gpd.GeoDataFrame,
+    crs: str,
+    *,
+    layers: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None = None,
+) -> Facilities:
     """Existing schools and reserved sites, their size options, and a check of the current school ids.
+
+    Parameters
+    ----------
+    layers
+        ``(schools, sites)`` already read by :func:`read_school_layers`; read from the files when None.
 
     Raises
     ------
@@ -165,8 +208,7 @@ def read_facilities(scenario: Scenario, units: gpd.GeoDataFrame, crs: str) -> Fa
         If a current catchment names a school that is not in the schools file.
     """
     standards = scenario.standards_object()
-    schools = read_schools(scenario.schools, crs=crs, standards=standards)
-    sites = read_sites(scenario.sites, crs=crs) if scenario.sites else _empty_sites(crs)
+    schools, sites = layers if layers is not None else read_school_layers(scenario, crs)
     facilities = combine_facilities(schools, sites)
     options = size_options(
         facilities,
