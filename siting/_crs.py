@@ -97,9 +97,19 @@ SCALE_TOLERANCE = 0.005
 """Largest scale error (0.5 %) accepted for the study CRS at the study area's centre."""
 
 STUDY_CRS_FIX = (
-    "leave `crs: null` for the study area's UTM zone, or give a CRS made for the place, e.g. EPSG:4547 "
-    "(CGCS2000 / 3-degree Gauss-Kruger CM 114E) for Foshan"
+    "leave `crs: null` for the study area's UTM zone, or give a projected CRS made for the place (in China a "
+    "CGCS2000 3-degree Gauss-Kruger zone, e.g. EPSG:4547 for CM 114E around Foshan)"
 )
+
+
+def crs_fix_for(lon: float, lat: float) -> str:
+    """The study-CRS fix to suggest at ``(lon, lat)``: its UTM zone; in China also its CGCS2000 GK zone."""
+    utm = utm_crs_for((lon, lat, lon, lat))
+    fix = f"leave `crs: null` for the study area's UTM zone ({utm.to_string()})"
+    if 73.5 <= lon < 136.5 and 3 <= lat <= 54:  # CGCS2000 / 3-degree Gauss-Kruger CM 75E ... 135E
+        cm = 3 * round(lon / 3)
+        return f"{fix}, or give EPSG:{4534 + (cm - 75) // 3} (CGCS2000 / 3-degree Gauss-Kruger CM {cm}E)"
+    return f"{fix}, or give a projected CRS made for the place"
 
 
 def scale_error(crs: CRS | str, lon: float, lat: float) -> float:
@@ -146,7 +156,7 @@ def check_true_to_scale(crs: CRS | str, lon: float, lat: float, *, name: str) ->
     what = "Web Mercator, made for map tiles, not for measuring" if mercator else crs.name
     raise CRSError(
         f"{name}: {crs.to_string()} ({what}): at the study area's centre ({where}) its {off} "
-        f"(at most {SCALE_TOLERANCE:.1%} is accepted); {STUDY_CRS_FIX}."
+        f"(at most {SCALE_TOLERANCE:.1%} is accepted); {crs_fix_for(lon, lat)}."
     )
 
 

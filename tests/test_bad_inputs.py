@@ -14,6 +14,7 @@ its answer compared with the pinned sample answer (tests/data/golden/sample/).
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -230,6 +231,8 @@ CASES: list[tuple[str, object, tuple[str, ...]]] = [
     ("catchment-points",
      lambda c: c.geometry("catchments_junior", 0, {"type": "Point", "coordinates": [113.1, 23.0]}),
      ("catchments_junior.geojson", "Point", "polygons")),
+    ("no-current-catchments", lambda c: c.set("current_catchments", {}),
+     ("sample.yaml", "current_catchments is empty", "primary")),
     ("catchment-empty-id", lambda c: c.props("catchments_junior", 0, school_id=None),
      ("catchments_junior.geojson", "no school_id", "fill it in")),
 ]
@@ -350,3 +353,67 @@ def test_unknown_columns_are_listed_once(handled_run):
     _, _, records = handled_run
     lines = [r.getMessage() for r in records if "remarks" in r.getMessage()]
     assert len(lines) == 1 and "not schools columns" in lines[0], lines
+
+
+# --------------------------------------------------------------------------- the checks on their own
+# Peak memory of `run_scenario(write=False)` on the sample city (67.5 km², 58 schools and sites), measured
+# with resource.getrusage at four cell sizes: (cell m, units built, peak bytes).
+MEASURED_MEMORY = [(200, 1748, 403e6), (100, 6828, 525e6), (70, 13711, 687e6), (50, 26626, 1348e6)]
+
+
+def test_grid_estimate_is_close_above_the_measured_memory(sample_dir):
+    from siting.config import load_scenario
+    from siting.pipeline import checks, stages
+
+    scenario = load_scenario(sample_dir / "scenarios" / "sample.yaml")
+    area = stages.read_study_area(scenario)
+    schools, sites = stages.read_school_layers(scenario, area.crs)
+    facilities = pd.concat([schools[["level"]], sites[["level"]]])
+    area_m2 = float(area.districts.union_all().area)
+    for cell, units, peak in MEASURED_MEMORY:
+        est_units, est_bytes = checks.grid_estimate(
+            area_m2, cell, facilities, {"primary": 1500, "junior": 3000}
+        )
+        assert est_units == pytest.approx(units, rel=0.05)
+        assert peak <= est_bytes <= 1.5 * peak, (cell, est_bytes / 1e6)
+
+
+def test_study_crs_scale_at_a_real_raster(tmp_path):
+    """Wuhan (a real WorldPop file): Web Mercator is 16 % off there; its UTM zone and 3-degree GK are true."""
+    import rasterio
+
+    from siting._crs import check_true_to_scale, scale_error
+    from siting.errors import CRSError
+    from tests.conftest import shared_file
+
+    with rasterio.open(shared_file("data/worldpop/pop_20_f_wuhan.tif")) as src:
+        left, bottom, right, top = src.bounds
+    lon, lat = (left + right) / 2, (bottom + top) / 2
+    assert scale_error("EPSG:3857", lon, lat) == pytest.approx(1 / math.cos(math.radians(lat)) - 1, rel=1e-3)
+    with pytest.raises(CRSError, match=r"Web Mercator.*distances are 1[56]\.\d% off.*crs: null"):
+        check_true_to_scale("EPSG:3857", lon, lat, name="crs")
+    for good in ("EPSG:32650", "EPSG:4547"):  # UTM 50N; CGCS2000 3-degree Gauss-Kruger CM 114E
+        check_true_to_scale(good, lon, lat, name="crs")
+    check_true_to_scale("EPSG:32649", lon, lat, name="crs")  # UTM 49N, 3.3° east of its meridian: 0.08 %
+    with pytest.raises(
+        CRSError, match=r"EPSG:32648.*1\.0% off.*\(EPSG:32650\), or give EPSG:4547"
+    ):  # UTM 48N
+        check_true_to_scale("EPSG:32648", lon, lat, name="crs")
+
+
+def test_checks_pass_on_another_city_with_no_optional_layers(tmp_path):
+    """A generated city near Wuhan in CGCS2000 / GK 114E, no sites, one level of catchments."""
+    from siting.config import load_scenario
+    from siting.pipeline import checks, stages
+    from siting.sample import generate_city, write_city
+
+    city = generate_city(residents=40_000, width_km=4, height_km=3, origin_lonlat=(114.2, 30.5), seed=7)
+    write_city(city, tmp_path, name="other")
+    base = load_scenario(tmp_path / "scenarios" / "other.yaml")
+    bare = base.replace(
+        crs="EPSG:4547", sites=None, current_catchments={"primary": base.current_catchments["primary"]}
+    )
+    area = stages.read_study_area(bare)
+    inputs = checks.check_inputs(bare, area)
+    assert len(inputs.sites) == 0 and set(inputs.catchments) == {"primary"}
+    assert inputs.schools.crs.to_epsg() == 4547 and inputs.schools["capacity_primary"].sum() > 0

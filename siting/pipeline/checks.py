@@ -8,7 +8,8 @@ naming the file, the key, the value and the fix:
 - growth-rate keys that name no district (``NewTown`` for ``Newtown``), with "did you mean";
 - schools, sites or catchments that are not where the study area is (longitude and latitude swapped, a wrong
   CRS), naming the feature;
-- current catchments naming a school that is not in the schools file;
+- no current catchments at all (the metrics compare the plan with today), or catchments naming a school
+  that is not in the schools file;
 - a grid too fine for this machine: the units and memory the cell size would take are estimated first.
 """
 
@@ -74,6 +75,12 @@ def check_inputs(scenario: Scenario, area: stages.StudyArea) -> Inputs:
         For any of the problems in the module docstring; nothing has been written yet.
     """
     label = str(scenario.source or scenario.name)
+    if not scenario.current_catchments:  # the metrics compare the plan with today's catchments
+        raise InputError(
+            f"{label}: current_catchments is empty; give today's catchments of at least one level, e.g. "
+            "current_catchments: {primary: ../catchments_primary.geojson}, so the plan can be compared with "
+            "today."
+        )
     lon, lat = study_centre(area)
     if scenario.crs is not None:
         check_true_to_scale(scenario.crs, lon, lat, name=f"{label}: crs")
