@@ -223,20 +223,28 @@ def _seats(
             f"{label}: school {sid!r} teaches {level} but has neither capacity_{level} (seats) nor "
             f"classes_{level}{more}; give one of them, or it would have 0 seats."
         )
-    derived = serves & capacity.isna()
-    if derived.any():
-        log.warning(
-            "%s: %d school(s) have no capacity_%s (e.g. %r); using classes_%s × %d seats (the class size).",
-            label, int(derived.sum()), level, derived.index[derived.to_numpy()][0], level, class_size,
-        )  # fmt: skip
-        capacity = capacity.where(~derived, classes * class_size)
-    counted = serves & classes.isna()
-    if counted.any():
-        log.warning(
-            "%s: %d school(s) have no classes_%s (e.g. %r); using capacity_%s ÷ %d rounded up.",
-            label, int(counted.sum()), level, counted.index[counted.to_numpy()][0], level, class_size,
-        )  # fmt: skip
-        classes = classes.where(~counted, np.ceil(capacity.astype("float64") / class_size).astype("Int64"))
+    for missing, column, how in [
+        (
+            serves & capacity.isna(),
+            f"capacity_{level}",
+            f"classes_{level} × {class_size} seats (the class size)",
+        ),
+        (serves & classes.isna(), f"classes_{level}", f"capacity_{level} ÷ {class_size} rounded up"),
+    ]:
+        if missing.any():
+            first = missing.index[missing.to_numpy()][0]
+            log.warning(
+                "%s: %d school(s) have no %s (e.g. %r); using %s.",
+                label,
+                int(missing.sum()),
+                column,
+                first,
+                how,
+            )
+    capacity = capacity.where(capacity.notna() | ~serves, classes * class_size)
+    classes = classes.where(
+        classes.notna() | ~serves, np.ceil(capacity.astype("float64") / class_size).astype("Int64")
+    )
     return classes, capacity
 
 
