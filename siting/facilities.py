@@ -113,6 +113,8 @@ def _checked(gdf: gpd.GeoDataFrame, label: str, schema: LayerSchema | None) -> g
 def _points_from_csv(path: Path, label: str) -> gpd.GeoDataFrame:
     try:
         df = pd.read_csv(path)
+        if len(df.columns) == 1 and (sep := next((c for c in ";\t" if c in str(df.columns[0])), None)):
+            df = pd.read_csv(path, sep=sep)  # saved by a spreadsheet with ';' or tabs between the values
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"{label}: cannot read it as CSV ({' '.join(str(exc).split())}).") from None
     cols = {c.strip().lower(): c for c in df.columns}

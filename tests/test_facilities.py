@@ -296,3 +296,10 @@ def test_site_defaults_and_empty_parcel(caplog):
         InputError, match=r"site 'S1' has an area of 0 m² \(its parcel polygon, and no area_m2"
     ):
         read_sites(flat, crs=CRS)
+
+
+def test_csv_saved_with_semicolons(tmp_path):
+    path = tmp_path / "schools.csv"
+    path.write_text("school_id;level;lon;lat;capacity_primary;enrolled_primary\nA;primary;113.1;23.0;900;850\n")
+    schools = read_schools(path, crs=CRS, standards=STD)
+    assert schools.loc["A", ["capacity_primary", "classes_primary", "enrolled_primary"]].tolist() == [900, 20, 850]

@@ -59,8 +59,8 @@ SCHOOLS = LayerSchema(
         Column("status", "text", "'existing' (reserved sites go in their own layer)"),
         _PUBLIC,
         _DISTRICT,
-        *_per_level("classes", "classes", "count", "current classes", "classes"),
-        *_per_level("capacity", "capacity", "count", "seats at the standard class size", "seats"),
+        *_per_level("classes", "classes", "count", "current classes (else capacity ÷ class size)", "classes"),
+        *_per_level("capacity", "capacity", "count", "seats (else classes × class size)", "seats"),
         *_per_level("enrolled", "enrolled", "count", "pupils enrolled today", "pupils", empty="error"),
         *_per_level(
             "max_extra_classes",
