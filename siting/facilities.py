@@ -22,7 +22,7 @@ from pyproj import CRS
 from siting._crs import check_coordinates, ensure_projected, require_crs
 from siting._log import get_logger
 from siting.errors import InputError, describe
-from siting.schema import SCHOOLS, SITES, LayerSchema, read_values
+from siting.schema import RESOURCE_COLUMNS, SITES, LayerSchema, read_values, schools_schema
 from siting.standards import LEVELS, LEVELS_SERVED, Standards
 
 log = get_logger(__name__)
@@ -148,6 +148,7 @@ def read_schools(
     standards: Standards,
     id_field: str = "school_id",
     name: str | None = None,
+    indicator_columns: Iterable[str] = (),
 ) -> gpd.GeoDataFrame:
     """Read existing schools into the schools contract, projected to ``crs``.
 
@@ -169,12 +170,16 @@ def read_schools(
         Column holding the school identifier.
     name
         How to call the layer in messages.
+    indicator_columns
+        Columns the scenario maps to resource indicators (``Scenario.indicator_columns()``), read as numbers
+        like the declared resource totals.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Index ``school_id``; columns ``name, level, status, public, district, classes_*, capacity_*,
-        enrolled_*, max_extra_classes_*`` and any other numeric columns (resource totals) kept as given.
+        enrolled_*, max_extra_classes_*``, resource totals as numbers (missing where empty) and any other
+        columns kept as given.
 
     Raises
     ------
@@ -182,11 +187,15 @@ def read_schools(
         For a missing or misspelt field, an unknown level, a negative count, a duplicate id or a non-point
         geometry, naming the file, the school and the value.
     """
-    gdf, label = _as_layer(path, name, SCHOOLS, id_field)
-    gdf = _common_fields(gdf, SCHOOLS, label, status="existing")
+    schema = schools_schema(indicator_columns)
+    gdf, label = _as_layer(path, name, schema, id_field)
+    gdf = _common_fields(gdf, schema, label, status="existing")
+    for col in (*RESOURCE_COLUMNS, *indicator_columns):
+        if col in gdf.columns:
+            gdf[col] = read_values(gdf, schema, col, label)
     for level in LEVELS:
         serves = gdf["level"].map(lambda k, lv=level: lv in LEVELS_SERVED[k]).astype(bool)
-        counts = {p: read_values(gdf, SCHOOLS, f"{p}_{level}", label, where=serves) for p in _PER_LEVEL}
+        counts = {p: read_values(gdf, schema, f"{p}_{level}", label, where=serves) for p in _PER_LEVEL}
         _refuse_unserved(gdf, counts, serves, level, label)
         counts["classes"], counts["capacity"] = _seats(
             counts["classes"], counts["capacity"], serves, level, standards.class_size[level], label

@@ -300,6 +300,23 @@ def test_site_defaults_and_empty_parcel(caplog):
 
 def test_csv_saved_with_semicolons(tmp_path):
     path = tmp_path / "schools.csv"
-    path.write_text("school_id;level;lon;lat;capacity_primary;enrolled_primary\nA;primary;113.1;23.0;900;850\n")
+    path.write_text(
+        "school_id;level;lon;lat;capacity_primary;enrolled_primary\nA;primary;113.1;23.0;900;850\n"
+    )
     schools = read_schools(path, crs=CRS, standards=STD)
-    assert schools.loc["A", ["capacity_primary", "classes_primary", "enrolled_primary"]].tolist() == [900, 20, 850]
+    assert schools.loc["A", ["capacity_primary", "classes_primary", "enrolled_primary"]].tolist() == [
+        900,
+        20,
+        850,
+    ]
+
+
+def test_indicator_columns_the_scenario_maps_are_known_numbers(caplog):
+    schools = _schools(jiaoxue_m2=[5000, 4000, "n/a"], floor_area_m2=[1.0, 2.0, 3.0])
+    with pytest.raises(InputError, match=r"school 'N1' has jiaoxue_m2 = 'n/a'; it must be a number >= 0"):
+        read_schools(schools, crs=CRS, standards=STD, indicator_columns=["jiaoxue_m2"])
+    schools = _schools(jiaoxue_m2=[5000, 4000, None])
+    with caplog.at_level("WARNING", logger="siting"):
+        read = read_schools(schools, crs=CRS, standards=STD, indicator_columns=["jiaoxue_m2"])
+    assert read["jiaoxue_m2"].iloc[:2].tolist() == [5000.0, 4000.0] and read["jiaoxue_m2"].isna().iloc[2]
+    assert not [r for r in caplog.records if "jiaoxue_m2" in r.getMessage()]  # mapped: not an unknown column

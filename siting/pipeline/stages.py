@@ -183,7 +183,8 @@ def build_demand(
 
 def read_school_layers(scenario: Scenario, crs: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Existing schools and reserved sites as read (:func:`~siting.facilities.read_schools`), in ``crs``."""
-    schools = read_schools(scenario.schools, crs=crs, standards=scenario.standards_object())
+    standards, indicators = scenario.standards_object(), scenario.indicator_columns()
+    schools = read_schools(scenario.schools, crs=crs, standards=standards, indicator_columns=indicators)
     sites = read_sites(scenario.sites, crs=crs) if scenario.sites else _empty_sites(crs)
     return schools, sites
 

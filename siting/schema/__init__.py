@@ -23,11 +23,20 @@ from siting.schema.columns import (
     did_you_mean,
     read_values,
 )
-from siting.schema.layers import CATCHMENTS, SCHOOLS, SITES, UNITS, districts_schema
+from siting.schema.layers import (
+    CATCHMENTS,
+    RESOURCE_COLUMNS,
+    SCHOOLS,
+    SITES,
+    UNITS,
+    districts_schema,
+    schools_schema,
+)
 
 __all__ = [
     "CATCHMENTS",
     "LEVEL_SPELLINGS",
+    "RESOURCE_COLUMNS",
     "SCHOOLS",
     "SHAPEFILE_NAME_LENGTH",
     "SITES",
@@ -37,4 +46,5 @@ __all__ = [
     "did_you_mean",
     "districts_schema",
     "read_values",
+    "schools_schema",
 ]

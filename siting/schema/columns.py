@@ -5,10 +5,11 @@ See :mod:`siting.schema` for what they do; the layers themselves are declared in
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -151,6 +152,12 @@ class LayerSchema:
     geometry_doc: str
     columns: tuple[Column, ...]
     others: str = "not used"
+
+    def with_numbers(self, names: Iterable[str], doc: str) -> LayerSchema:
+        """Return this schema with number columns (>= 0, empty allowed) for the ``names`` not declared yet."""
+        known = {c.name for c in self.columns}
+        extra = tuple(Column(n, "number", doc) for n in dict.fromkeys(names) if n not in known)
+        return dataclasses.replace(self, columns=self.columns + extra) if extra else self
 
     def __getitem__(self, name: str) -> Column:
         for column in self.columns:

@@ -5,6 +5,7 @@ Each column's name, type, unit, default and other spellings; README "Input layer
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from siting.schema.columns import Column, Kind, LayerSchema
@@ -37,7 +38,7 @@ _DISTRICT = Column("district", "text", "district name (found from the districts 
 _CENTRAL = _given(
     "central", "bool", "parcel in a central area", False, "false (the non-central land-per-pupil standard)"
 )
-_RESOURCES = (
+_RESOURCES = (  # the indicators' default columns (siting.standards.DEFAULT_INDICATOR_COLUMNS)
     Column("floor_area_m2", "number", "teaching and auxiliary floor area", "m²", aliases=("floor_area",)),
     Column("sports_area_m2", "number", "sports ground and hall area", "m²"),
     Column("equipment_value_yuan", "number", "teaching equipment value", "yuan"),
@@ -76,7 +77,7 @@ SCHOOLS = LayerSchema(
         _CENTRAL,
         *_RESOURCES,
     ),
-    others="kept as they are; numeric ones count as resource totals in the difference coefficient",
+    others="kept, not used (a resource column for the difference coefficient is mapped under 'indicators:')",
 )
 """Existing schools: points, one row per school (see ``docs/architecture.md``, "Schools")."""
 
@@ -137,3 +138,12 @@ def districts_schema(name_field: str = "name") -> LayerSchema:
         geometry_doc="polygons (the study area)",
         columns=(_needed(name_field, "text", "district names; districts.name_field names the column"),),
     )
+
+
+RESOURCE_COLUMNS: tuple[str, ...] = tuple(c.name for c in _RESOURCES)
+"""Declared resource-total columns of the schools layer (the indicators' default columns)."""
+
+
+def schools_schema(indicator_columns: Iterable[str] = ()) -> LayerSchema:
+    """Return :data:`SCHOOLS` with a number column for each indicator column the scenario maps."""
+    return SCHOOLS.with_numbers(indicator_columns, "resource total of an indicator (scenario 'indicators:')")
