@@ -136,9 +136,8 @@ def _points_from_csv(path: Path, label: str) -> gpd.GeoDataFrame:
                 f"{label}: column {col} has a non-numeric value {describe(values.iloc[row])} "
                 f"in row {row + 2}; give every row its coordinates as numbers."
             )
-    rest = df.drop(columns=[*xy, cols.get("crs", "crs")] if crs != "EPSG:4326" else list(xy))
     geometry = gpd.points_from_xy(pd.to_numeric(x), pd.to_numeric(y))
-    return gpd.GeoDataFrame(rest, geometry=geometry, crs=crs)
+    return gpd.GeoDataFrame(df, geometry=geometry, crs=crs)
 
 
 def read_schools(

@@ -48,6 +48,14 @@ _RESOURCES = (  # the indicators' default columns (siting.standards.DEFAULT_INDI
     Column("multimedia_rooms", "number", "networked multimedia classrooms", "rooms"),
 )
 
+_CSV_POINTS = (  # a CSV of schools gives its points in these; kept as they are
+    Column("lon", "number", "longitude, EPSG:4326 (CSV)", "degrees", minimum=None),
+    Column("lat", "number", "latitude, EPSG:4326 (CSV)", "degrees", minimum=None),
+    Column("x", "number", "x in the CSV's crs", minimum=None),
+    Column("y", "number", "y in the CSV's crs", minimum=None),
+    Column("crs", "text", "the CRS of x and y (CSV)"),
+)
+
 SCHOOLS = LayerSchema(
     layer="schools",
     noun="school",
@@ -76,6 +84,7 @@ SCHOOLS = LayerSchema(
         Column("area_m2", "number", "school land area", "m²"),
         _CENTRAL,
         *_RESOURCES,
+        *_CSV_POINTS,
     ),
     others="kept, not used (a resource column for the difference coefficient is mapped under 'indicators:')",
 )
