@@ -17,7 +17,18 @@ from siting._log import set_progress
 from siting.errors import OutputExistsError, SitingError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: an error siting raises on purpose is printed as one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SitingError as exc:
+            click.echo(f"Error: {' '.join(str(exc).split())}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="siting")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
@@ -474,7 +485,7 @@ def compare_command(scenario_files: tuple[Path, ...], map_path: Path | None, ove
 def main() -> None:
     """Entry point of the ``siting`` console script: clear messages instead of tracebacks for bad input."""
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)  # a SitingError is printed by the group and returns 2
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
@@ -484,6 +495,8 @@ def main() -> None:
     except SitingError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # python -m siting.cli ...

@@ -27,7 +27,8 @@ from siting.metrics import (
     seat_figures,
     summary,
 )
-from siting.pipeline.stages import _schools_after, compute_metrics
+from siting.pipeline.seating import schools_after as _schools_after
+from siting.pipeline.stages import compute_metrics
 from siting.standards import INDICATORS, NEW_SCHOOL_SOURCES, Standards
 
 CRS = "EPSG:32649"

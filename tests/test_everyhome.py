@@ -21,7 +21,7 @@ from siting import _cache, metrics
 from siting.config import load_scenario
 from siting.errors import InputError
 from siting.model import SitingModel, SitingResult
-from siting.pipeline import RunResult, run_scenario, seating, stages
+from siting.pipeline import RunResult, run_scenario, seating
 from siting.pipeline.seating import NEAREST, flag_walks
 from siting.sample import generate_city, write_city
 from siting.search_areas import search_areas
@@ -263,4 +263,4 @@ def test_two_schools_one_full_overflow_lands_where_the_hand_solution_puts_it():
     assert flags["beyond_limit"].tolist() == [False, False, False, False, True]
     assert solution.assignment.set_index("unit_id")["beyond_limit"].tolist() == flags["beyond_limit"].tolist()
     units = seating.apply_assignment(units.assign(current_primary=None), solution.assignment)
-    _check_hand_plan(units, stages._schools_after(schools, solution.opened, std), costs, std)
+    _check_hand_plan(units, seating.schools_after(schools, solution.opened, std), costs, std)

@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "siting"
 
-FOUNDATION = {"__init__", "errors", "standards", "_log", "_crs", "_cache", "_jsonify"}
+FOUNDATION = {"__init__", "errors", "standards", "_log", "_crs", "_cache", "_jsonify", "schema"}
 STAGES = {"config", "facilities", "demand", "network", "model", "catchments", "sample"}
 PRODUCTS = {"metrics", "report", "maps", "plots", "search_areas"}
 # what each top-level part of the package may import, besides itself
@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "standards": {"errors"},
     "_log": set(),
     "_crs": {"errors"},
+    "schema": {"errors", "standards", "_log"},  # the declared input layers, read by every stage
     "_cache": {"_log"},
     "_jsonify": set(),
     **dict.fromkeys(STAGES, FOUNDATION),

@@ -227,6 +227,6 @@ def test_cli_review_prints_tables(tmp_path):
     assert "Units that change school" in out.output and "133%" in out.output
     assert (tmp_path / "tables" / "schools.csv").exists() and (tmp_path / "tables" / "sites.md").exists()
     again = runner.invoke(cli, ["review", str(tmp_path / "run"), "--out", str(tmp_path / "tables")])
-    assert again.exit_code != 0 and isinstance(again.exception, OutputExistsError)
+    assert again.exit_code == 2 and "--overwrite" in again.output  # one "Error: ..." line
     missing = runner.invoke(cli, ["review", str(tmp_path / "nothing")])
     assert missing.exit_code != 0

@@ -19,7 +19,7 @@ from siting._jsonify import json_ready
 from siting._log import get_logger, progress
 from siting.config import Scenario
 from siting.model import SitingResult
-from siting.pipeline import stages
+from siting.pipeline import checks, stages
 from siting.pipeline.result import RunResult, refuse_overwrite
 from siting.pipeline.summary import run_summary
 
@@ -87,9 +87,12 @@ def run_scenario(
 
     with laps("demand"):
         area = stages.read_study_area(scenario)
-        units, demand_report = stages.build_demand(scenario, area, cache_dir=cache)
+        inputs = checks.check_inputs(scenario, area)  # every layer read and cross-checked before heavy work
+        units, demand_report = stages.build_demand(
+            scenario, area, cache_dir=cache, catchments=inputs.catchments
+        )
     with laps("facilities"):
-        facilities = stages.read_facilities(scenario, units, area.crs)
+        facilities = stages.read_facilities(scenario, units, area.crs, layers=(inputs.schools, inputs.sites))
     with laps("network"):
         graph = stages.load_graph(scenario, area, cache_dir=cache)
     with laps("costs"):

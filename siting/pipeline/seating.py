@@ -7,15 +7,16 @@ and the cost table, and say so in the run's tables.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from siting import network
+from siting import metrics, network
 from siting._log import get_logger
-from siting.standards import LEVELS, Standards
+from siting.standards import INDICATORS, LEVELS, Standards
 
 log = get_logger(__name__)
 
@@ -258,4 +259,38 @@ def final_assignment(units: gpd.GeoDataFrame, solved: pd.DataFrame, costs: pd.Da
             out.loc[moved, "school_id"] = new_school
             keys = pd.MultiIndex.from_arrays([out.loc[moved, "unit_id"], new_school])
             out.loc[moved, "distance_m"] = lookup.reindex(keys).to_numpy()
+    return out
+
+
+def schools_after(
+    facilities: gpd.GeoDataFrame,
+    opened: pd.DataFrame,
+    standards: Standards,
+    indicators: Mapping[str, str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Schools and sites with the plan applied: ``opened``, ``expanded``, ``option``, capacities, resources.
+
+    Each declared resource column ``<column>`` (see :func:`siting.metrics.resource_indicators`) keeps
+    today's totals and gains ``<column>_after``: today's plus what the opened option brings, from
+    ``standards.new_school_resources`` (per added seat for areas and equipment, per added class for
+    teachers and rooms). An expanded school adds it to its recorded total (an unknown total stays
+    unknown); a new school gets it unless its row records a value of its own.
+    """
+    out = facilities.copy()
+    out["opened"] = out.index.isin(opened.index) & (out["status"] == "site")
+    out["expanded"] = out.index.isin(opened.index) & (out["status"] == "existing")
+    out["option"] = opened["option"].reindex(out.index) if len(opened) else pd.NA
+    added: dict[str, pd.Series] = {}
+    for level in LEVELS:
+        for what in ("capacity", "classes"):
+            extra = opened[f"{what}_{level}"].reindex(out.index).fillna(0) if len(opened) else 0
+            out[f"{what}_after_{level}"] = (out[f"{what}_{level}"] + extra).astype("int64")
+            added[f"{what}_{level}"] = out[f"{what}_after_{level}"] - out[f"{what}_{level}"]
+    for column, key in metrics.resource_indicators(out, indicators).items():
+        per = "classes" if INDICATORS[key].new_per == "class" else "capacity"
+        amounts = standards.new_school_resources[key]
+        brought = sum(float(amounts[level]) * added[f"{per}_{level}"] for level in LEVELS)
+        recorded = metrics.resource_values(out, column)
+        value = recorded.where(~out["expanded"], recorded + brought)
+        out[f"{column}_after"] = value.where(~out["opened"] | recorded.notna(), brought)
     return out

@@ -28,7 +28,8 @@ from siting.errors import InputError
 from siting.facilities import combine_facilities, read_layer, read_schools, read_sites, size_options
 from siting.model import SitingModel, SitingResult
 from siting.pipeline import seating
-from siting.standards import INDICATORS, LEVELS, Standards
+from siting.schema import CATCHMENTS, UNITS, districts_schema, read_values
+from siting.standards import LEVELS, Standards
 
 log = get_logger(__name__)
 
@@ -109,27 +110,51 @@ def read_study_area(scenario: Scenario) -> StudyArea:
     Raises
     ------
     InputError
-        If the name field is missing or the layer is not polygons.
+        If the name field is missing (with "did you mean"), a name is empty, or the layer is not polygons.
     """
     cfg = scenario.districts
-    gdf = read_layer(cfg.path)
-    if cfg.name_field not in gdf.columns:
-        raise InputError(
-            f"{cfg.path}: no field {cfg.name_field!r} for district names; fields are "
-            f"{[c for c in gdf.columns if c != 'geometry']}. Set districts.name_field in the scenario."
-        )
-    if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-        raise InputError(f"{cfg.path}: districts must be polygons, found {sorted(set(gdf.geom_type))}.")
-    districts = gdf[[cfg.name_field, "geometry"]].rename(columns={cfg.name_field: "name"})
-    districts["name"] = districts["name"].astype(str)
+    schema = districts_schema(cfg.name_field)
+    gdf = read_layer(cfg.path, schema=schema)
+    names = read_values(gdf, schema, cfg.name_field, str(cfg.path))
+    districts = gpd.GeoDataFrame({"name": names.astype(str)}, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
     crs = scenario.crs or utm_crs_for(tuple(districts.total_bounds), districts.crs).to_string()
     return StudyArea(districts.to_crs(crs), crs)
 
 
+def read_units(path: Path) -> gpd.GeoDataFrame:
+    """Read residential-block units (``population.units``), indexed by ``unit_id`` (row numbers if absent)."""
+    gdf = read_layer(path, schema=UNITS)
+    if "unit_id" not in gdf.columns:
+        return gdf.rename_axis("unit_id")
+    ids = read_values(gdf, UNITS, "unit_id", str(path))
+    if ids.duplicated().any():
+        raise InputError(
+            f"{path}: unit_id {ids[ids.duplicated()].iloc[0]!r} appears more than once; ids must be unique."
+        )
+    return gdf.drop(columns=["unit_id"]).set_axis(pd.Index(ids.to_numpy(dtype=object), name="unit_id"))
+
+
+def read_catchments(path: Path, crs: str) -> gpd.GeoDataFrame:
+    """Read one level's current catchments (polygons naming their ``school_id``), in the study CRS."""
+    gdf = read_layer(path, schema=CATCHMENTS)
+    gdf["school_id"] = read_values(gdf, CATCHMENTS, "school_id", str(path))
+    return gdf.to_crs(crs)
+
+
 def build_demand(
-    scenario: Scenario, area: StudyArea, *, cache_dir: Path | None = None
+    scenario: Scenario,
+    area: StudyArea,
+    *,
+    cache_dir: Path | None = None,
+    catchments: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Demand units with seat demand per level (cached), tagged with their current schools.
+
+    Parameters
+    ----------
+    catchments
+        Current catchments by level as :func:`read_catchments` returns them; read from the scenario's
+        files when None.
 
     Returns
     -------
@@ -139,7 +164,7 @@ def build_demand(
     """
     standards = scenario.standards_object()
     growth = scenario.population.growth.model_dump() if scenario.population.growth else None
-    units_layer = read_layer(scenario.population.units) if scenario.population.units else None
+    units_layer = read_units(scenario.population.units) if scenario.population.units else None
 
     def build() -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
         return demand.demand_from_raster(
@@ -159,13 +184,32 @@ def build_demand(
     (units, report), _ = cached("demand", demand_key(scenario, area.crs), build, cache_dir=cache_dir)
     units = units.copy()
     for level, path in scenario.current_catchments.items():
-        layer = read_layer(path).to_crs(area.crs)
+        layer = catchments[level] if catchments is not None else read_catchments(path, area.crs)
         units = demand.assign_current(units, layer, level=level, name=str(path))
     return units, report
 
 
-def read_facilities(scenario: Scenario, units: gpd.GeoDataFrame, crs: str) -> Facilities:
+def read_school_layers(scenario: Scenario, crs: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Existing schools and reserved sites as read (:func:`~siting.facilities.read_schools`), in ``crs``."""
+    standards, indicators = scenario.standards_object(), scenario.indicator_columns()
+    schools = read_schools(scenario.schools, crs=crs, standards=standards, indicator_columns=indicators)
+    sites = read_sites(scenario.sites, crs=crs) if scenario.sites else _empty_sites(crs)
+    return schools, sites
+
+
+def read_facilities(
+    scenario: Scenario,
+    units: gpd.GeoDataFrame,
+    crs: str,
+    *,
+    layers: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None = None,
+) -> Facilities:
     """Existing schools and reserved sites, their size options, and a check of the current school ids.
+
+    Parameters
+    ----------
+    layers
+        ``(schools, sites)`` already read by :func:`read_school_layers`; read from the files when None.
 
     Raises
     ------
@@ -173,8 +217,7 @@ def read_facilities(scenario: Scenario, units: gpd.GeoDataFrame, crs: str) -> Fa
         If a current catchment names a school that is not in the schools file.
     """
     standards = scenario.standards_object()
-    schools = read_schools(scenario.schools, crs=crs, standards=standards)
-    sites = read_sites(scenario.sites, crs=crs) if scenario.sites else _empty_sites(crs)
+    schools, sites = layers if layers is not None else read_school_layers(scenario, crs)
     facilities = combine_facilities(schools, sites)
     options = size_options(
         facilities,
@@ -325,7 +368,9 @@ def draw_catchments(
     """
     standards = scenario.standards_object()
     units = seating.apply_assignment(units, solution.assignment)
-    schools_after = _schools_after(facilities, solution.opened, standards, scenario.indicator_columns())
+    schools_after = seating.schools_after(
+        facilities, solution.opened, standards, scenario.indicator_columns()
+    )
     seating.check_overflow(solution, schools_after)
     units, contiguity = _repair_contiguity(scenario, units, schools_after, costs, crs)
     assignment = seating.final_assignment(units, solution.assignment, costs)
@@ -509,40 +554,6 @@ def _check_current_ids(units: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, scena
                 f"{path}: school_id value(s) {unknown[:5]} are not in the schools file {scenario.schools}; "
                 "every current catchment must name an existing school."
             )
-
-
-def _schools_after(
-    facilities: gpd.GeoDataFrame,
-    opened: pd.DataFrame,
-    standards: Standards,
-    indicators: Mapping[str, str] | None = None,
-) -> gpd.GeoDataFrame:
-    """Schools and sites with the plan applied: ``opened``, ``expanded``, ``option``, capacities, resources.
-
-    Each declared resource column ``<column>`` (see :func:`siting.metrics.resource_indicators`) keeps
-    today's totals and gains ``<column>_after``: today's plus what the opened option brings, from
-    ``standards.new_school_resources`` (per added seat for areas and equipment, per added class for
-    teachers and rooms). An expanded school adds it to its recorded total (an unknown total stays
-    unknown); a new school gets it unless its row records a value of its own.
-    """
-    out = facilities.copy()
-    out["opened"] = out.index.isin(opened.index) & (out["status"] == "site")
-    out["expanded"] = out.index.isin(opened.index) & (out["status"] == "existing")
-    out["option"] = opened["option"].reindex(out.index) if len(opened) else pd.NA
-    added: dict[str, pd.Series] = {}
-    for level in LEVELS:
-        for what in ("capacity", "classes"):
-            extra = opened[f"{what}_{level}"].reindex(out.index).fillna(0) if len(opened) else 0
-            out[f"{what}_after_{level}"] = (out[f"{what}_{level}"] + extra).astype("int64")
-            added[f"{what}_{level}"] = out[f"{what}_after_{level}"] - out[f"{what}_{level}"]
-    for column, key in metrics.resource_indicators(out, indicators).items():
-        per = "classes" if INDICATORS[key].new_per == "class" else "capacity"
-        amounts = standards.new_school_resources[key]
-        brought = sum(float(amounts[level]) * added[f"{per}_{level}"] for level in LEVELS)
-        recorded = metrics.resource_values(out, column)
-        value = recorded.where(~out["expanded"], recorded + brought)
-        out[f"{column}_after"] = value.where(~out["opened"] | recorded.notna(), brought)
-    return out
 
 
 def _repair_contiguity(
