@@ -353,3 +353,7 @@ def main() -> None:
     except SitingError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":  # `python -m siting.cli ...`
+    main()
