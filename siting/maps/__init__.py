@@ -31,7 +31,7 @@ from siting.maps._format import DENSITY_COLOURS, LEVEL_LABELS, OKABE_ITO, UTILIZ
 from siting.maps.assets import ASSETS_DIR, inline_assets, local_asset
 from siting.maps.basemap import BASEMAPS
 from siting.maps.data import result_slug, to_map_crs
-from siting.maps.views import hearing_map, review_map, save_map, siting_map, write_maps
+from siting.maps.views import hearing_map, map_files, review_map, save_map, siting_map, write_maps
 
 __all__ = [
     "ASSETS_DIR",
@@ -43,6 +43,7 @@ __all__ = [
     "hearing_map",
     "inline_assets",
     "local_asset",
+    "map_files",
     "result_slug",
     "review_map",
     "save_map",

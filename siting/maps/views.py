@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import folium
 import folium.plugins
 
+from siting._atomic import write_text_atomic
 from siting._log import get_logger
 from siting.errors import InputError
 from siting.maps.assets import _strip_defaults, inline_assets
@@ -185,8 +184,14 @@ def review_map(result: Any, other: Any | None = None, path: str | Path | None = 
     return save_map(dual, out, offline=offline)
 
 
+def map_files(map_path: str | Path) -> list[Path]:
+    """The files :func:`write_maps` writes: ``map_path``, ``<stem>-hearing.html``, ``<stem>-review.html``."""
+    map_path = Path(map_path)
+    return [map_path, *(map_path.with_name(f"{map_path.stem}-{kind}.html") for kind in ("hearing", "review"))]
+
+
 def write_maps(result: Any, map_path: str | Path, **kw: Any) -> Path:
-    """Write the general map to ``map_path`` and the hearing and review maps beside it.
+    """Write the general map to ``map_path`` and the hearing and review maps beside it (:func:`map_files`).
 
     Parameters
     ----------
@@ -203,17 +208,17 @@ def write_maps(result: Any, map_path: str | Path, **kw: Any) -> Path:
     pathlib.Path
         ``map_path``.
     """
-    map_path = Path(map_path)
-    save_map(siting_map(result, **kw), map_path, offline=kw.get("offline", False))
-    hearing_map(result, map_path.with_name(f"{map_path.stem}-hearing.html"), **kw)
-    review_map(result, path=map_path.with_name(f"{map_path.stem}-review.html"), **kw)
-    return map_path
+    main, hearing, review = map_files(map_path)
+    save_map(siting_map(result, **kw), main, offline=kw.get("offline", False))
+    hearing_map(result, hearing, **kw)
+    review_map(result, path=review, **kw)
+    return main
 
 
 def save_map(
     m: folium.Map | folium.plugins.DualMap, path: str | Path, *, offline: bool | None = None
 ) -> Path:
-    """Write a map to one HTML file atomically (temporary file, then rename).
+    """Write a map to one HTML file atomically (temporary file, then rename), with the umask's permissions.
 
     Parameters
     ----------
@@ -242,16 +247,7 @@ def save_map(
     page = root.render()
     if offline:
         page = inline_assets(page)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = write_text_atomic(Path(path), page)
     log.info("map written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
 
