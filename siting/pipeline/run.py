@@ -173,6 +173,11 @@ def _require_solution(scenario: Scenario, solution: SitingResult) -> None:
     )
 
 
+def _map_assets(result: RunResult) -> str:
+    """The scenario's ``outputs.map_assets`` (``inline`` for a result without its scenario)."""
+    return result.scenario.outputs.map_assets if result.scenario is not None else "inline"
+
+
 def _map_files(map_path: Path | None) -> list[Path]:
     if map_path is None:
         return []
@@ -203,7 +208,7 @@ def write_outputs(result: RunResult, out_dir: Path, map_path: Path | None, laps:
                 temps = maps.map_files(staged.file(map_path))
                 for target, temp in zip(maps.map_files(map_path)[1:], temps[1:], strict=True):
                     staged.file(target, temp)
-                maps.write_maps(result, temps[0])
+                maps.write_maps(result, temps[0], assets=_map_assets(result))
         result.summary["timings"] = laps.total()
         result._write(folder)
     result.out_dir, result.map_path = out_dir, map_path
