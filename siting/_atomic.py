@@ -57,8 +57,10 @@ def journal_path(target: Path) -> Path:
     return target.parent / f".{target.name}{_JOURNAL}"
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
+def write_text_atomic(path: Path, text: str, *, newline: str | None = None) -> Path:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename; umask permissions.
+
+    ``newline`` is passed to :func:`open` (``""`` writes line ends as they are in ``text``).
 
     Raises
     ------
@@ -69,7 +71,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
     tmp = temp_path(path, new_token())
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("x", encoding="utf-8") as fh:
+        with tmp.open("x", encoding="utf-8", newline=newline) as fh:
             fh.write(text)
         tmp.replace(path)
     except BaseException as exc:

@@ -328,3 +328,25 @@ def test_a_write_error_keeps_the_old_outputs_and_leaves_no_temporary(sample_base
     assert line.startswith("Error: cannot write the outputs to") and "No space left on device" in line
     assert "earlier outputs are unchanged" in line and "Free some disk space" in line
     assert classify(base, old) == "old" and leftovers(base) == []
+
+
+def test_an_infeasible_or_unsolved_model_stops_the_run_with_its_fix():
+    from types import SimpleNamespace
+
+    from siting.config import load_scenario
+    from siting.errors import SolverError
+    from siting.pipeline.run import _require_solution
+
+    if not SCENARIO.exists():
+        pytest.skip(f"the bundled sample city is missing: {SCENARIO}")
+    scenario = load_scenario(SCENARIO)
+    rows = pd.DataFrame({"unit_id": [1], "level": ["primary"], "school_id": ["P01"], "pupils": [3.0]})
+    for status, words, fix in [
+        ("infeasible", "Infeasible", "relax model.max_new_schools"),
+        ("not_solved", "Time limit reached", "more time than 30 s"),
+        ("optimal", "Optimal", "more time"),  # a solution with nobody assigned is no plan either
+    ]:
+        solution = SimpleNamespace(status=status, solver_status=words, assignment=rows.iloc[:0])
+        with pytest.raises(SolverError, match=rf"status {status}: {words}\); nothing was written.*{fix}"):
+            _require_solution(scenario, solution)
+    _require_solution(scenario, SimpleNamespace(status="feasible", solver_status="", assignment=rows))

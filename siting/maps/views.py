@@ -258,7 +258,7 @@ def save_map(
     if choice == "inline":
         page = inline_assets(page)
     path = write_text_atomic(Path(path), page)
-    log.info("map written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
+    log.debug("map written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
 
 

@@ -212,6 +212,8 @@ def write_outputs(result: RunResult, out_dir: Path, map_path: Path | None, laps:
         result.summary["timings"] = laps.total()
         result._write(folder)
     result.out_dir, result.map_path = out_dir, map_path
+    written = [out_dir, *_map_files(map_path)]
+    log.info("outputs written together: %s", ", ".join(str(p) for p in written))
 
 
 def compare_scenarios(results: list[RunResult]) -> pd.DataFrame:
