@@ -243,12 +243,14 @@ def test_run_outputs_follow_the_umask(sample_base):
 
 def _kill_when(proc: subprocess.Popen, base: Path, moment: tuple[str, float]) -> None:
     """SIGKILL ``proc`` ``moment[1]`` s after ``moment[0]``: its start, or when a temporary (``"tmp"``) or
-    the journal (``"commit"``) first appears."""
+    the journal in place (``"commit"``) first appears."""
     event, delay = moment
     folders = (base / "data", base / "maps")
+    journal = _atomic.journal_path(targets(base)[0]).name
+    seen = (lambda name: name == journal) if event == "commit" else (lambda name: f".siting-{event}" in name)
     start = time.monotonic()
     while event != "start" and proc.poll() is None and time.monotonic() - start < 300:
-        if any(f".siting-{event}" in p.name for folder in folders for p in folder.iterdir()):
+        if any(seen(p.name) for folder in folders for p in folder.iterdir()):
             break
         time.sleep(0.0005)
     time.sleep(delay)
@@ -276,7 +278,7 @@ def test_kill_9_during_real_runs_leaves_the_old_or_the_new_outputs(sample_base):
         json.loads((out_dir / "summary.json").read_text(encoding="utf-8"))
         outcomes.append((moment, proc.returncode, state))
     assert outcomes[0][2] == "old", outcomes  # killed during the work: nothing touched
-    assert outcomes[-1][2] == "new", outcomes  # killed once the journal was written: committed
+    assert outcomes[-1][2] == "new", outcomes  # killed once the journal is in place (or done): committed
 
 
 def test_no_solution_exits_with_one_line_and_writes_nothing(sample_base, tmp_path, monkeypatch, capsys):
