@@ -181,7 +181,9 @@ def _move_in(temp: Path, target: Path, token: str) -> None:
             target.rename(old)
         temp.rename(target)
         return
-    if target.exists() and not old.exists():
+    if target.is_symlink() and not old.exists():
+        target.rename(old)  # a link (to a file or folder) is put aside as it is
+    elif target.exists() and not old.exists():
         try:
             os.link(target, old)  # the target never disappears
         except OSError:
