@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from siting.errors import InputError, describe
-from siting.standards import LEVELS, Standards
+from siting.standards import DEFAULT_INDICATOR_COLUMNS, INDICATORS, LEVELS, Standards
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -117,7 +117,12 @@ class ModelConfig(_Strict):
     far_penalty: float = Field(default=3.0, ge=1.0)
     disruption_m: float = Field(default=300.0, ge=0)
     building_weight: float = Field(default=0.001, ge=0)
-    shortfall_m: float = Field(default=100_000.0, gt=0)
+    # pupil-metres per pupil above a school's standard capacity: above the costliest walk within the limits
+    # (junior: 1,000 m + 2,000 m x far_penalty 3 = 7,000) plus the 300 disruption, so a pupil is placed above
+    # capacity only when no seat within the limits is left
+    overflow_m: float = Field(default=10_000.0, gt=0)
+    # optional ceiling: at most this class size x the school's classes after the plan (e.g. 66, super-large)
+    overflow_ceiling_class_size: int | None = Field(default=None, ge=1)
     min_enrolment_share: float | None = Field(default=None, ge=0, le=1)
     single_source: bool = True
     mode: Literal["round", "exact", "split"] = "round"
@@ -159,6 +164,7 @@ class Scenario(_Strict):
     sites: Path | None = None
     current_catchments: dict[Literal["primary", "junior"], Path] = Field(default_factory=dict)
     standards: dict[str, Any] = Field(default_factory=dict)
+    indicators: dict[str, str] | None = None
     model: ModelConfig = Field(default_factory=ModelConfig)
     catchments: CatchmentsConfig = Field(default_factory=CatchmentsConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
@@ -169,6 +175,25 @@ class Scenario(_Strict):
     def _name_is_a_folder_name(cls, value: str) -> str:
         if not _NAME.match(value):
             raise ValueError("use letters, digits, '-', '_' or '.' (it names the output folder)")
+        return value
+
+    @field_validator("indicators")
+    @classmethod
+    def _indicators_are_national(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return value
+        unknown = {col: key for col, key in value.items() if key not in INDICATORS}
+        if unknown:
+            col, key = next(iter(unknown.items()))
+            raise ValueError(
+                f"column {col!r} is mapped to {key!r}, which is not an indicator; map schools-file columns "
+                f"to one of {', '.join(INDICATORS)}"
+            )
+        seen: dict[str, str] = {}
+        for col, key in value.items():
+            if key in seen:
+                raise ValueError(f"columns {seen[key]!r} and {col!r} are both mapped to {key!r}; keep one")
+            seen[key] = col
         return value
 
     @model_validator(mode="after")
@@ -190,6 +215,14 @@ class Scenario(_Strict):
         if self.population.seats_per_1000:
             overrides.update({f"seats_per_1000.{k}": v for k, v in self.population.seats_per_1000.items()})
         return Standards.foshan().with_overrides(overrides)
+
+    def indicator_columns(self) -> dict[str, str]:
+        """Return the schools-file columns that hold resource indicators: ``{column: indicator key}``.
+
+        The scenario's ``indicators`` mapping when given, else
+        :data:`~siting.standards.DEFAULT_INDICATOR_COLUMNS`. No other column is an indicator.
+        """
+        return dict(self.indicators if self.indicators is not None else DEFAULT_INDICATOR_COLUMNS)
 
     def output_dir(self) -> Path:
         """Folder of this scenario's outputs (relative paths are from the working directory)."""
@@ -259,7 +292,7 @@ class Scenario(_Strict):
 def _shortcut(key: str) -> list[str]:
     if key in Scenario.model_fields:
         return [key]
-    if key in ModelConfig.model_fields:
+    if key in ModelConfig.model_fields or key in _REPLACED_MODEL_KEYS:
         return ["model", key]
     if key in PopulationConfig.model_fields:
         return ["population", key]
@@ -346,7 +379,17 @@ def _resolve_paths(data: dict[str, Any], base: Path, label: str) -> None:
                 outputs[key] = Path(outputs[key]).expanduser()
 
 
+_REPLACED_MODEL_KEYS = {
+    "shortfall_m": "model.shortfall_m was replaced by model.overflow_m (pupils above standard capacity are "
+    "now overflow, charged per pupil); see README",
+}
+
+
 def _validate(data: dict[str, Any], label: str) -> Scenario:
+    model = data.get("model")
+    for key, message in _REPLACED_MODEL_KEYS.items():
+        if isinstance(model, dict) and key in model:
+            raise InputError(f"{label}: {message}.")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

@@ -396,11 +396,32 @@ def _option_row(
 
 
 def _land_needed(option: dict[str, object], standards: Standards, *, central: bool) -> float:
-    per_pupil = standards.land_per_pupil_central_m2 if central else standards.land_per_pupil_m2
-    return (
-        float(option["capacity_primary"]) * per_pupil["primary"]
-        + float(option["capacity_junior"]) * per_pupil["junior"]
+    return land_needed(
+        float(option["capacity_primary"]), float(option["capacity_junior"]), standards, central=central
     )
+
+
+def land_needed(
+    capacity_primary: float, capacity_junior: float, standards: Standards, *, central: bool = False
+) -> float:
+    """Return the land (m²) the land-per-pupil standard asks for a school of these seats.
+
+    Parameters
+    ----------
+    capacity_primary, capacity_junior
+        Seats (pupils) per level.
+    standards
+        Gives ``land_per_pupil_m2`` and, for central areas, ``land_per_pupil_central_m2``.
+    central
+        Whether the central (禅城-type) standard applies.
+
+    Returns
+    -------
+    float
+        Seats × land per pupil, summed over the levels, in m².
+    """
+    per_pupil = standards.land_per_pupil_central_m2 if central else standards.land_per_pupil_m2
+    return float(capacity_primary) * per_pupil["primary"] + float(capacity_junior) * per_pupil["junior"]
 
 
 def land_per_pupil(area_m2: float, capacity_primary: int, capacity_junior: int) -> float:

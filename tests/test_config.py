@@ -127,3 +127,52 @@ def test_not_yaml(tmp_path):
     path.write_text("name: [unclosed")
     with pytest.raises(InputError, match="not valid YAML"):
         load_scenario(path)
+
+
+def test_indicator_mapping_defaults_to_the_sample_names(scenario_file):
+    from siting.standards import DEFAULT_INDICATOR_COLUMNS
+
+    sc = load_scenario(scenario_file)
+    assert sc.indicators is None and sc.indicator_columns() == dict(DEFAULT_INDICATOR_COLUMNS)
+    assert sc.indicator_columns()["floor_area_m2"] == "teaching_aux_area"
+    _edit(scenario_file, indicators={"jiaoxue_m2": "teaching_aux_area", "tiyu_m2": "sports_area"})
+    assert load_scenario(scenario_file).indicator_columns() == {
+        "jiaoxue_m2": "teaching_aux_area",
+        "tiyu_m2": "sports_area",
+    }
+
+
+def test_indicator_mapping_names_a_wrong_indicator_or_a_duplicate(scenario_file):
+    _edit(scenario_file, indicators={"lon": "longitude"})
+    with pytest.raises(
+        InputError, match=r"indicators = .*column 'lon' is mapped to 'longitude', which is not"
+    ):
+        load_scenario(scenario_file)
+    _edit(scenario_file, indicators={"a_m2": "sports_area", "b_m2": "sports_area"})
+    with pytest.raises(InputError, match="'a_m2' and 'b_m2' are both mapped to 'sports_area'"):
+        load_scenario(scenario_file)
+
+
+def test_new_school_resources_are_overridable_from_the_scenario(scenario_file):
+    _edit(scenario_file, standards={"new_school_resources": {"sports_area": {"primary": 9.0}}})
+    std = load_scenario(scenario_file).standards_object()
+    assert std.new_school_resources["sports_area"]["primary"] == 9.0
+    assert std.new_school_resources["sports_area"]["junior"] == 10.2
+    _edit(scenario_file, standards={"new_school_resources": {"sports_area": 9.0}})
+    with pytest.raises(InputError, match=r"'new_school_resources\.sports_area' has entries"):
+        load_scenario(scenario_file)
+
+
+def test_shortfall_m_is_replaced_by_overflow_m_with_a_one_line_error(scenario_file):
+    assert load_scenario(scenario_file).model.overflow_m == 10_000  # above any walk within the limits
+    _edit(scenario_file, model__shortfall_m=100_000)
+    with pytest.raises(InputError) as info:
+        load_scenario(scenario_file)
+    message = str(info.value)
+    assert "model.shortfall_m was replaced by model.overflow_m" in message and "see README" in message
+    assert "\n" not in message and message.startswith(str(scenario_file))
+    _edit(scenario_file, model__shortfall_m=None)
+    base = load_scenario(scenario_file)
+    with pytest.raises(InputError, match=r"model\.shortfall_m was replaced by model\.overflow_m"):
+        base.replace(shortfall_m=5)
+    assert base.replace(overflow_m=20_000).model.overflow_m == 20_000

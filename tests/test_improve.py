@@ -1,4 +1,4 @@
-"""The local search that rounds split units to single schools (siting._improve)."""
+"""The local search that rounds split units to single schools (siting.model.local_search)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siting._improve import improve_assignment
+from siting.model.local_search import improve_assignment
 
 
 def _objective(arc, pair_of_arc, bin_of_arc, cost, demand, capacity, min_load, penalty):

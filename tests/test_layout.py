@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "siting"
 
 FOUNDATION = {"__init__", "errors", "standards", "_log", "_crs", "_cache", "_jsonify", "_atomic"}
 STAGES = {"config", "facilities", "demand", "network", "model", "catchments", "sample"}
-PRODUCTS = {"metrics", "report", "maps", "plots"}
+PRODUCTS = {"metrics", "report", "maps", "plots", "search_areas"}
 # what each top-level part of the package may import, besides itself
 ALLOWED: dict[str, set[str]] = {
     "__init__": {"errors", "standards"},
@@ -29,11 +29,14 @@ ALLOWED: dict[str, set[str]] = {
     **dict.fromkeys(STAGES, FOUNDATION),
     "network": FOUNDATION | {"facilities"},  # costs_cli reads the schools layer
     "metrics": FOUNDATION | {"catchments"},
-    "report": FOUNDATION | {"catchments", "metrics"},
-    "maps": FOUNDATION | {"catchments"},
+    # the hearing brief lists the sizes a parcel's land allows and re-solves with a parcel forced open/closed
+    "report": FOUNDATION | {"catchments", "metrics", "facilities", "model"},
+    "maps": FOUNDATION | {"catchments", "report"},  # a reserved parcel's popup is its hearing brief
     "plots": FOUNDATION,
+    "search_areas": FOUNDATION | {"catchments", "facilities"},  # sizes land with size_options
     "pipeline": FOUNDATION | STAGES | PRODUCTS,
     "cli": FOUNDATION | STAGES | PRODUCTS | {"pipeline"},
+    "__main__": {"cli"},  # python -m siting
 }
 
 

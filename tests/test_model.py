@@ -538,7 +538,7 @@ def test_same_inputs_same_answer() -> None:
 
 @pytest.mark.parametrize("seed", [4, 5])
 def test_lazy_linking_rows_give_the_same_optimum(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    import siting.model as sm
+    import siting.model.program as sm
 
     full = random_model(seed).solve(mode="exact", gap=0.0)
     monkeypatch.setattr(sm, "_LINK_ROWS_ALL", 0)  # force the LP-driven choice of linking rows

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import folium
 import folium.plugins
+import pandas as pd
 
 from siting._atomic import write_text_atomic
 from siting._log import get_logger
@@ -22,6 +24,7 @@ from siting.maps.layers import (
     _NameTable,
     _radius_layer,
     _school_layer,
+    _search_area_layer,
     _site_layer,
 )
 from siting.maps.page import _finish
@@ -88,6 +91,7 @@ def siting_map(
     _district_layer(data).add_to(m)
     for chosen in (True, False):
         _site_layer(data, chosen=chosen).add_to(m)
+    _search_area_layer(data).add_to(m)
     for lvl in levels:
         _changes_layer(data, lvl, names, show=lvl == levels[0]).add_to(m)
     for lvl in levels:
@@ -98,8 +102,18 @@ def siting_map(
     return m
 
 
-def hearing_map(result: Any, path: str | Path | None = None, **kw: Any) -> Path:
+def hearing_map(
+    result: Any,
+    path: str | Path | None = None,
+    *,
+    brief: Mapping[str, pd.DataFrame] | None = None,
+    **kw: Any,
+) -> Path:
     """Write the land-reservation hearing map: reserved sites first, with their case in each popup.
+
+    Each parcel's popup holds its hearing brief (:func:`siting.report.evidence_rows`): location, land and
+    the sizes it allows; for a chosen parcel its size, catchment, relief, walks and cost; for one not chosen
+    why; and the re-solves with it forced open / closed when ``brief`` has them.
 
     Parameters
     ----------
@@ -107,6 +121,9 @@ def hearing_map(result: Any, path: str | Path | None = None, **kw: Any) -> Path:
         A run result (see :func:`siting_map`).
     path
         Output HTML file; default ``maps/<scenario>-hearing.html`` under the current directory.
+    brief
+        :func:`siting.report.hearing_brief` tables to show (e.g. made with ``resolve=True``); default
+        made from ``result`` without re-solving.
     **kw
         Passed to :func:`siting_map` (``basemap``, ``assets``, ``level``, ``tianditu_key``).
 
@@ -115,12 +132,23 @@ def hearing_map(result: Any, path: str | Path | None = None, **kw: Any) -> Path:
     pathlib.Path
         The file written (atomically).
     """
-    m = siting_map(result, **kw)
+    m = siting_map(result if brief is None else _WithBrief(result, brief), **kw)
     data_bounds = _sites_bounds(result, shift=kw.get("basemap", "osm") == "amap")
     if data_bounds is not None:
         m.fit_bounds(data_bounds, padding=(30, 30))
     path = _default_path(result, path, "hearing")
     return save_map(m, path)
+
+
+class _WithBrief:
+    """A result seen with a ready hearing brief (read by the site popups); all else is the result's."""
+
+    def __init__(self, result: Any, brief: Mapping[str, pd.DataFrame]) -> None:
+        self._result = result
+        self.hearing_brief = brief
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._result, name)
 
 
 def review_map(result: Any, other: Any | None = None, path: str | Path | None = None, **kw: Any) -> Path:

@@ -13,23 +13,37 @@ Walking ignores one-way rules, so every edge is used in both directions. The ste
 3. :func:`travel_costs` runs scipy's compiled Dijkstra, bounded by the distance limit, from every school
    over the graph with the snapped points inserted as nodes, so distances are exact (also when both ends
    lie on one edge). :func:`unreachable_units` lists units that reach no school.
+4. :func:`complete_costs` makes sure the model can seat every unit with demand: one fallback pair to the
+   nearest existing school by walk where none is in reach (:func:`pair_costs` walks a few candidates), and
+   the straight-line distance (``off_network``) where a pair has no walk. :func:`nearest_existing` reads
+   each unit's nearest existing school from the table (today's school when no catchments are given).
 
 :func:`euclidean_costs` is the straight-line fallback with the same columns; :func:`costs_cli` serves
 ``siting costs``.
 
 Modules: ``load`` (files, osmnx queries and their cache, projection, extent checks), ``pbf`` (OSM files
 streamed with pyosmium), ``lines`` (line layers to a graph), ``snap`` (points onto edges), ``costs`` (the
-cost table), ``cli`` (the command) and the private ``_arrays`` (edge tables, sparse matrices, bounded
-Dijkstra).
+cost table), ``fallback`` (fallback pairs and finite walks), ``cli`` (the command) and the private
+``_arrays`` (edge tables, sparse matrices, bounded Dijkstra).
 
 Public names: :data:`COST_COLUMNS`, :data:`SOURCE_KINDS`, :data:`DEFAULT_CACHE_DIR`, :data:`MIN_COMPONENT_M`,
 :data:`CACHE_VERSION`, ``Bbox``,
 :func:`load_network`, :func:`network_bounds`, :func:`graph_from_lines`, :func:`snap_points`,
-:func:`travel_costs`, :func:`unreachable_units`, :func:`euclidean_costs`, :func:`costs_cli`.
+:func:`travel_costs`, :func:`pair_costs`, :func:`unreachable_units`, :func:`euclidean_costs`,
+:func:`complete_costs`, :func:`fallback_needs`, :func:`nearest_existing`, :func:`require_schools_per_level`,
+:func:`seat_schools`, :data:`FALLBACK_CANDIDATES`, :func:`costs_cli`.
 """
 
 from siting.network.cli import costs_cli
-from siting.network.costs import COST_COLUMNS, euclidean_costs, travel_costs, unreachable_units
+from siting.network.costs import COST_COLUMNS, euclidean_costs, pair_costs, travel_costs, unreachable_units
+from siting.network.fallback import (
+    FALLBACK_CANDIDATES,
+    complete_costs,
+    fallback_needs,
+    nearest_existing,
+    require_schools_per_level,
+    seat_schools,
+)
 from siting.network.lines import graph_from_lines
 from siting.network.load import DEFAULT_CACHE_DIR, SOURCE_KINDS, Bbox, load_network, network_bounds
 from siting.network.snap import MIN_COMPONENT_M, snap_points
@@ -42,14 +56,21 @@ __all__ = [
     "CACHE_VERSION",
     "COST_COLUMNS",
     "DEFAULT_CACHE_DIR",
+    "FALLBACK_CANDIDATES",
     "MIN_COMPONENT_M",
     "SOURCE_KINDS",
     "Bbox",
+    "complete_costs",
     "costs_cli",
     "euclidean_costs",
+    "fallback_needs",
     "graph_from_lines",
     "load_network",
+    "nearest_existing",
     "network_bounds",
+    "pair_costs",
+    "require_schools_per_level",
+    "seat_schools",
     "snap_points",
     "travel_costs",
     "unreachable_units",

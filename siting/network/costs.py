@@ -18,7 +18,14 @@ from siting._log import get_logger
 from siting.errors import InputError, NetworkError, describe
 from siting.network import _arrays
 from siting.network.load import Bbox, _fmt_bounds
-from siting.network.snap import MIN_COMPONENT_M, _graph_crs, _points_xy, examples, snap_layers
+from siting.network.snap import (
+    MIN_COMPONENT_M,
+    _check_snap_limit,
+    _graph_crs,
+    _points_xy,
+    examples,
+    snap_layers,
+)
 from siting.standards import LEVELS, LEVELS_SERVED
 
 log = get_logger(__name__)
@@ -152,8 +159,7 @@ def travel_costs(
     """
     start = time.perf_counter()
     crs = _graph_crs(graph)
-    if not (np.isfinite(walking_speed_mps) and walking_speed_mps > 0):
-        raise InputError(f"walking_speed_mps must be > 0 m/s, got {describe(walking_speed_mps)}.")
+    _check_speed(walking_speed_mps)
     unit_xy, school_xy = _check_inputs(units, schools, crs)
     limits = _school_limits(schools, max_distance_m)
     label = str(graph.graph.get("name", "road network"))
@@ -172,6 +178,63 @@ def travel_costs(
     out = _cost_table(units.index, schools.index, found, walking_speed_mps)
     _log_done(out, units, schools, (start, clock))
     return out
+
+
+def pair_costs(
+    graph: nx.MultiDiGraph,
+    units: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    pairs: pd.DataFrame,
+    *,
+    walking_speed_mps: float = 1.0,
+    max_snap_m: float = 250.0,
+    min_component_m: float = MIN_COMPONENT_M,
+) -> pd.DataFrame:
+    """Walking distance and time of the given unit–school pairs only, however far.
+
+    The same walk as :func:`travel_costs` (snapped points, access legs, every edge both ways) without the
+    bounded search around every school: for a few far pairs, such as a unit's nearest schools when none is
+    within the limit. Points are snapped without the coverage check, so ``units`` may be a handful of
+    outlying units.
+
+    Parameters
+    ----------
+    graph
+        Projected road graph, in the CRS of ``units`` and ``schools``.
+    units
+        Demand units holding at least the units of ``pairs``, index ``unit_id``.
+    schools
+        Schools holding at least the schools of ``pairs``, index ``school_id``.
+    pairs
+        ``unit_id, school_id`` pairs to measure.
+    walking_speed_mps
+        Walking speed (m/s).
+    max_snap_m
+        Points farther than this from any road are not snapped (m); their pairs are ``inf``.
+    min_component_m
+        As in :func:`travel_costs`: points snap to the network's main part only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id, school_id, distance_m, time_s`` (``inf`` where not connected), one row per distinct
+        pair, sorted by ``unit_id, school_id``.
+    """
+    _check_speed(walking_speed_mps)
+    unit_xy, school_xy = _check_inputs(units, schools, _graph_crs(graph))
+    table = _arrays.edge_table(graph, name=str(graph.graph.get("name", "road network")))
+    _check_snap_limit(max_snap_m)
+    usable = _arrays.usable_edges(table, min_component_m)  # as travel_costs snaps, without its reports
+    both = _arrays.snap(table, np.concatenate([unit_xy, school_xy]), max_snap_m=max_snap_m, usable=usable)
+    matrix, unit_end, school_end = _point_graph(table, both, len(units))
+    none = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+    found = _add_pairs(pairs, units.index, schools.index, none, matrix, unit_end, school_end, why="walked")
+    return _cost_table(units.index, schools.index, found, walking_speed_mps)
+
+
+def _check_speed(walking_speed_mps: float) -> None:
+    if not (np.isfinite(walking_speed_mps) and walking_speed_mps > 0):
+        raise InputError(f"walking_speed_mps must be > 0 m/s, got {describe(walking_speed_mps)}.")
 
 
 def _snap_ends(
@@ -323,8 +386,13 @@ def _add_pairs(
     matrix: Any,
     unit_end: tuple[np.ndarray, np.ndarray],
     school_end: tuple[np.ndarray, np.ndarray],
+    *,
+    why: str = "beyond the limit added",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Append the requested pairs missing from ``found`` at their exact, unbounded distance."""
+    """Append the requested pairs missing from ``found`` at their exact, unbounded distance.
+
+    ``why`` says in the log what was done with the pairs (by default: beyond the limit, added).
+    """
     uix, six, dist = found
     unode, u_access = unit_end
     snode, s_access = school_end
@@ -351,7 +419,7 @@ def _add_pairs(
         snode[es],
         np.nan_to_num(s_access[es], nan=0.0),
     )
-    log.info("pairs: %d requested pair(s) beyond the limit added at their true distance", len(extra))
+    log.info("pairs: %d requested pair(s) %s at their true distance", len(extra), why)
     return np.concatenate([uix, eu]), np.concatenate([six, es]), np.concatenate([dist, far])
 
 
@@ -455,8 +523,7 @@ def euclidean_costs(
     """
     if not (np.isfinite(detour) and detour >= 1.0):
         raise InputError(f"detour must be >= 1, got {describe(detour)}.")
-    if not (np.isfinite(walking_speed_mps) and walking_speed_mps > 0):
-        raise InputError(f"walking_speed_mps must be > 0 m/s, got {describe(walking_speed_mps)}.")
+    _check_speed(walking_speed_mps)
     crs = ensure_projected(require_crs(units, name="units"), name="units")
     same_crs(crs, require_crs(schools, name="schools"), name_a="units", name_b="schools")
     unit_xy = _points_xy(units, name="units", use_pop=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,10 @@ class RunResult:
     options: pd.DataFrame = field(default_factory=pd.DataFrame)
     unreachable: pd.DataFrame = field(default_factory=pd.DataFrame)
     contiguity: pd.DataFrame = field(default_factory=pd.DataFrame)
+    overflow: pd.DataFrame = field(default_factory=pd.DataFrame)
+    search_areas: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
+    district_years: pd.DataFrame = field(default_factory=pd.DataFrame)
+    balance_schools: pd.DataFrame = field(default_factory=pd.DataFrame)
     out_dir: Path | None = None
     map_path: Path | None = None
 
@@ -74,8 +79,10 @@ class RunResult:
         """Write the result to ``out_dir`` all or nothing (see :mod:`siting._atomic`).
 
         Files: ``siting.gpkg`` (layers units, schools, sites, catchments, current_catchments, changes,
-        districts), CSV tables (assignment, opened, shortfall, changes, school_metrics, district_metrics,
-        cv, options, unreachable, contiguity), ``costs.parquet`` and ``summary.json``.
+        districts, search_areas), CSV tables (assignment, opened, overflow, search_areas, changes,
+        school_metrics, district_metrics, cv, options, unreachable, contiguity, district_years,
+        balance_schools), ``costs.parquet`` and
+        ``summary.json``.
 
         Raises
         ------
@@ -104,11 +111,14 @@ class RunResult:
             geoms = self.units.geometry.reindex(self.changes["unit_id"]).to_numpy()
             changes = gpd.GeoDataFrame(self.changes.copy(), geometry=list(geoms), crs=self.units.crs)
             _to_gpkg(changes, gpkg, "changes")
+        if len(self.search_areas):
+            _to_gpkg(self.search_areas, gpkg, "search_areas")
         tables = {
             "assignment": self.assignment,
             "solver_assignment": self.solution.assignment,
             "opened": self.solution.opened.reset_index(),
-            "shortfall": self.solution.shortfall,
+            "overflow": self.overflow,
+            "search_areas": pd.DataFrame(self.search_areas.drop(columns="geometry", errors="ignore")),
             "changes": self.changes,
             "school_metrics": self.school_metrics,
             "district_metrics": self.district_metrics,
@@ -116,6 +126,8 @@ class RunResult:
             "options": self.options,
             "unreachable": self.unreachable,
             "contiguity": self.contiguity,
+            "district_years": self.district_years,
+            "balance_schools": self.balance_schools,
         }
         for name, table in tables.items():
             table.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
@@ -157,11 +169,12 @@ class RunResult:
         units = layer("units", "unit_id")
         schools = layer("schools", "school_id")
         opened = table("opened")
+        overflow = table("overflow")
         solution = SitingResult.from_tables(
             summary=summary.get("solution", {}),
             opened=opened.set_index("school_id") if "school_id" in opened.columns else opened,
             assignment=table("solver_assignment"),
-            shortfall=table("shortfall"),
+            **_solution_overflow(SitingResult, overflow),
         )
         return cls(
             scenario=None,
@@ -183,6 +196,10 @@ class RunResult:
             options=table("options"),
             unreachable=table("unreachable"),
             contiguity=table("contiguity"),
+            overflow=overflow,
+            search_areas=layer("search_areas", None),
+            district_years=table("district_years"),
+            balance_schools=table("balance_schools"),
             out_dir=out_dir,
         )
 
@@ -196,6 +213,7 @@ class RunResult:
         return f"<RunResult {self.name}: {figures}>"
 
     def _repr_html_(self) -> str:
+        """Key figures, the solver's status, and links to the maps and packs that exist (for Jupyter)."""
         import html
 
         sol = self.summary.get("solution", {})
@@ -204,7 +222,54 @@ class RunResult:
             for k, v in self.key_figures().items()
         )
         status = html.escape(f"{sol.get('status')} (gap {_fmt(sol.get('gap'))})")
-        return f"<b>siting result: {html.escape(self.name)}</b> — solver {status}<table>{rows}</table>"
+        links = "".join(
+            f"<li><a href='{html.escape(href, quote=True)}' target='_blank'>{html.escape(label)}</a></li>"
+            for label, href in self._links()
+        )
+        files = f"<ul>{links}</ul>" if links else ""
+        return f"<b>siting result: {html.escape(self.name)}</b> — solver {status}{files}<table>{rows}</table>"
+
+    def _links(self) -> list[tuple[str, str]]:
+        """(label, href) of the maps beside ``map_path`` and the files of ``out_dir/pack`` that exist."""
+        from siting.report import pack_files
+
+        found: list[tuple[str, Path]] = []
+        map_path = self.map_path or Path("maps") / f"{self.name}.html"
+        for label, suffix in (("map", ""), ("hearing map", "-hearing"), ("review map", "-review")):
+            path = map_path.with_name(f"{map_path.stem}{suffix}{map_path.suffix or '.html'}")
+            if path.is_file():
+                found.append((label, path))
+        if self.out_dir is not None:
+            names = {"brief_pdf": "hearing brief (PDF)", "brief_html": "hearing brief (HTML)",
+                     "review_pdf": "review pack (PDF)", "review_html": "review pack (HTML)",
+                     "hearing_map": "hearing map with re-solves"}  # fmt: skip
+            for key, path in pack_files(Path(self.out_dir) / "pack").items():
+                found.append((names.get(key, key.replace("_", " ")), path))
+        return [(label, _href(path)) for label, path in found]
+
+
+def _href(path: Path) -> str:
+    """A link to a local file: relative to the working directory (as Jupyter serves it) when inside it."""
+    import os
+
+    try:
+        return Path(os.path.relpath(path.resolve(), Path.cwd())).as_posix()
+    except ValueError:  # another drive
+        return path.resolve().as_uri()
+
+
+def _solution_overflow(result_class: Any, overflow: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The saved overflow as the model result's ``from_tables`` takes it.
+
+    The model's own table (``school_id, level, capacity, pupils, overflow``) is the after-state of
+    ``overflow.csv``. Until the model of issue 13 is merged, ``from_tables`` still takes ``shortfall``.
+    """
+    if "overflow" not in inspect.signature(result_class.from_tables).parameters:
+        return {"shortfall": pd.DataFrame(columns=["unit_id", "level", "pupils"])}
+    cols = {"capacity_after": "capacity", "pupils_after": "pupils", "overflow_after": "overflow"}
+    if not set(cols) <= set(overflow.columns):
+        return {"overflow": pd.DataFrame(columns=["school_id", "level", *cols.values()])}
+    return {"overflow": overflow[["school_id", "level", *cols]].rename(columns=cols)}
 
 
 def _read_summary(out_dir: Path) -> dict[str, Any]:

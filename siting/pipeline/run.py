@@ -92,7 +92,6 @@ def run_scenario(
     if write:
         prepare_outputs(out_dir, _map_files(map_path), overwrite)
     cache = Path(cache_dir) if cache_dir is not None else None
-    standards = scenario.standards_object()
 
     with laps("demand"):
         area = stages.read_study_area(scenario)
@@ -103,23 +102,48 @@ def run_scenario(
         graph = stages.load_graph(scenario, area, cache_dir=cache)
     with laps("costs"):
         costs = stages.build_costs(scenario, graph, units, facilities.facilities, area.crs, cache_dir=cache)
+        units, current_how = stages.current_schools(scenario, units, facilities.facilities, costs.costs)
     with laps("model"):
         solution = stages.solve_model(scenario, units, facilities, costs.costs)
     _require_solution(scenario, solution)
     with laps("catchments_metrics"):
-        drawn = stages.draw_catchments(
-            scenario, units, facilities.facilities, solution, costs.costs, area.crs
-        )
-        tables = stages.compute_metrics(drawn.schools, drawn.units, costs.costs, standards)
+        drawn, tables = _catchments_and_metrics(scenario, units, facilities, solution, costs, area.crs)
+    with laps("search_areas"):
+        search = stages.find_search_areas(scenario, drawn, facilities, tables.overflow, costs.costs)
 
-    summary = run_summary(scenario, area.crs, demand_report, solution, costs, drawn, tables)
-    result = _assemble(scenario, area, facilities, costs, solution, drawn, tables, summary)
+    summary = run_summary(scenario, area.crs, demand_report, solution, costs, drawn, tables, current_how)
+    summary["search_areas"] = _search_area_totals(search)
+    result = _assemble(scenario, area, facilities, costs, solution, drawn, tables, summary, search)
     if write:
         write_outputs(result, out_dir, map_path, laps)
     else:
         result.summary["timings"] = laps.total()
     log.info("scenario %s done in %.1f s", scenario.name, result.summary["timings"]["total"])
     return result
+
+
+def _catchments_and_metrics(
+    scenario: Scenario,
+    units: Any,
+    facilities: stages.Facilities,
+    solution: SitingResult,
+    costs: stages.Costs,
+    crs: str,
+) -> tuple[stages.Catchments, stages.Metrics]:
+    """Draw the plan's catchments (:func:`stages.draw_catchments`) and compute its metrics on them."""
+    drawn = stages.draw_catchments(
+        scenario, units, facilities.facilities, solution, costs.costs, crs, unreachable=costs.unreachable
+    )
+    tables = stages.compute_metrics(
+        drawn.schools,
+        drawn.units,
+        costs.costs,
+        scenario.standards_object(),
+        indicators=scenario.indicator_columns(),
+        design_year=scenario.design_year,
+        plan_for=scenario.plan_for,
+    )
+    return drawn, tables
 
 
 def _assemble(
@@ -131,6 +155,7 @@ def _assemble(
     drawn: stages.Catchments,
     tables: stages.Metrics,
     summary: dict[str, Any],
+    search: Any,
 ) -> RunResult:
     """Bundle the stages' outputs into one :class:`RunResult`."""
     return RunResult(
@@ -151,8 +176,12 @@ def _assemble(
         cv=tables.cv,
         summary=json_ready(summary, 6),  # the in-memory summary is exactly what is saved
         options=facilities.options,
-        unreachable=costs.unreachable,
+        unreachable=drawn.unreachable,
         contiguity=drawn.contiguity,
+        overflow=tables.overflow,
+        search_areas=search,
+        district_years=tables.years,
+        balance_schools=tables.balance,
     )
 
 
@@ -186,6 +215,19 @@ def _map_files(map_path: Path | None) -> list[Path]:
     return map_files(map_path)
 
 
+def _search_area_totals(search: Any) -> dict[str, dict[str, float]]:
+    """Per level: how many search areas, the pupils behind them and the new schools they ask for."""
+    out = {}
+    for level in ("primary", "junior"):
+        rows = search[search["level"] == level] if len(search) else search
+        out[level] = {
+            "areas": len(rows),
+            "pupils": float(rows["pupils"].sum()) if len(rows) else 0.0,
+            "new_schools": int(rows["n_schools"].sum()) if len(rows) else 0,
+        }
+    return out
+
+
 def write_outputs(result: RunResult, out_dir: Path, map_path: Path | None, laps: _Laps | None = None) -> None:
     """Draw the maps (unless ``map_path`` is None) and save the result folder, all or nothing.
 
@@ -217,7 +259,7 @@ def write_outputs(result: RunResult, out_dir: Path, map_path: Path | None, laps:
 
 
 def compare_scenarios(results: list[RunResult]) -> pd.DataFrame:
-    """Return one row of key figures per result (new schools, cost, walks, pupils moved, shortfall...)."""
+    """Return one row of key figures per result (new schools, cost, walks, pupils moved, overflow...)."""
     rows = []
     for result in results:
         row = {"scenario": result.name}

@@ -9,6 +9,8 @@ only model parameters reuses them.
 from __future__ import annotations
 
 import hashlib
+import inspect
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -17,13 +19,18 @@ import pandas as pd
 
 from siting import catchments as catch
 from siting import demand, metrics, network
+from siting import search_areas as areas
 from siting._cache import cached
 from siting._crs import utm_crs_for
+from siting._log import get_logger
 from siting.config import Scenario
 from siting.errors import InputError
 from siting.facilities import combine_facilities, read_layer, read_schools, read_sites, size_options
 from siting.model import SitingModel, SitingResult
-from siting.standards import LEVELS, Standards
+from siting.pipeline import seating
+from siting.standards import INDICATORS, LEVELS, Standards
+
+log = get_logger(__name__)
 
 NETWORK_CACHE_DIR = Path("data/raw/cache")  # osmnx downloads, so a re-run works offline
 
@@ -45,14 +52,17 @@ class Facilities(NamedTuple):
 
 
 class Costs(NamedTuple):
-    """The walking-cost table and, per level, the units that reach no school."""
+    """The walking-cost table (with its fallback pairs) and, per level, the units that reach no school."""
 
     costs: pd.DataFrame
     unreachable: pd.DataFrame
 
 
 class Catchments(NamedTuple):
-    """The plan drawn as catchments: units with their schools, the final assignment, polygons, changes."""
+    """The plan drawn as catchments: units with their schools, the final assignment, polygons, changes.
+
+    ``unreachable`` is the cost stage's table with the school each of those units got.
+    """
 
     units: gpd.GeoDataFrame
     schools: gpd.GeoDataFrame
@@ -61,14 +71,18 @@ class Catchments(NamedTuple):
     current: gpd.GeoDataFrame
     changes: pd.DataFrame
     contiguity: pd.DataFrame
+    unreachable: pd.DataFrame
 
 
 class Metrics(NamedTuple):
-    """Per-school and per-district metrics (current and proposed) and the CV tables."""
+    """Per-school and per-district metrics (both states), seats per year, the CV and its causes, overflow."""
 
     schools: pd.DataFrame
     districts: pd.DataFrame
     cv: pd.DataFrame
+    years: pd.DataFrame
+    balance: pd.DataFrame
+    overflow: pd.DataFrame
 
 
 # ------------------------------------------------------------------------------------------ keys
@@ -169,6 +183,7 @@ def read_facilities(scenario: Scenario, units: gpd.GeoDataFrame, crs: str) -> Fa
         expansion_step_classes=scenario.model.expansion_step_classes,
     )
     _check_current_ids(units, facilities, scenario)
+    network.require_schools_per_level(units, facilities, name=str(scenario.schools))
     return Facilities(schools, sites, facilities, options)
 
 
@@ -200,7 +215,9 @@ def build_costs(
 ) -> Costs:
     """The walking-cost table (cached) and the units that reach no school of each level.
 
-    Pairs within the hard walking limit, plus every unit's current school whatever its distance.
+    Pairs within the hard walking limit, plus every unit's current school whatever its distance, plus one
+    fallback pair per unit and level with demand that has neither (:func:`siting.network.complete_costs`),
+    so the model can seat every home. Every distance is finite (straight line where ``off_network``).
     """
     standards = scenario.standards_object()
     key = join_key(
@@ -208,21 +225,33 @@ def build_costs(
         demand_key(scenario, crs),
         scenario.section_key("schools", "sites", "current_catchments", "standards"),
         str(scenario.network.max_snap_m),
+        "fallback-pairs",  # tables cached before fallback pairs existed are not reused
     )
-    costs, _ = cached(
-        "costs",
-        key,
-        lambda: network.travel_costs(
+
+    def build() -> pd.DataFrame:
+        limits = dict(standards.hard_max_distance_m)
+        speed, snap = standards.walking_speed_mps, scenario.network.max_snap_m
+        table = network.travel_costs(
             graph,
             units,
             facilities,
-            max_distance_m=dict(standards.hard_max_distance_m),
-            walking_speed_mps=standards.walking_speed_mps,
-            max_snap_m=scenario.network.max_snap_m,
+            max_distance_m=limits,
+            walking_speed_mps=speed,
+            max_snap_m=snap,
             pairs=_current_pairs(units),
-        ),
-        cache_dir=cache_dir,
-    )
+        )
+        return network.complete_costs(
+            graph,
+            units,
+            facilities,
+            table,
+            hard_max_distance_m=limits,
+            walking_speed_mps=speed,
+            max_snap_m=snap,
+            name=str(scenario.schools),
+        )
+
+    costs, _ = cached("costs", key, build, cache_dir=cache_dir)
     unreachable = pd.concat(
         [
             network.unreachable_units(
@@ -235,6 +264,20 @@ def build_costs(
         ignore_index=True,
     )
     return Costs(costs, unreachable)
+
+
+def current_schools(
+    scenario: Scenario, units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, costs: pd.DataFrame
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Today's school of every unit per level: from the scenario's catchment file, else the nearest by walk.
+
+    Returns
+    -------
+    tuple
+        ``(units, how)``: units with ``current_<level>`` for every level, and per level how they were
+        obtained (``summary.json`` records it under ``current_assignment``).
+    """
+    return seating.derive_current(units, facilities, costs, dict(scenario.current_catchments))
 
 
 def solve_model(
@@ -257,10 +300,10 @@ def solve_model(
         far_penalty=mp.far_penalty,
         disruption_m=mp.disruption_m,
         building_weight=mp.building_weight,
-        shortfall_m=mp.shortfall_m,
         min_enrolment_share=mp.min_enrolment_share,
         single_source=mp.single_source,
         design_year=scenario.design_year,
+        **_overflow_arguments(mp.overflow_m, mp.overflow_ceiling_class_size),
     )
     return model.solve(solver=mp.solver, time_limit_s=mp.time_limit_s, gap=mp.gap, mode=mp.mode)
 
@@ -272,19 +315,32 @@ def draw_catchments(
     solution: SitingResult,
     costs: pd.DataFrame,
     crs: str,
+    *,
+    unreachable: pd.DataFrame | None = None,
 ) -> Catchments:
-    """Apply the solution to the units, repair contiguity, and draw today's and the plan's catchments."""
-    units = _apply_assignment(units, solution.assignment)
-    schools_after = _schools_after(facilities, solution.opened)
+    """Apply the solution to the units, repair contiguity, and draw today's and the plan's catchments.
+
+    The final assignment carries ``beyond_limit`` and ``off_network``; ``unreachable`` (from
+    :func:`build_costs`) comes back with the school each of its units got.
+    """
+    standards = scenario.standards_object()
+    units = seating.apply_assignment(units, solution.assignment)
+    schools_after = _schools_after(facilities, solution.opened, standards, scenario.indicator_columns())
+    seating.check_overflow(solution, schools_after)
     units, contiguity = _repair_contiguity(scenario, units, schools_after, costs, crs)
-    assignment = _final_assignment(units, solution.assignment, costs)
-    units = _add_seated_pupils(units, assignment)
+    assignment = seating.final_assignment(units, solution.assignment, costs)
+    assignment = seating.flag_walks(assignment, costs, standards)
+    units = seating.add_seated_pupils(units, assignment)
     proposed = pd.concat(
         [catch.catchments_from_assignment(units, level=level) for level in LEVELS], ignore_index=True
     )
     current, _ = cached(  # today's catchments do not depend on the model: reuse them within a session
         "current_catchments",
-        join_key(demand_key(scenario, crs), scenario.section_key("current_catchments")),
+        join_key(
+            demand_key(scenario, crs),
+            network_key(scenario, crs),  # derived current schools depend on the walks
+            scenario.section_key("current_catchments", "schools", "standards"),
+        ),
         lambda: pd.concat(
             [
                 catch.catchments_from_assignment(units, level=level, column=f"current_{level}")
@@ -307,38 +363,124 @@ def draw_catchments(
         ],
         ignore_index=True,
     )
-    return Catchments(units, schools_after, assignment, proposed, current, changes, contiguity)
+    got = seating.unreachable_schools(
+        unreachable if unreachable is not None else pd.DataFrame(columns=["unit_id", "level"]),
+        assignment,
+        units,
+        costs,
+    )
+    return Catchments(units, schools_after, assignment, proposed, current, changes, contiguity, got)
 
 
 def compute_metrics(
-    schools: gpd.GeoDataFrame, units: gpd.GeoDataFrame, costs: pd.DataFrame, standards: Standards
+    schools: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    costs: pd.DataFrame,
+    standards: Standards,
+    *,
+    indicators: Mapping[str, str] | None = None,
+    design_year: int | None = None,
+    plan_for: str | None = None,
 ) -> Metrics:
-    """Per-school and per-district metrics for today (``current``) and the plan (``proposed``), and CVs."""
-    school_table = pd.concat(
-        [
-            metrics.school_metrics(schools, units, standards=standards, column_prefix=p, costs=costs)
-            for p in ("current", "proposed")
-        ],
-        ignore_index=True,
-    )
-    district_table = pd.concat(
-        [
+    """Metrics for today (``current``) and the plan (``proposed``): schools, districts, years, CV, overflow.
+
+    The overflow table (:func:`siting.metrics.overflow_table`) is read from the same per-school metrics.
+
+    Parameters
+    ----------
+    schools, units, costs
+        The schools after the plan, the units with both assignments, the walking costs.
+    standards
+        Policy values.
+    indicators
+        ``{column: indicator key}`` (``Scenario.indicator_columns()``); declared indicators whose column is
+        missing are logged and listed in the CV table, never counted as zero.
+    design_year, plan_for
+        How the units' demand was chosen (the scenario's), so seats per 1,000 residents use the residents
+        of that year; ``plan_for=None`` infers it from the units' columns.
+    """
+    _warn_missing_indicators(schools, indicators)
+    tables = {"schools": [], "districts": [], "years": []}
+    for state in [s for s in metrics.STATES if any(f"{s}_{lv}" in units.columns for lv in LEVELS)]:
+        school_table = metrics.school_metrics(
+            schools, units, standards=standards, column_prefix=state, costs=costs
+        )
+        tables["schools"].append(school_table)
+        common = {"standards": standards, "column_prefix": state, "school_table": school_table}
+        tables["districts"].append(
             metrics.district_metrics(
-                schools,
-                units,
-                standards=standards,
-                column_prefix=p,
-                costs=costs,
-                school_table=school_table[school_table["state"] == p],
+                schools, units, costs=costs, year=design_year, plan_for=plan_for, **common
             )
-            for p in ("current", "proposed")
-        ],
-        ignore_index=True,
+        )
+        tables["years"].append(metrics.district_years(schools, units, **common))
+    cv = metrics.cv_tables(schools, units, standards=standards, indicators=indicators)
+    balance = metrics.balance_schools(schools, units, standards=standards, indicators=indicators, cv=cv)
+    joined = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
+    overflow = metrics.overflow_table(
+        schools, units, standards=standards, costs=costs, school_table=joined["schools"]
     )
-    return Metrics(school_table, district_table, metrics.cv_tables(schools, units, standards=standards))
+    return Metrics(joined["schools"], joined["districts"], cv, joined["years"], balance, overflow)
+
+
+def _warn_missing_indicators(schools: gpd.GeoDataFrame, indicators: Mapping[str, str] | None) -> None:
+    """Log the national indicators the schools file gives no data for (they are reported, not zero)."""
+    table = metrics.indicator_columns(schools, indicators)
+    missing = table[table["status"] == "missing column"]
+    if len(missing):
+        listed = ", ".join(f"{r.indicator} (column {r.column!r})" for r in missing.itertuples())
+        log.warning(
+            "schools: no data for indicator(s) %s; the difference coefficient lists them as missing. Add the "
+            "columns or map yours under 'indicators:' in the scenario.",
+            listed,
+        )
+    undeclared = table.loc[table["status"] == "not declared", "indicator"].tolist()
+    if undeclared:
+        log.warning(
+            "scenario: indicator(s) %s not mapped to a schools column under 'indicators:'.", undeclared
+        )
+
+
+def find_search_areas(
+    scenario: Scenario,
+    drawn: Catchments,
+    facilities: Facilities,
+    overflow: pd.DataFrame,
+    costs: pd.DataFrame,
+) -> gpd.GeoDataFrame:
+    """Search areas for new school land behind the overflow the plan leaves (:func:`siting.search_areas`).
+
+    Reads the overflow after the plan (``overflow.csv``'s ``overflow_after``), the final catchments and the
+    reserved parcels the plan did not open.
+    """
+    after = overflow[["school_id", "level", "overflow_after"]].rename(columns={"overflow_after": "overflow"})
+    return areas.search_areas(
+        drawn.units,
+        drawn.schools,
+        after,
+        costs=costs,
+        standards=scenario.standards_object(),
+        sites=facilities.sites,
+        options=facilities.options,
+    )
 
 
 # ------------------------------------------------------------------------------------------ helpers
+def _overflow_arguments(overflow_m: float, ceiling_class_size: int | None) -> dict[str, Any]:
+    """The overflow charge (pupil-metres per pupil) and ceiling as ``SitingModel.from_scenario`` takes them.
+
+    Until the model of issue 13 (``overflow_m``) is merged, the model still takes ``shortfall_m``; it keeps
+    its own default then, so the rest of the run can be tried end to end and a plan rebuilt from
+    ``summary.json``'s parameters (:func:`siting.report.resolve_parcels`) is the same model.
+    """
+    accepted = inspect.signature(SitingModel.from_scenario).parameters
+    if "overflow_m" not in accepted:
+        return {}
+    out: dict[str, Any] = {"overflow_m": overflow_m}
+    if "overflow_ceiling_class_size" in accepted:
+        out["overflow_ceiling_class_size"] = ceiling_class_size
+    return out
+
+
 def _empty_sites(crs: str) -> gpd.GeoDataFrame:
     gdf = gpd.GeoDataFrame({"level": [], "status": []}, geometry=[], crs=crs)
     gdf.index.name = "school_id"
@@ -369,32 +511,37 @@ def _check_current_ids(units: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, scena
             )
 
 
-def _apply_assignment(units: gpd.GeoDataFrame, assignment: pd.DataFrame) -> gpd.GeoDataFrame:
-    units = units.copy()
-    for level in LEVELS:
-        rows = assignment[assignment["level"] == level]
-        # single-sourced: one row per unit; in split mode keep the school serving most pupils
-        rows = rows.sort_values(["unit_id", "pupils"], ascending=[True, False]).drop_duplicates("unit_id")
-        units[f"proposed_{level}"] = rows.set_index("unit_id")["school_id"].reindex(units.index)
-    return units
+def _schools_after(
+    facilities: gpd.GeoDataFrame,
+    opened: pd.DataFrame,
+    standards: Standards,
+    indicators: Mapping[str, str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Schools and sites with the plan applied: ``opened``, ``expanded``, ``option``, capacities, resources.
 
-
-def _schools_after(facilities: gpd.GeoDataFrame, opened: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Schools and sites with the plan applied: ``opened``, ``expanded``, ``option`` and capacities after."""
+    Each declared resource column ``<column>`` (see :func:`siting.metrics.resource_indicators`) keeps
+    today's totals and gains ``<column>_after``: today's plus what the opened option brings, from
+    ``standards.new_school_resources`` (per added seat for areas and equipment, per added class for
+    teachers and rooms). An expanded school adds it to its recorded total (an unknown total stays
+    unknown); a new school gets it unless its row records a value of its own.
+    """
     out = facilities.copy()
     out["opened"] = out.index.isin(opened.index) & (out["status"] == "site")
     out["expanded"] = out.index.isin(opened.index) & (out["status"] == "existing")
     out["option"] = opened["option"].reindex(out.index) if len(opened) else pd.NA
+    added: dict[str, pd.Series] = {}
     for level in LEVELS:
-        added = opened[f"capacity_{level}"].reindex(out.index).fillna(0) if len(opened) else 0
-        out[f"capacity_after_{level}"] = (out[f"capacity_{level}"] + added).astype("int64")
-        classes = opened[f"classes_{level}"].reindex(out.index).fillna(0) if len(opened) else 0
-        out[f"classes_after_{level}"] = (out[f"classes_{level}"] + classes).astype("int64")
-    if len(opened) and "floor_area_m2" in opened.columns and "floor_area_m2" in out.columns:
-        # a new school's floor area is the planned building's (the CV of the proposed state counts it)
-        new_floor = opened["floor_area_m2"].reindex(out.index)
-        is_new = out["opened"] & new_floor.notna()
-        out.loc[is_new, "floor_area_m2"] = new_floor[is_new]
+        for what in ("capacity", "classes"):
+            extra = opened[f"{what}_{level}"].reindex(out.index).fillna(0) if len(opened) else 0
+            out[f"{what}_after_{level}"] = (out[f"{what}_{level}"] + extra).astype("int64")
+            added[f"{what}_{level}"] = out[f"{what}_after_{level}"] - out[f"{what}_{level}"]
+    for column, key in metrics.resource_indicators(out, indicators).items():
+        per = "classes" if INDICATORS[key].new_per == "class" else "capacity"
+        amounts = standards.new_school_resources[key]
+        brought = sum(float(amounts[level]) * added[f"{per}_{level}"] for level in LEVELS)
+        recorded = metrics.resource_values(out, column)
+        value = recorded.where(~out["expanded"], recorded + brought)
+        out[f"{column}_after"] = value.where(~out["opened"] | recorded.notna(), brought)
     return out
 
 
@@ -426,37 +573,3 @@ def _repair_contiguity(
         )
         repairs.append(report.assign(level=level) if "level" not in report.columns else report)
     return units, pd.concat(repairs, ignore_index=True)
-
-
-def _add_seated_pupils(units: gpd.GeoDataFrame, assignment: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Add ``proposed_<level>_pupils``: the pupils each unit has at its school (the rest is shortfall)."""
-    units = units.copy()
-    for level in LEVELS:
-        rows = assignment[assignment["level"] == level]
-        seated = rows.groupby("unit_id")["pupils"].sum()
-        units[f"proposed_{level}_pupils"] = seated.reindex(units.index).fillna(0.0).to_numpy()
-    return units
-
-
-def _final_assignment(units: gpd.GeoDataFrame, solved: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
-    """Return the assignment after contiguity repair: the solver's, with repaired units' schools and walks.
-
-    The solver's own assignment stays in ``solution.assignment`` (and ``solver_assignment.csv``); its
-    objective refers to that one. Units moved by the repair keep their pupils and get the new walk.
-    """
-    out = solved.copy()
-    lookup = costs.set_index(["unit_id", "school_id"])["distance_m"]
-    for level in LEVELS:
-        col = f"proposed_{level}"
-        if col not in units.columns:
-            continue
-        rows = out["level"] == level
-        final = units[col].reindex(out.loc[rows, "unit_id"]).to_numpy()
-        moved = rows.copy()
-        moved.loc[rows] = pd.notna(final) & (final != out.loc[rows, "school_id"].to_numpy())
-        if moved.any():
-            new_school = units[col].reindex(out.loc[moved, "unit_id"]).to_numpy()
-            out.loc[moved, "school_id"] = new_school
-            keys = pd.MultiIndex.from_arrays([out.loc[moved, "unit_id"], new_school])
-            out.loc[moved, "distance_m"] = lookup.reindex(keys).to_numpy()
-    return out

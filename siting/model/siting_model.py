@@ -1,0 +1,341 @@
+"""The facility-location model: which sites open, at what size, and which units go to which school.
+
+:class:`SitingModel` has two constructors. :meth:`SitingModel.from_costs` is the general core (numpy/pandas,
+nothing geographic); :meth:`SitingModel.from_scenario` turns the planning tables (units, schools and sites,
+size options, travel costs, standards) into that core. :meth:`SitingModel.solve` returns a
+:class:`~siting.model.result.SitingResult`. The formulation is in :mod:`siting.model.program`, the modes in
+:mod:`siting.model.modes`.
+
+Textbook special cases: p-median (no base capacity, one free option per node with capacity = total demand,
+``exactly_new = p``), capacitated facility location (one option per facility at its capacity and fixed cost,
+``mode="split"``), single-source CFLP (same, ``mode="exact"``), capacitated p-median (option capacity ``Q``,
+cost 0, ``exactly_new = p``, arc cost = distance, ``mode="exact"``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from siting.model.arrays import core_data
+from siting.model.checks import check_result
+from siting.model.modes import solve_model
+from siting.model.program import build_program, lazy_links, select_linking_rows
+from siting.model.result import SitingResult
+from siting.model.solvers import MatrixProgram
+from siting.model.tables import scenario_tables
+from siting.standards import Standards
+
+
+class SitingModel:
+    """A facility-location model: build with :meth:`from_costs` or :meth:`from_scenario`, then :meth:`solve`.
+
+    The constructor is private; use the two class methods.
+    """
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._d = data
+        self.levels: list[Any] = data["levels"]
+        self.build_time_s: float = data["build_time_s"]
+        self.single_source: bool = data["single_source"]
+        self._program: MatrixProgram | None = None
+        self._work: MatrixProgram | None = None
+
+    # ---------------------------------------------------------------------------------- constructors
+    @classmethod
+    def from_costs(
+        cls,
+        arcs: pd.DataFrame,
+        demand: pd.DataFrame,
+        capacity: pd.DataFrame,
+        *,
+        options: pd.DataFrame | None = None,
+        force_open: Iterable[Any] = (),
+        max_new: int | None = None,
+        exactly_new: int | None = None,
+        budget: float | None = None,
+        max_open: int | None = None,
+        single_source: bool = True,
+        shortfall_penalty: float | None = None,
+        min_load: pd.DataFrame | None = None,
+        current_distance: pd.DataFrame | None = None,
+    ) -> SitingModel:
+        """Build the general model from costs, demands and capacities.
+
+        Parameters
+        ----------
+        arcs
+            Long table ``unit_id, school_id, level, cost`` (cost of serving ALL of the unit's demand of that
+            level from that school, objective units), optional ``disruption`` (added to the cost, reported
+            separately) and ``distance_m`` (reported in the assignment). Duplicate pairs are an error.
+        demand
+            Index ``unit_id``, one column per level (demand, pupils); the column order sets the levels.
+        capacity
+            Index ``school_id``, one column per level: base capacity (pupils). A school with no base capacity
+            in any level is a *new* facility and serves only through an opened option.
+        options
+            ``school_id, option, fixed_cost, capacity_<level>...``, optional ``budget_cost`` (defaults to
+            ``fixed_cost``); other columns are carried into :attr:`SitingResult.opened`. At most one option
+            per school opens.
+        force_open
+            Schools that must open (for a new facility: exactly one of its options opens).
+        max_new, exactly_new
+            At most / exactly this many new facilities open (``exactly_new`` gives p-median problems).
+        budget
+            Upper limit on the summed ``budget_cost`` of opened options.
+        max_open
+            Upper limit on the number of facilities open (existing ones count as open).
+        single_source
+            Each unit to one school per level (the modes ``"round"``/``"exact"``); False allows splitting.
+        shortfall_penalty
+            Cost per pupil of unserved demand; None forbids shortfall (then an impossible demand raises).
+        min_load
+            Index ``school_id``, one column per level: the least pupils a school must keep.
+        current_distance
+            ``unit_id, level, distance_m``: the current walk (for :meth:`SitingResult.explain`).
+
+        Returns
+        -------
+        SitingModel
+            The model, ready to :meth:`solve`.
+
+        Raises
+        ------
+        InputError
+            For missing columns, unknown ids, negative values or duplicate arcs.
+        InfeasibleError
+            When the problem cannot be feasible (checked with numbers before solving).
+        """
+        data = core_data(
+            arcs,
+            demand,
+            capacity,
+            options=options,
+            force_open=force_open,
+            max_new=max_new,
+            exactly_new=exactly_new,
+            budget=budget,
+            max_open=max_open,
+            single_source=single_source,
+            shortfall_penalty=shortfall_penalty,
+            min_load=min_load,
+            current_distance=current_distance,
+        )
+        return cls(data)
+
+    @classmethod
+    def from_scenario(
+        cls,
+        units: pd.DataFrame,
+        schools: pd.DataFrame,
+        options: pd.DataFrame | None,
+        costs: pd.DataFrame,
+        *,
+        standards: Standards,
+        max_new_schools: int | None = None,
+        budget_yuan: float | None = None,
+        allow_expansion: bool = True,
+        far_penalty: float = 3.0,
+        disruption_m: float = 300.0,
+        building_weight: float = 0.001,
+        shortfall_m: float | None = 1e5,
+        min_enrolment_share: float | None = None,
+        single_source: bool = True,
+        design_year: int | None = None,
+    ) -> SitingModel:
+        """Build the planning model for both levels from the contract tables (``docs/architecture.md``).
+
+        (Long because of its fifteen parameters; the tables are built by
+        :func:`~siting.model.tables.scenario_tables`.)
+
+        Parameters
+        ----------
+        units
+            Demand units, index ``unit_id``: ``primary``, ``junior`` (seats) and optionally
+            ``current_primary``, ``current_junior`` (current ``school_id`` or missing).
+        schools
+            Existing schools and reserved sites, index ``school_id``: ``level``, ``status``,
+            ``capacity_primary``, ``capacity_junior``, optionally ``enrolled_*``, ``available_from``.
+            Existing schools keep their capacity at the standard class size even when already over it: the
+            plan then moves pupils away or reports a shortfall, it never plans large classes.
+        options
+            Size options (``facilities.size_options``): ``school_id, option, capacity_primary,
+            capacity_junior, cost_yuan`` and more. Sites open at most one; existing schools may take one.
+        costs
+            ``unit_id, school_id, distance_m, time_s`` (long, sparse; pairs beyond the hard limit are ignored
+            for assignment but give the current walk).
+        standards
+            Class sizes, service radii and hard limits.
+        max_new_schools
+            At most this many sites open (None: no limit).
+        budget_yuan
+            Building budget, yuan (summed ``cost_yuan`` of opened options and expansions; None: no limit).
+        allow_expansion
+            Whether existing schools may take their expansion options.
+        far_penalty
+            Each metre beyond the level's soft service radius counts this many times.
+        disruption_m
+            Pupil-metres charged per pupil assigned anywhere but its current school (0: redraw freely).
+        building_weight
+            Pupil-metres per yuan of building cost.
+        shortfall_m
+            Pupil-metres per seat of unmet demand; None forbids shortfall.
+        min_enrolment_share
+            Existing schools keep at least this share of their current enrolment per level (None: off);
+            capped at the school's capacity.
+        single_source
+            One school per unit and level.
+        design_year
+            Sites with ``available_from`` after this year cannot open (None: all may open).
+
+        Returns
+        -------
+        SitingModel
+            The model; levels are ``("primary", "junior")``.
+
+        Raises
+        ------
+        InputError
+            For a missing column or a bad parameter, naming it.
+        InfeasibleError
+            When demand cannot be met and shortfall is disabled (with the numbers).
+        """
+        start = time.perf_counter()
+        tables = scenario_tables(
+            units,
+            schools,
+            options,
+            costs,
+            standards=standards,
+            allow_expansion=allow_expansion,
+            far_penalty=far_penalty,
+            disruption_m=disruption_m,
+            building_weight=building_weight,
+            min_enrolment_share=min_enrolment_share,
+            design_year=design_year,
+        )
+        model = cls.from_costs(
+            **tables,
+            max_new=max_new_schools,
+            budget=budget_yuan,
+            single_source=single_source,
+            shortfall_penalty=shortfall_m,
+        )
+        model.build_time_s = time.perf_counter() - start
+        return model
+
+    # ---------------------------------------------------------------------------------- program
+    def program(self) -> MatrixProgram:
+        """Return the matrix program (continuous assignments; :meth:`solve` sets integrality per mode)."""
+        if self._program is None:
+            start = time.perf_counter()
+            self._program = build_program(self._d)
+            self.build_time_s += time.perf_counter() - start
+        return self._program
+
+    def unreachable(self) -> pd.DataFrame:
+        """Return the unit-levels with demand but no school that may serve them (they can only be short).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``unit_id, level, pupils``; their shortfall is the same in every answer.
+        """
+        d = self._d
+        reached = np.zeros(len(d["k_u"]), dtype=bool)
+        reached[d["a_k"]] = True
+        miss = np.flatnonzero(~reached)
+        return pd.DataFrame(
+            {
+                "unit_id": d["units"][d["k_u"][miss]],
+                "level": np.asarray(self.levels, dtype=object)[d["k_l"][miss]],
+                "pupils": d["k_d"][miss],
+            }
+        )
+
+    def _working_program(
+        self, solver: str, time_limit_s: float, threads: int | None = None
+    ) -> tuple[MatrixProgram, float]:
+        """Return the program to solve with ``solver`` and the seconds spent choosing its linking rows.
+
+        With HiGHS and many linking rows, only the rows the LP relaxation needs are kept
+        (:func:`~siting.model.program.select_linking_rows`); the choice is made once per model.
+        """
+        link_all = lazy_links(self._d, solver)
+        if link_all is None:
+            return self.program(), 0.0
+        if self._work is not None:
+            return self._work, 0.0
+        start = time.perf_counter()
+        self._work = select_linking_rows(self._d, link_all, time_limit_s, threads)
+        return self._work, time.perf_counter() - start
+
+    @property
+    def n_arcs(self) -> int:
+        """Number of unit-school-level arcs (assignment variables)."""
+        return len(self._d["a_k"])
+
+    def solve(
+        self,
+        *,
+        solver: str = "highs",
+        time_limit_s: float = 60.0,
+        gap: float = 0.005,
+        mode: str | None = None,
+        threads: int | None = None,
+        msg: bool = False,
+    ) -> SitingResult:
+        """Solve the model.
+
+        Parameters
+        ----------
+        solver
+            ``"highs"`` (HiGHS, matrix passed directly; CBC if HiGHS fails), ``"cbc"`` (CBC through PuLP) or
+            ``"highs-pulp"`` (HiGHS through PuLP).
+        time_limit_s
+            Limit for each solver call, seconds (the repair in ``"round"`` mode gets the time left, at least
+            a tenth of it).
+        gap
+            Relative gap at which a solve counts as optimal.
+        mode
+            ``"round"`` (default when single-sourced), ``"exact"`` or ``"split"`` (default otherwise).
+        threads
+            Solver threads (None: solver default).
+        msg
+            Show solver logs.
+
+        Returns
+        -------
+        SitingResult
+            With the solver's true status; never ``"optimal"`` unless proven within ``gap``.
+
+        Raises
+        ------
+        InputError
+            For an unknown mode. A model built with ``single_source=False`` always solves mode ``"split"``.
+        """
+        return solve_model(
+            self, solver=solver, time_limit_s=time_limit_s, gap=gap, mode=mode, threads=threads, msg=msg
+        )
+
+    def check(self, result: SitingResult) -> dict[str, float]:
+        """Recompute a result's objective and feasibility from its tables.
+
+        Parameters
+        ----------
+        result
+            A result of this model.
+
+        Returns
+        -------
+        dict
+            ``objective`` (recomputed), ``max_capacity_excess`` (pupils over any capacity, ≤ 0 when
+            feasible), ``max_coverage_error`` (largest |served + short − demand| over unit-levels, pupils),
+            ``unknown_arcs`` (assignment rows that are not arcs of the model), ``max_sources`` (most schools
+            serving one unit-level), ``options_per_school`` (most options opened at one school).
+        """
+        return check_result(self._d, self.levels, result)
