@@ -52,7 +52,16 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="HTML file [default: under maps/].")
 @click.option("--basemap", type=click.Choice(["osm", "amap", "tianditu", "none"]), default="osm")
 @click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu API key (or $TIANDITU_KEY).")
-@click.option("--offline", is_flag=True, help="Inline Leaflet and plugins: only tiles need the internet.")
+@click.option(
+    "--assets",
+    type=click.Choice(["inline", "cdn"]),
+    default="inline",
+    show_default=True,
+    help="Leaflet and plugins inside the file (opens with no network) or linked from CDNs.",
+)
+@click.option(
+    "--offline", is_flag=True, hidden=True, help="Earlier spelling of --assets inline (the default)."
+)
 @click.option("--level", type=click.Choice(["primary", "junior", "both"]), default="both", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing map file.")
 def map_command(
@@ -62,6 +71,7 @@ def map_command(
     out_path: Path | None,
     basemap: str,
     tianditu_key: str | None,
+    assets: str,
     offline: bool,
     level: str,
     overwrite: bool,
@@ -71,7 +81,12 @@ def map_command(
     from siting.pipeline import RunResult
 
     result = RunResult.load(result_dir)
-    kw = {"basemap": basemap, "tianditu_key": tianditu_key, "offline": offline, "level": level}
+    kw = {
+        "basemap": basemap,
+        "tianditu_key": tianditu_key,
+        "assets": "inline" if offline else assets,
+        "level": level,
+    }
     stem = out_path.with_suffix("") if out_path else Path("maps") / maps.result_slug(result)
     targets = {k: Path(f"{stem}{suffix}.html") for k, suffix in [("siting", ""), ("hearing", "-hearing"),
                                                                     ("review", "-review")]}  # fmt: skip
@@ -84,7 +99,7 @@ def map_command(
     against = RunResult.load(against_dir) if against_dir is not None else None
     for k in chosen:
         if k == "siting":
-            path = maps.save_map(maps.siting_map(result, **kw), targets[k], offline=offline)
+            path = maps.save_map(maps.siting_map(result, **kw), targets[k])
         elif k == "hearing":
             path = maps.hearing_map(result, targets[k], **kw)
         else:
@@ -406,6 +421,12 @@ def demand_command(
 @click.option("--overwrite", is_flag=True, help="Replace earlier outputs of this scenario.")
 @click.option("--no-cache", is_flag=True, help="Rebuild demand, network and costs even if cached.")
 @click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
+@click.option(
+    "--map-assets",
+    type=click.Choice(["inline", "cdn"]),
+    default=None,
+    help="Leaflet in the map files (no network needed) or from CDNs [default: outputs.map_assets, inline].",
+)
 def run_command(
     scenario_file: Path,
     out_dir: Path | None,
@@ -413,14 +434,21 @@ def run_command(
     overwrite: bool,
     no_cache: bool,
     time_limit: float | None,
+    map_assets: str | None,
 ) -> None:
-    """Run SCENARIO_FILE end to end: demand, walking costs, model, catchments, metrics, maps."""
+    """Run SCENARIO_FILE end to end: demand, walking costs, model, catchments, metrics, maps.
+
+    Exit status: 0 done, 1 aborted, 2 an error (bad input, no solution, outputs not writable), told in
+    one line; on an error nothing is written and earlier outputs stay as they were.
+    """
     from siting.config import load_scenario
     from siting.pipeline import run_scenario
 
     scenario = load_scenario(scenario_file)
     if time_limit is not None:
         scenario = scenario.replace(time_limit_s=time_limit)
+    if map_assets is not None:
+        scenario = scenario.replace(**{"outputs.map_assets": map_assets})
     result = run_scenario(
         scenario,
         out_dir=out_dir,
@@ -431,13 +459,19 @@ def run_command(
     click.echo(_run_report(result))
 
 
+def _number(value: object, spec: str) -> str:
+    """``value`` formatted with ``spec``, or ``n/a`` when it is missing (None)."""
+    return "n/a" if value is None else format(value, spec)
+
+
 def _run_report(result: object) -> str:
     summary = result.summary  # type: ignore[attr-defined]
     sol = summary["solution"]
+    gap = None if sol.get("gap") is None else 100 * sol["gap"]
     lines = [
         f"scenario {summary['scenario']}: solver {sol['status']} ({sol.get('solver')}), "
-        f"objective {sol['objective']:,.0f}, bound {sol['bound']:,.0f}, gap {100 * sol['gap']:.2f}%, "
-        f"{sol['solve_time_s']:.1f} s",
+        f"objective {_number(sol.get('objective'), ',.0f')}, bound {_number(sol.get('bound'), ',.0f')}, "
+        f"gap {_number(gap, '.2f')}%, {_number(sol.get('solve_time_s'), '.1f')} s",
     ]
     for key, value in summary["key_figures"].items():
         shown = (

@@ -157,10 +157,15 @@ class CatchmentsConfig(_Strict):
 
 
 class OutputsConfig(_Strict):
-    """Where results go (defaults: ``data/processed/<name>/`` and ``maps/<name>.html``)."""
+    """Where results go (defaults: ``data/processed/<name>/`` and ``maps/<name>.html``) and how maps load.
+
+    ``map_assets``: ``inline`` (default) puts Leaflet and its plugins into each map file, so it opens with
+    no network at all; ``cdn`` links them from the public CDNs (smaller files, needs the internet).
+    """
 
     dir: Path | None = None
     map: Path | None = None
+    map_assets: Literal["inline", "cdn"] = "inline"
 
 
 class Scenario(_Strict):

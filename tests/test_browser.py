@@ -1,7 +1,9 @@
 """The maps in a real browser: headless Debian chromium via Playwright, with no internet at all.
 
-Leaflet and plugin URLs are answered from ``siting/_assets``, tiles with a blank PNG, everything else is
-aborted (and recorded). Needs /usr/bin/chromium (``make browser``); skipped without it, failed under CI.
+``offline_page``: Leaflet and plugin URLs are answered from ``siting/_assets``, tiles with a blank PNG,
+everything else is aborted (and recorded). ``no_network_page``: every request to another host is refused,
+tiles included, as in a hearing room without internet. Needs /usr/bin/chromium (``make browser``); skipped
+without it, failed under CI.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from siting import maps
+from siting.errors import InputError
 from siting.maps._format import _esc
 from tests.conftest import REPO, SAMPLE
 from tests.test_maps import CHINESE, XSS, make_map_result
@@ -331,3 +334,103 @@ def test_pdf_review_pack_of_a_generated_city_names_every_moving_unit(chromium, t
     assert places["grid_ref"].is_unique and len(run.changes)
     for uid in run.changes["unit_id"].unique():
         assert places.at[uid, "grid_ref"] in text and str(uid) in text
+
+
+# --------------------------------------------------------------------------- no network at all
+@pytest.fixture
+def no_network_page(chromium):
+    """A page that may load only the file itself: every request to another host (CDN, tiles) is refused.
+
+    ``page.refused`` collects the URLs refused, ``page.errors`` console errors and page exceptions.
+    """
+    context = chromium.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.errors, page.refused = [], []
+
+    def route(r):
+        url = r.request.url
+        if url.startswith(("file:", "data:", "blob:", "about:")):
+            return r.continue_()
+        page.refused.append(url)
+        return r.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda msg: page.errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    yield page
+    context.close()
+
+
+# For each map and each overlay of its layer control: show that overlay alone, then count its features
+# (leaf layers), those on the map, marker elements, SVG paths and the canvas pixels painted.
+_DRAW_EACH_LAYER_JS = """async () => {
+  const frames = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const out = [];
+  for (const map of MAPS) {
+    const pane = map.getContainer();
+    const inputs = [...pane.querySelectorAll(".leaflet-control-layers-overlays input")];
+    for (const input of [null, ...inputs]) {  // null: every overlay off, the plain background alone
+      inputs.forEach(i => { if (i.checked) i.click(); });  // Leaflet's layer control: click to toggle
+      if (input) input.click();
+      await frames();
+      const layer = input && map._layers[input.layerId];
+      const leaves = [];
+      const walk = l => (l.eachLayer && !(l instanceof L.Path) ? l.eachLayer(walk) : leaves.push(l));
+      if (layer) walk(layer);
+      let painted = 0;
+      for (const canvas of pane.querySelectorAll("canvas")) {
+        const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+        for (let k = 3; k < px.length; k += 4) if (px[k] > 0) painted++;
+      }
+      out.push({
+        map: pane.id, name: input ? input.parentElement.textContent.trim() : "",
+        features: leaves.length, on_map: leaves.filter(l => l._map === map).length,
+        markers: pane.querySelectorAll(".leaflet-marker-pane > *").length,
+        svg_paths: pane.querySelectorAll(".leaflet-overlay-pane svg path").length, painted,
+      });
+    }
+  }
+  return out;
+}""".replace("MAPS", _MAPS_JS)
+
+
+@pytest.fixture(scope="module")
+def default_maps(tmp_path_factory) -> list[Path]:
+    """The three maps as `siting run` writes them: default options (Leaflet inline, OpenStreetMap tiles)."""
+    out = tmp_path_factory.mktemp("default")
+    main = maps.write_maps(make_map_result(), out / "demo.html")
+    return maps.map_files(main)
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["general", "hearing", "review"])
+def test_default_maps_draw_every_layer_with_no_network(no_network_page, default_maps, which):
+    page = no_network_page
+    _open(page, default_maps[which])
+    assert all("tile.openstreetmap.org" in url for url in page.refused), page.refused  # tiles only
+    assert all("Failed to load resource" in e for e in page.errors), page.errors  # the refused tiles
+    layers = page.evaluate(_DRAW_EACH_LAYER_JS)
+    assert len({entry["map"] for entry in layers}) == (2 if which == 2 else 1)
+    assert len(layers) >= (11 if which < 2 else 10)
+    blank = [entry for entry in layers if entry["name"] == ""]
+    assert len(blank) == len({entry["map"] for entry in layers}) and all(e["painted"] == 0 for e in blank)
+    for entry in (e for e in layers if e["name"]):
+        drawn = entry["painted"] + entry["markers"] + entry["svg_paths"]
+        if entry["name"].endswith("(none)"):  # a layer the legend marks empty (e.g. no junior move)
+            assert entry["features"] == 0, entry
+            continue
+        assert entry["features"] > 0 and entry["on_map"] == entry["features"] and drawn > 0, entry
+    shown = page.locator(".leaflet-container").first
+    assert shown.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(238, 240, 234)"  # plain
+
+
+def test_cdn_option_links_the_cdns_and_inline_carries_everything(tmp_path):
+    result = make_map_result()
+    inline = maps.write_maps(result, tmp_path / "inline.html").read_text(encoding="utf-8")
+    cdn = maps.write_maps(result, tmp_path / "cdn.html", assets="cdn").read_text(encoding="utf-8")
+    assert "<script src=" not in inline and '<link rel="stylesheet"' not in inline
+    assert "leaflet.js (inlined)" in inline
+    assert '<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js">' in cdn
+    review = (tmp_path / "cdn-review.html").read_text(encoding="utf-8")
+    assert "Leaflet.Sync" in review and "<script src=" in review
+    with pytest.raises(InputError, match="map assets 'offline' is not known"):
+        maps.write_maps(result, tmp_path / "bad.html", assets="offline")

@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "siting"
 
-FOUNDATION = {"__init__", "errors", "standards", "_log", "_crs", "_cache", "_jsonify", "schema"}
+FOUNDATION = {"__init__", "errors", "standards", "_log", "_crs", "_cache", "_jsonify", "_atomic", "schema"}
 STAGES = {"config", "facilities", "demand", "network", "model", "catchments", "sample"}
 PRODUCTS = {"metrics", "report", "maps", "plots", "search_areas"}
 # what each top-level part of the package may import, besides itself
@@ -26,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "schema": {"errors", "standards", "_log"},  # the declared input layers, read by every stage
     "_cache": {"_log"},
     "_jsonify": set(),
+    "_atomic": {"_log", "errors"},  # all-or-nothing outputs: the maps and the pipeline both write with it
     **dict.fromkeys(STAGES, FOUNDATION),
     "network": FOUNDATION | {"facilities"},  # costs_cli reads the schools layer
     "metrics": FOUNDATION | {"catchments"},

@@ -18,7 +18,14 @@ from siting._log import get_logger
 from siting.errors import InputError, NetworkError, describe
 from siting.network import _arrays
 from siting.network.load import Bbox, _fmt_bounds
-from siting.network.snap import _check_snap_limit, _graph_crs, _points_xy, _report_far
+from siting.network.snap import (
+    MIN_COMPONENT_M,
+    _check_snap_limit,
+    _graph_crs,
+    _points_xy,
+    examples,
+    snap_layers,
+)
 from siting.standards import LEVELS, LEVELS_SERVED
 
 log = get_logger(__name__)
@@ -102,12 +109,14 @@ def travel_costs(
     walking_speed_mps: float = 1.0,
     max_snap_m: float = 250.0,
     pairs: pd.DataFrame | None = None,
+    min_component_m: float = MIN_COMPONENT_M,
 ) -> pd.DataFrame:
     """Walking distance and time of every unit–school pair within the distance limit.
 
     Units walk from their population-weighted point (``pop_x``, ``pop_y``; the representative point when
-    missing), schools from their point. Both are snapped to their nearest edge, and the straight access
-    legs are added. Walking uses every edge in both directions.
+    missing), schools from their point. Both are snapped to their nearest edge of the network's main part,
+    and the straight access legs are added. Walking uses every edge in both directions. One log line each
+    names the schools that reach no home and the homes that reach no school within the limits.
 
     Parameters
     ----------
@@ -128,6 +137,9 @@ def travel_costs(
     pairs
         Extra ``unit_id, school_id`` pairs (e.g. current assignments) always returned, at their true
         distance however far (``inf`` when not connected or a point is not snapped).
+    min_component_m
+        Least road length (m) of a connected component, other than the largest, that points snap to
+        (:data:`siting.network.snap.MIN_COMPONENT_M`); never a short fragment that reaches nothing.
 
     Returns
     -------
@@ -153,22 +165,18 @@ def travel_costs(
     label = str(graph.graph.get("name", "road network"))
     table = _arrays.edge_table(graph, name=label)
     clock = {"edge_table": time.perf_counter()}
-    both = _snap_ends(table, (unit_xy, units.index), (school_xy, schools.index), max_snap_m, label=label)
+    both = _snap_ends(
+        table, (unit_xy, units.index), (school_xy, schools.index), (max_snap_m, min_component_m), label=label
+    )
     clock["snapping"] = time.perf_counter()
     matrix, unit_end, school_end = _point_graph(table, both, len(units))
     found = _within_limits(matrix, unit_end, school_end, limits)
     clock["shortest_paths"] = time.perf_counter()
+    _report_unreached(found, units, schools)
     if pairs is not None and len(pairs):
         found = _add_pairs(pairs, units.index, schools.index, found, matrix, unit_end, school_end)
     out = _cost_table(units.index, schools.index, found, walking_speed_mps)
-    log.info(
-        "travel costs: %d pairs for %d units x %d schools in %.1f s",
-        len(out),
-        len(units),
-        len(schools),
-        time.perf_counter() - start,
-        extra={"timings_s": _durations(start, clock)},
-    )
+    _log_done(out, units, schools, (start, clock))
     return out
 
 
@@ -180,6 +188,7 @@ def pair_costs(
     *,
     walking_speed_mps: float = 1.0,
     max_snap_m: float = 250.0,
+    min_component_m: float = MIN_COMPONENT_M,
 ) -> pd.DataFrame:
     """Walking distance and time of the given unit–school pairs only, however far.
 
@@ -202,6 +211,8 @@ def pair_costs(
         Walking speed (m/s).
     max_snap_m
         Points farther than this from any road are not snapped (m); their pairs are ``inf``.
+    min_component_m
+        As in :func:`travel_costs`: points snap to the network's main part only.
 
     Returns
     -------
@@ -213,7 +224,8 @@ def pair_costs(
     unit_xy, school_xy = _check_inputs(units, schools, _graph_crs(graph))
     table = _arrays.edge_table(graph, name=str(graph.graph.get("name", "road network")))
     _check_snap_limit(max_snap_m)
-    both = _arrays.snap(table, np.concatenate([unit_xy, school_xy]), max_snap_m=max_snap_m)
+    usable = _arrays.usable_edges(table, min_component_m)  # as travel_costs snaps, without its reports
+    both = _arrays.snap(table, np.concatenate([unit_xy, school_xy]), max_snap_m=max_snap_m, usable=usable)
     matrix, unit_end, school_end = _point_graph(table, both, len(units))
     none = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
     found = _add_pairs(pairs, units.index, schools.index, none, matrix, unit_end, school_end, why="walked")
@@ -229,7 +241,7 @@ def _snap_ends(
     table: _arrays.EdgeTable,
     unit_side: tuple[np.ndarray, pd.Index],
     school_side: tuple[np.ndarray, pd.Index],
-    max_snap_m: float,
+    limits_m: tuple[float, float],
     *,
     label: str,
 ) -> _arrays.Snapped:
@@ -241,8 +253,9 @@ def _snap_ends(
         The network's edges.
     unit_side, school_side
         Each side's ``(xy, ids)``: point coordinates (m, network CRS) and their index.
-    max_snap_m
-        Snap limit (m); far points are reported and left unsnapped.
+    limits_m
+        ``(max_snap_m, min_component_m)``: the snap limit (m; far points are reported and left
+        unsnapped) and the least road length of a component to snap to (m).
     label
         How messages name the network.
 
@@ -252,6 +265,7 @@ def _snap_ends(
         The units' rows first, then the schools'.
     """
     (unit_xy, unit_ids), (school_xy, school_ids) = unit_side, school_side
+    max_snap_m, min_component_m = limits_m
     net = (
         float(table.node_xy[:, 0].min()),
         float(table.node_xy[:, 1].min()),
@@ -260,12 +274,39 @@ def _snap_ends(
     )
     _check_coverage(net, unit_xy, max_snap_m=max_snap_m, what="units", label=label)
     _check_coverage(net, school_xy, max_snap_m=max_snap_m, what="schools", label=label)
-    _check_snap_limit(max_snap_m)
-    both = _arrays.snap(table, np.concatenate([unit_xy, school_xy]), max_snap_m=max_snap_m)
-    n_units = len(unit_xy)
-    _report_far(both.edge[:n_units] < 0, unit_ids, name="units", max_snap_m=max_snap_m)
-    _report_far(both.edge[n_units:] < 0, school_ids, name="schools", max_snap_m=max_snap_m)
-    return both
+    layers = [(unit_xy, unit_ids, "units"), (school_xy, school_ids, "schools")]
+    return snap_layers(table, layers, max_snap_m=max_snap_m, min_component_m=min_component_m)
+
+
+def _report_unreached(
+    found: tuple[np.ndarray, np.ndarray, np.ndarray], units: pd.DataFrame, schools: pd.DataFrame
+) -> None:
+    """One warning line for the schools that reach no home, one for the homes that reach no school."""
+    uix, six, _ = found
+    lonely = np.ones(len(schools), dtype=bool)
+    lonely[six] = False
+    if lonely.any():
+        log.warning(
+            "travel costs: %d of %d school(s) reach no home within their walking limit: %s",
+            int(lonely.sum()),
+            len(schools),
+            examples(schools.index, lonely),
+        )
+    cut_off = np.ones(len(units), dtype=bool)
+    cut_off[uix] = False
+    if cut_off.any():
+        people = (
+            f" (population {float(units['population'].to_numpy(dtype=float)[cut_off].sum()):,.0f})"
+            if "population" in units.columns
+            else ""
+        )
+        log.warning(
+            "travel costs: %d of %d home unit(s)%s reach no school within the walking limit: %s",
+            int(cut_off.sum()),
+            len(units),
+            people,
+            examples(units.index, cut_off),
+        )
 
 
 def _point_graph(
@@ -319,12 +360,22 @@ def _cost_table(
     return out.sort_values(["unit_id", "school_id"], kind="stable").reset_index(drop=True)
 
 
-def _durations(start: float, clock: dict[str, float]) -> dict[str, float]:
-    """Seconds spent in each stage, from the end times in ``clock`` (in order) and ``start``."""
-    out, last = {}, start
+def _log_done(
+    out: pd.DataFrame, units: pd.DataFrame, schools: pd.DataFrame, times: tuple[float, dict[str, float]]
+) -> None:
+    """Log the table's size and the seconds spent in each stage (``times``: start, then stage end times)."""
+    start, clock = times
+    spent, last = {}, start
     for stage, end in [*clock.items(), ("table", time.perf_counter())]:
-        out[stage], last = end - last, end
-    return out
+        spent[stage], last = end - last, end
+    log.info(
+        "travel costs: %d pairs for %d units x %d schools in %.1f s",
+        len(out),
+        len(units),
+        len(schools),
+        time.perf_counter() - start,
+        extra={"timings_s": spent},
+    )
 
 
 def _add_pairs(

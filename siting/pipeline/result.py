@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,13 +11,28 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from siting._atomic import all_or_nothing, recover
 from siting._jsonify import json_ready
+from siting._log import get_logger
 from siting.config import Scenario
 from siting.errors import InputError, OutputExistsError
 from siting.standards import Standards
 
+log = get_logger(__name__)
+
 SUMMARY_FILE = "summary.json"
 GPKG_FILE = "siting.gpkg"
+REQUIRED_FILES = (
+    SUMMARY_FILE,
+    GPKG_FILE,
+    "costs.parquet",
+    "assignment.csv",
+    "solver_assignment.csv",
+    "opened.csv",
+)
+"""Files every result folder has; :meth:`RunResult.load` refuses a folder that lacks one."""
+SOLVED = frozenset({"optimal", "feasible"})
+"""Solver statuses of a solution that can be saved, mapped and reviewed."""
 
 
 @dataclass
@@ -63,7 +76,7 @@ class RunResult:
 
     # ------------------------------------------------------------------ saving and loading
     def save(self, out_dir: str | Path, *, overwrite: bool = False) -> Path:
-        """Write the result to ``out_dir`` atomically (all files appear at once, or none).
+        """Write the result to ``out_dir`` all or nothing (see :mod:`siting._atomic`).
 
         Files: ``siting.gpkg`` (layers units, schools, sites, catchments, current_catchments, changes,
         districts, search_areas), CSV tables (assignment, opened, overflow, search_areas, changes,
@@ -75,19 +88,13 @@ class RunResult:
         ------
         OutputExistsError
             If ``out_dir`` holds an earlier result and ``overwrite`` is false.
+        OutputWriteError
+            If a file cannot be written; ``out_dir`` is then as it was and no temporary is left.
         """
         out_dir = Path(out_dir)
-        refuse_overwrite(out_dir, None, overwrite)
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-        try:
-            self._write(tmp)
-            if out_dir.exists():
-                shutil.rmtree(out_dir)
-            tmp.replace(out_dir)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        prepare_outputs(out_dir, None, overwrite)
+        with all_or_nothing() as staged:
+            self._write(staged.folder(out_dir))
         self.out_dir = out_dir
         return out_dir
 
@@ -142,13 +149,7 @@ class RunResult:
         from siting.model import SitingResult
 
         out_dir = Path(out_dir)
-        summary_path = out_dir / SUMMARY_FILE
-        if not summary_path.exists():
-            raise InputError(
-                f"{out_dir}: no {SUMMARY_FILE} here, so it is not a siting result folder; "
-                "give the folder `siting run` wrote (data/processed/<scenario>/)."
-            )
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary = _read_summary(out_dir)
         gpkg = out_dir / GPKG_FILE
 
         def layer(name: str, index: str | None) -> gpd.GeoDataFrame:
@@ -271,27 +272,71 @@ def _solution_overflow(result_class: Any, overflow: pd.DataFrame) -> dict[str, p
     return {"overflow": overflow[["school_id", "level", *cols]].rename(columns=cols)}
 
 
+def _read_summary(out_dir: Path) -> dict[str, Any]:
+    """The summary of a complete result folder with a solution; InputError naming what is wrong."""
+    try:
+        recover([out_dir])  # a save killed while moving files in is finished first
+    except OSError as exc:  # e.g. a read-only copy: read what is there
+        log.warning("%s: could not finish an interrupted save (%s)", out_dir, exc)
+    summary_path = out_dir / SUMMARY_FILE
+    if not summary_path.exists():
+        raise InputError(
+            f"{out_dir}: no {SUMMARY_FILE} here, so it is not a siting result folder; "
+            "give the folder `siting run` wrote (data/processed/<scenario>/)."
+        )
+    missing = [name for name in REQUIRED_FILES if not (out_dir / name).exists()]
+    if missing:
+        raise InputError(
+            f"{out_dir}: incomplete result folder, {', '.join(missing)} missing; run the scenario again "
+            "(`siting run <scenario> --overwrite`) to write a complete one."
+        )
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InputError(f"{summary_path}: not readable JSON ({exc}); run the scenario again.") from exc
+    if not isinstance(summary, dict):
+        raise InputError(f"{summary_path}: not a siting summary (a JSON object); run the scenario again.")
+    solution = summary.get("solution") or {}
+    if "status" in solution and solution["status"] not in SOLVED:
+        raise InputError(
+            f"{out_dir}: this result has no solution (solver status {solution.get('status')!r}: "
+            f"{solution.get('solver_status', 'unknown')}), so there is nothing to review or map; run the "
+            "scenario again with a longer time limit (model.time_limit_s or --time-limit)."
+        )
+    return summary
+
+
 def _standards_overrides(summary: dict[str, Any]) -> dict[str, Any]:
     values = dict(summary.get("standards", {}))
     defaults = Standards.foshan().to_dict()
     return {k: v for k, v in values.items() if k in defaults and v != defaults[k]}
 
 
-def refuse_overwrite(out_dir: Path, map_path: Path | None, overwrite: bool) -> None:
-    """Raise before any work if ``out_dir`` (or ``map_path``) holds earlier outputs and ``overwrite`` is off.
+def prepare_outputs(out_dir: Path, map_files: list[Path] | None, overwrite: bool) -> None:
+    """Before any work: finish or clean what an interrupted run left, then refuse to overwrite unasked.
+
+    Parameters
+    ----------
+    out_dir
+        The result folder.
+    map_files
+        The map files the run will write (None: no maps).
+    overwrite
+        Whether earlier outputs may be replaced.
 
     Raises
     ------
     OutputExistsError
-        Naming the outputs found and the two ways on.
+        When earlier outputs exist and ``overwrite`` is off (naming them and the two ways on), or when
+        another live run is writing the same outputs (naming its temporaries).
     """
+    recover([out_dir, *(map_files or [])])
     if overwrite:
         return
     existing = []
     if out_dir.exists() and any(out_dir.iterdir()):
         existing.append(str(out_dir))
-    if map_path is not None and map_path.exists():
-        existing.append(str(map_path))
+    existing += [str(path) for path in map_files or [] if path.exists()]
     if existing:
         raise OutputExistsError(
             f"earlier outputs exist: {', '.join(existing)}. Pass --overwrite (overwrite=True) to replace "

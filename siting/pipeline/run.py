@@ -14,13 +14,15 @@ from typing import Any
 
 import pandas as pd
 
+from siting._atomic import all_or_nothing
 from siting._cache import DEFAULT_CACHE_DIR
 from siting._jsonify import json_ready
 from siting._log import get_logger, progress
 from siting.config import Scenario
+from siting.errors import SolverError
 from siting.model import SitingResult
 from siting.pipeline import checks, stages
-from siting.pipeline.result import RunResult, refuse_overwrite
+from siting.pipeline.result import SOLVED, RunResult, prepare_outputs
 from siting.pipeline.summary import run_summary
 
 log = get_logger(__name__)
@@ -67,7 +69,8 @@ def run_scenario(
     overwrite
         Replace earlier outputs; without it the run stops before any work if they exist.
     write
-        Write files at all (a notebook exploring variants may keep results in memory only).
+        Write files at all (a notebook exploring variants may keep results in memory only). The result
+        folder and the maps are written all or nothing (:func:`write_outputs`).
     draw_map
         Write the HTML maps (needs ``write``).
     cache_dir
@@ -77,12 +80,17 @@ def run_scenario(
     -------
     RunResult
         Everything the run produced.
+
+    Raises
+    ------
+    SolverError
+        When the solver returns no solution (time limit too short, infeasible model); nothing is written.
     """
     laps = _Laps()
     out_dir = Path(out_dir) if out_dir is not None else scenario.output_dir()
-    map_path = Path(map_path) if map_path is not None else scenario.map_path()
+    map_path = (Path(map_path) if map_path is not None else scenario.map_path()) if draw_map else None
     if write:
-        refuse_overwrite(out_dir, map_path if draw_map else None, overwrite)
+        prepare_outputs(out_dir, _map_files(map_path), overwrite)
     cache = Path(cache_dir) if cache_dir is not None else None
 
     with laps("demand"):
@@ -100,6 +108,7 @@ def run_scenario(
         units, current_how = stages.current_schools(scenario, units, facilities.facilities, costs.costs)
     with laps("model"):
         solution = stages.solve_model(scenario, units, facilities, costs.costs)
+    _require_solution(scenario, solution)
     with laps("catchments_metrics"):
         drawn, tables = _catchments_and_metrics(scenario, units, facilities, solution, costs, area.crs)
     with laps("search_areas"):
@@ -109,7 +118,7 @@ def run_scenario(
     summary["search_areas"] = _search_area_totals(search)
     result = _assemble(scenario, area, facilities, costs, solution, drawn, tables, summary, search)
     if write:
-        write_outputs(result, out_dir, map_path if draw_map else None, laps)
+        write_outputs(result, out_dir, map_path, laps)
     else:
         result.summary["timings"] = laps.total()
     log.info("scenario %s done in %.1f s", scenario.name, result.summary["timings"]["total"])
@@ -179,6 +188,36 @@ def _assemble(
     )
 
 
+def _require_solution(scenario: Scenario, solution: SitingResult) -> None:
+    """Stop the run, before anything is written, when the solver returned no solution."""
+    if solution.status in SOLVED and len(solution.assignment):
+        return
+    limit = scenario.model.time_limit_s
+    fix = (
+        "the model cannot be satisfied: relax model.max_new_schools / model.budget_yuan or the "
+        "standards' walking limits"
+        if solution.status == "infeasible"
+        else f"give the solver more time than {limit:g} s (model.time_limit_s or --time-limit)"
+    )
+    raise SolverError(
+        f"scenario {scenario.name}: the solver found no solution (status {solution.status}: "
+        f"{solution.solver_status}); nothing was written. To fix: {fix}."
+    )
+
+
+def _map_assets(result: RunResult) -> str:
+    """The scenario's ``outputs.map_assets`` (``inline`` for a result without its scenario)."""
+    return result.scenario.outputs.map_assets if result.scenario is not None else "inline"
+
+
+def _map_files(map_path: Path | None) -> list[Path]:
+    if map_path is None:
+        return []
+    from siting.maps import map_files
+
+    return map_files(map_path)
+
+
 def _search_area_totals(search: Any) -> dict[str, dict[str, float]]:
     """Per level: how many search areas, the pupils behind them and the new schools they ask for."""
     out = {}
@@ -193,15 +232,33 @@ def _search_area_totals(search: Any) -> dict[str, dict[str, float]]:
 
 
 def write_outputs(result: RunResult, out_dir: Path, map_path: Path | None, laps: _Laps | None = None) -> None:
-    """Draw the maps (unless ``map_path`` is None) and save the result folder, with the run's timings."""
+    """Draw the maps (unless ``map_path`` is None) and save the result folder, all or nothing.
+
+    Everything is staged under temporary names beside its target (the result folder beside ``out_dir``,
+    each map beside itself), then moved in together (:mod:`siting._atomic`): an error or a kill leaves
+    the earlier outputs, never a mix. ``summary.json`` gets the run's timings.
+
+    Raises
+    ------
+    OutputWriteError
+        When a file cannot be written (full disk, read-only folder); the earlier outputs are unchanged.
+    """
     laps = laps or _Laps()
-    with laps("maps"):
+    with all_or_nothing() as staged:
+        folder = staged.folder(out_dir)
         if map_path is not None:
             from siting import maps
 
-            result.map_path = maps.write_maps(result, map_path)
-    result.summary["timings"] = laps.total()
-    result.save(out_dir, overwrite=True)
+            with laps("maps"):
+                temps = maps.map_files(staged.file(map_path))
+                for target, temp in zip(maps.map_files(map_path)[1:], temps[1:], strict=True):
+                    staged.file(target, temp)
+                maps.write_maps(result, temps[0], assets=_map_assets(result))
+        result.summary["timings"] = laps.total()
+        result._write(folder)
+    result.out_dir, result.map_path = out_dir, map_path
+    written = [out_dir, *_map_files(map_path)]
+    log.info("outputs written together: %s", ", ".join(str(p) for p in written))
 
 
 def compare_scenarios(results: list[RunResult]) -> pd.DataFrame:

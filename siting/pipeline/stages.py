@@ -100,7 +100,7 @@ def demand_key(scenario: Scenario, crs: str) -> str:
 
 def network_key(scenario: Scenario, crs: str) -> str:
     """Cache key of everything the road graph depends on."""
-    return join_key(scenario.section_key("network"), crs)
+    return join_key(scenario.section_key("network"), crs, network.CACHE_VERSION)
 
 
 # ------------------------------------------------------------------------------------------ stages

@@ -8,8 +8,6 @@ other numbers with thousands separators, ``–`` for a missing value. Ids (a col
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from siting._atomic import write_text_atomic
 from siting._log import get_logger
 from siting.errors import InputError, OutputExistsError, describe
 
@@ -136,14 +135,7 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text, newline="")  # umask permissions (mkstemp gave 0600)
 
 
 def write_tables(
