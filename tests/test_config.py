@@ -214,7 +214,9 @@ def test_unknown_keys_suggest_or_list(scenario_file):
     ):
         load_scenario(scenario_file)
     _edit(scenario_file, model__max_new_school=None, outputs={"folder": "x"})
-    with pytest.raises(InputError, match=r"outputs\.folder = 'x': unknown key\. Keys here: dir, map\."):
+    with pytest.raises(
+        InputError, match=r"outputs\.folder = 'x': unknown key\. Keys here: dir, map, map_assets\."
+    ):
         load_scenario(scenario_file)
 
 
