@@ -117,7 +117,12 @@ class ModelConfig(_Strict):
     far_penalty: float = Field(default=3.0, ge=1.0)
     disruption_m: float = Field(default=300.0, ge=0)
     building_weight: float = Field(default=0.001, ge=0)
-    shortfall_m: float = Field(default=100_000.0, gt=0)
+    # pupil-metres per pupil above a school's standard capacity: above the costliest walk within the limits
+    # (junior: 1,000 m + 2,000 m x far_penalty 3 = 7,000) plus the 300 disruption, so a pupil is placed above
+    # capacity only when no seat within the limits is left
+    overflow_m: float = Field(default=10_000.0, gt=0)
+    # optional ceiling: at most this class size x the school's classes after the plan (e.g. 66, super-large)
+    overflow_ceiling_class_size: int | None = Field(default=None, ge=1)
     min_enrolment_share: float | None = Field(default=None, ge=0, le=1)
     single_source: bool = True
     mode: Literal["round", "exact", "split"] = "round"
@@ -254,7 +259,7 @@ class Scenario(_Strict):
 def _shortcut(key: str) -> list[str]:
     if key in Scenario.model_fields:
         return [key]
-    if key in ModelConfig.model_fields:
+    if key in ModelConfig.model_fields or key in _REPLACED_MODEL_KEYS:
         return ["model", key]
     if key in PopulationConfig.model_fields:
         return ["population", key]
@@ -341,7 +346,17 @@ def _resolve_paths(data: dict[str, Any], base: Path, label: str) -> None:
                 outputs[key] = Path(outputs[key]).expanduser()
 
 
+_REPLACED_MODEL_KEYS = {
+    "shortfall_m": "model.shortfall_m was replaced by model.overflow_m (pupils above standard capacity are "
+    "now overflow, charged per pupil); see README",
+}
+
+
 def _validate(data: dict[str, Any], label: str) -> Scenario:
+    model = data.get("model")
+    for key, message in _REPLACED_MODEL_KEYS.items():
+        if isinstance(model, dict) and key in model:
+            raise InputError(f"{label}: {message}.")
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

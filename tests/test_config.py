@@ -127,3 +127,18 @@ def test_not_yaml(tmp_path):
     path.write_text("name: [unclosed")
     with pytest.raises(InputError, match="not valid YAML"):
         load_scenario(path)
+
+
+def test_shortfall_m_is_replaced_by_overflow_m_with_a_one_line_error(scenario_file):
+    assert load_scenario(scenario_file).model.overflow_m == 10_000  # above any walk within the limits
+    _edit(scenario_file, model__shortfall_m=100_000)
+    with pytest.raises(InputError) as info:
+        load_scenario(scenario_file)
+    message = str(info.value)
+    assert "model.shortfall_m was replaced by model.overflow_m" in message and "see README" in message
+    assert "\n" not in message and message.startswith(str(scenario_file))
+    _edit(scenario_file, model__shortfall_m=None)
+    base = load_scenario(scenario_file)
+    with pytest.raises(InputError, match=r"model\.shortfall_m was replaced by model\.overflow_m"):
+        base.replace(shortfall_m=5)
+    assert base.replace(overflow_m=20_000).model.overflow_m == 20_000

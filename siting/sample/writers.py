@@ -196,7 +196,7 @@ model:
   far_penalty: 3.0
   disruption_m: 300
   building_weight: 0.001
-  shortfall_m: 100000
+  overflow_m: 10000
   min_enrolment_share: 0.5
   single_source: true
   mode: round
