@@ -13,17 +13,21 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from siting import catchments as catch
 from siting import demand, metrics, network
 from siting._cache import cached
 from siting._crs import utm_crs_for
+from siting._log import get_logger
 from siting.config import Scenario
 from siting.errors import InputError
 from siting.facilities import combine_facilities, read_layer, read_schools, read_sites, size_options
 from siting.model import SitingModel, SitingResult
-from siting.standards import LEVELS, Standards
+from siting.standards import LEVELS, LEVELS_SERVED, Standards
+
+log = get_logger(__name__)
 
 NETWORK_CACHE_DIR = Path("data/raw/cache")  # osmnx downloads, so a re-run works offline
 
@@ -245,12 +249,13 @@ def solve_model(
 ) -> SitingResult:
     """Build the siting model from the scenario's model parameters and solve it."""
     mp = scenario.model
+    standards = scenario.standards_object()
     model = SitingModel.from_scenario(
         units,
         facilities.facilities,
         facilities.options,
-        costs,
-        standards=scenario.standards_object(),
+        _bridge_fallback_pairs(units, facilities.facilities, costs, standards),
+        standards=standards,
         max_new_schools=mp.max_new_schools,
         budget_yuan=mp.budget_yuan,
         allow_expansion=mp.allow_expansion,
@@ -461,3 +466,56 @@ def _final_assignment(units: gpd.GeoDataFrame, solved: pd.DataFrame, costs: pd.D
             keys = pd.MultiIndex.from_arrays([out.loc[moved, "unit_id"], new_school])
             out.loc[moved, "distance_m"] = lookup.reindex(keys).to_numpy()
     return out
+
+
+def _bridge_fallback_pairs(
+    units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, costs: pd.DataFrame, standards: Standards
+) -> pd.DataFrame:
+    """Bridge until the cost stage adds fallback pairs (issue 13, pipeline side): remove it with that.
+
+    A cost table without the ``fallback`` column predates them. A pair whose walk is ``inf`` (a current
+    school across a gap in the network) gets its straight-line distance, and each unit-level with demand,
+    no pair within the hard limit to an existing school with seats at that level and no current school
+    gets one pair to the nearest such school by straight line (``fallback=True``), so the model can seat
+    every unit.
+    """
+    if "fallback" in costs.columns:
+        return costs
+    upt = units.geometry.representative_point()
+    spt = facilities.geometry.representative_point()
+    costs = costs.copy()
+    gap = ~np.isfinite(costs["distance_m"].to_numpy(dtype=float))
+    if gap.any():
+        ends = costs.loc[gap]
+        line = upt[ends["unit_id"]].distance(spt[ends["school_id"]], align=False).to_numpy(dtype=float)
+        costs.loc[gap, "distance_m"] = line
+        costs.loc[gap, "time_s"] = line / standards.walking_speed_mps
+        log.warning("bridge: %d pair(s) off the network get their straight-line distance", int(gap.sum()))
+    kind = facilities["level"].astype(str)
+    added = []
+    for level in LEVELS:
+        seats = pd.to_numeric(facilities[f"capacity_{level}"], errors="coerce").fillna(0.0)
+        serving = kind.map(lambda k, lv=level: lv in LEVELS_SERVED.get(k, ())).astype(bool)
+        ok = facilities.index[((facilities["status"] == "existing") & serving & (seats > 0)).to_numpy()]
+        near = costs["school_id"].isin(ok) & (costs["distance_m"] <= standards.hard_max_distance_m[level])
+        current = units.get(f"current_{level}", pd.Series(None, index=units.index, dtype=object))
+        need = units.index[
+            (units[level] > 0) & current.isna() & ~units.index.isin(costs.loc[near, "unit_id"])
+        ]
+        if not len(need) or not len(ok):
+            continue
+        dx = upt[need].x.to_numpy()[:, None] - spt[ok].x.to_numpy()[None, :]
+        dy = upt[need].y.to_numpy()[:, None] - spt[ok].y.to_numpy()[None, :]
+        dist = np.hypot(dx, dy)
+        pick = dist.argmin(axis=1)
+        metres = dist[np.arange(len(need)), pick]
+        added.append(pd.DataFrame({"unit_id": need, "school_id": ok[pick], "distance_m": metres}))
+    out = costs.assign(fallback=False)
+    if not added:
+        return out
+    extra = pd.concat(added, ignore_index=True).drop_duplicates(["unit_id", "school_id"])
+    known = pd.MultiIndex.from_frame(out[["unit_id", "school_id"]])
+    extra = extra[~pd.MultiIndex.from_frame(extra[["unit_id", "school_id"]]).isin(known)]
+    extra = extra.assign(time_s=extra["distance_m"] / standards.walking_speed_mps, fallback=True)
+    log.warning("bridge: %d fallback pair(s) by straight line for units without any school", len(extra))
+    return pd.concat([out, extra], ignore_index=True)
