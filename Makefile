@@ -38,14 +38,20 @@ lab: $(VENV)/.installed-lab kernel
 demo: $(VENV)/.installed
 	$(VENV)/bin/siting run data/raw/sample/$(SCENARIO) --overwrite
 
-# Debian's chromium for the map tests in a real browser (root on these machines; skipped politely elsewhere).
+# Debian's chromium for the map tests in a real browser and for printing the packs to PDF, a CJK font so
+# Chinese labels print (fonts-noto-cjk) and poppler-utils to read the PDFs back in the tests (root on these
+# machines; skipped politely elsewhere).
 browser:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian chromium for the browser tests"; \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "could not install chromium: browser tests will skip (and fail under CI=true)"; \
-	  else echo "chromium not found and cannot apt-get it: browser tests will skip"; fi; \
+	    echo "installing Debian$$missing for the browser tests and the PDF packs"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "could not install$$missing: browser tests will skip (and fail under CI=true)"; \
+	  else echo "$$missing not found and cannot apt-get: browser tests will skip"; fi; \
 	fi
 
 lint: $(VENV)/.installed-test

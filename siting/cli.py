@@ -17,7 +17,18 @@ from siting._log import set_progress
 from siting.errors import OutputExistsError, SitingError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: an error siting raises on purpose is printed as one line, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SitingError as exc:
+            click.echo(f"Error: {' '.join(str(exc).split())}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="siting")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
@@ -41,7 +52,16 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--out", "out_path", type=click.Path(path_type=Path), help="HTML file [default: under maps/].")
 @click.option("--basemap", type=click.Choice(["osm", "amap", "tianditu", "none"]), default="osm")
 @click.option("--tianditu-key", envvar="TIANDITU_KEY", help="Tianditu API key (or $TIANDITU_KEY).")
-@click.option("--offline", is_flag=True, help="Inline Leaflet and plugins: only tiles need the internet.")
+@click.option(
+    "--assets",
+    type=click.Choice(["inline", "cdn"]),
+    default="inline",
+    show_default=True,
+    help="Leaflet and plugins inside the file (opens with no network) or linked from CDNs.",
+)
+@click.option(
+    "--offline", is_flag=True, hidden=True, help="Earlier spelling of --assets inline (the default)."
+)
 @click.option("--level", type=click.Choice(["primary", "junior", "both"]), default="both", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace an existing map file.")
 def map_command(
@@ -51,6 +71,7 @@ def map_command(
     out_path: Path | None,
     basemap: str,
     tianditu_key: str | None,
+    assets: str,
     offline: bool,
     level: str,
     overwrite: bool,
@@ -60,7 +81,12 @@ def map_command(
     from siting.pipeline import RunResult
 
     result = RunResult.load(result_dir)
-    kw = {"basemap": basemap, "tianditu_key": tianditu_key, "offline": offline, "level": level}
+    kw = {
+        "basemap": basemap,
+        "tianditu_key": tianditu_key,
+        "assets": "inline" if offline else assets,
+        "level": level,
+    }
     stem = out_path.with_suffix("") if out_path else Path("maps") / maps.result_slug(result)
     targets = {k: Path(f"{stem}{suffix}.html") for k, suffix in [("siting", ""), ("hearing", "-hearing"),
                                                                     ("review", "-review")]}  # fmt: skip
@@ -73,7 +99,7 @@ def map_command(
     against = RunResult.load(against_dir) if against_dir is not None else None
     for k in chosen:
         if k == "siting":
-            path = maps.save_map(maps.siting_map(result, **kw), targets[k], offline=offline)
+            path = maps.save_map(maps.siting_map(result, **kw), targets[k])
         elif k == "hearing":
             path = maps.hearing_map(result, targets[k], **kw)
         else:
@@ -133,21 +159,48 @@ def sample(
 )
 @click.option("--level", type=click.Choice(["primary", "junior", "both"]), default="both", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Also write the tables here.")
-@click.option("--overwrite", is_flag=True, help="Replace tables already in --out.")
+@click.option(
+    "--pack",
+    "pack_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the printable review pack (HTML + PDF) into this folder.",
+)
+@click.option("--no-pdf", is_flag=True, help="Write the pack as HTML only.")
+@click.option("--overwrite", is_flag=True, help="Replace tables already in --out, or the --pack folder.")
 def review_command(
-    result_dir: Path, against_dir: Path | None, level: str, out_dir: Path | None, overwrite: bool
+    result_dir: Path,
+    against_dir: Path | None,
+    level: str,
+    out_dir: Path | None,
+    pack_dir: Path | None,
+    no_pdf: bool,
+    overwrite: bool,
 ) -> None:
-    """Print the review tables of a result: units that move, schools and districts before and after."""
+    """Print the review tables of a result: units that move (by grid reference), schools and districts."""
     from siting.pipeline import RunResult
-    from siting.report import TERMINAL_COLUMNS, format_table, hearing_tables, review_tables, write_tables
+    from siting.report import (
+        TERMINAL_COLUMNS,
+        format_table,
+        hearing_tables,
+        review_tables,
+        unit_places,
+        write_packs,
+        write_tables,
+    )
 
     result = RunResult.load(result_dir)
     against = RunResult.load(against_dir) if against_dir is not None else None
+    if pack_dir is not None and pack_dir.exists() and not overwrite:
+        raise OutputExistsError(f"{pack_dir} exists; pass --overwrite to replace the pack.")
     tables = review_tables(result, against=against, level=level)
+    places = unit_places(result.units)
+    changes = tables["changes"]
+    tables["changes"] = changes.assign(grid_ref=places["grid_ref"].reindex(changes["unit_id"]).to_numpy())
+    tables["changes"] = tables["changes"][["grid_ref", *changes.columns]]
     if against is None:
         tables.update(hearing_tables(result))
     titles = {
-        "changes": "Units that change school",
+        "changes": "Units that change school (grid reference: 1 km sheet, then 100 m east and south)",
         "schools": "Schools before and after",
         "districts": "Districts before and after",
         "cv": "Difference coefficient (pupil-weighted CV) before and after",
@@ -161,6 +214,110 @@ def review_command(
     if out_dir is not None:
         paths = write_tables(tables, out_dir, overwrite=overwrite)
         click.echo(f"\nWrote {len(paths)} files to {out_dir}")
+    if pack_dir is not None:
+        files = write_packs(
+            result,
+            pack_dir,
+            hearing=False,
+            review=against is None,
+            against={against.name: against} if against is not None else None,
+            roads=_roads(result),
+            pdf=not no_pdf,
+            overwrite=overwrite,
+        )
+        for path in files.values():
+            click.echo(f"{path}  ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@cli.command("pack")
+@click.argument("result_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--against",
+    "against_dirs",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Another result folder: add a review pack of this plan against it (repeatable).",
+)
+@click.option(
+    "--resolve/--no-resolve",
+    default=True,
+    show_default=True,
+    help="Re-solve with each parcel forced open (and each chosen one forced closed) for the brief.",
+)
+@click.option(
+    "--resolve-time-limit",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Solver time limit of each re-solve, seconds (one solve per parcel, plus one).",
+)
+@click.option(
+    "--roads/--no-roads", default=True, show_default=True, help="Name the nearest road of each unit."
+)
+@click.option("--no-pdf", is_flag=True, help="Write the HTML documents only.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing pack folder.")
+def pack_command(
+    result_dir: Path,
+    against_dirs: tuple[Path, ...],
+    resolve: bool,
+    resolve_time_limit: float,
+    roads: bool,
+    no_pdf: bool,
+    overwrite: bool,
+) -> None:
+    """Write the hearing brief and the review pack (HTML + PDF) into RESULT_DIR/pack, all at once.
+
+    The pack holds hearing-brief.html/.pdf (one page per reserved parcel), review-pack.html/.pdf (every
+    unit that changes school, by school), review-pack-vs-<other>.html/.pdf per --against, the brief's
+    tables (CSV) and hearing-map.html (each parcel's case in its popup, Leaflet inlined).
+    """
+    from siting import maps
+    from siting.pipeline import RunResult
+    from siting.report import hearing_brief, write_packs
+    from siting.report.pack import HEARING_MAP_FILE, PACK_DIR
+
+    result = RunResult.load(result_dir)
+    dest = result_dir / PACK_DIR
+    if dest.exists() and not overwrite:
+        raise OutputExistsError(f"{dest} exists; pass --overwrite to replace the pack.")
+    others = {r.name: r for r in (RunResult.load(p) for p in against_dirs)}
+    road_lines = _roads(result) if roads else None
+    brief = hearing_brief(result, roads=road_lines, resolve=resolve, time_limit_s=resolve_time_limit)
+
+    def hearing(folder: Path, tables: object) -> None:
+        maps.hearing_map(result, folder / HEARING_MAP_FILE, brief=tables, offline=True)  # type: ignore[arg-type]
+
+    files = write_packs(
+        result,
+        dest,
+        against=others,
+        brief=brief,
+        roads=road_lines,
+        pdf=not no_pdf,
+        overwrite=overwrite,
+        extra=hearing,
+    )
+    for path in files.values():
+        click.echo(f"{path}  ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def _roads(result: object) -> object:
+    """The named streets of the result's road network (from its scenario file), or None with a warning."""
+    from siting.config import load_scenario
+    from siting.pipeline import load_graph, read_study_area
+    from siting.report import roads_from_graph
+
+    source = (getattr(result, "summary", None) or {}).get("scenario_file")
+    if not source or not Path(source).is_file():
+        logging.getLogger("siting").warning("no road names in the pack: scenario file %s not found", source)
+        return None
+    try:
+        scenario = load_scenario(Path(source))
+        graph = load_graph(scenario, read_study_area(scenario), cache_dir=Path("data/processed/_cache"))
+    except SitingError as exc:
+        logging.getLogger("siting").warning("no road names in the pack: %s", exc)
+        return None
+    return roads_from_graph(graph)
 
 
 @cli.command("costs")
@@ -264,6 +421,12 @@ def demand_command(
 @click.option("--overwrite", is_flag=True, help="Replace earlier outputs of this scenario.")
 @click.option("--no-cache", is_flag=True, help="Rebuild demand, network and costs even if cached.")
 @click.option("--time-limit", type=float, default=None, help="Solver time limit in seconds.")
+@click.option(
+    "--map-assets",
+    type=click.Choice(["inline", "cdn"]),
+    default=None,
+    help="Leaflet in the map files (no network needed) or from CDNs [default: outputs.map_assets, inline].",
+)
 def run_command(
     scenario_file: Path,
     out_dir: Path | None,
@@ -271,14 +434,21 @@ def run_command(
     overwrite: bool,
     no_cache: bool,
     time_limit: float | None,
+    map_assets: str | None,
 ) -> None:
-    """Run SCENARIO_FILE end to end: demand, walking costs, model, catchments, metrics, maps."""
+    """Run SCENARIO_FILE end to end: demand, walking costs, model, catchments, metrics, maps.
+
+    Exit status: 0 done, 1 aborted, 2 an error (bad input, no solution, outputs not writable), told in
+    one line; on an error nothing is written and earlier outputs stay as they were.
+    """
     from siting.config import load_scenario
     from siting.pipeline import run_scenario
 
     scenario = load_scenario(scenario_file)
     if time_limit is not None:
         scenario = scenario.replace(time_limit_s=time_limit)
+    if map_assets is not None:
+        scenario = scenario.replace(**{"outputs.map_assets": map_assets})
     result = run_scenario(
         scenario,
         out_dir=out_dir,
@@ -289,13 +459,19 @@ def run_command(
     click.echo(_run_report(result))
 
 
+def _number(value: object, spec: str) -> str:
+    """``value`` formatted with ``spec``, or ``n/a`` when it is missing (None)."""
+    return "n/a" if value is None else format(value, spec)
+
+
 def _run_report(result: object) -> str:
     summary = result.summary  # type: ignore[attr-defined]
     sol = summary["solution"]
+    gap = None if sol.get("gap") is None else 100 * sol["gap"]
     lines = [
         f"scenario {summary['scenario']}: solver {sol['status']} ({sol.get('solver')}), "
-        f"objective {sol['objective']:,.0f}, bound {sol['bound']:,.0f}, gap {100 * sol['gap']:.2f}%, "
-        f"{sol['solve_time_s']:.1f} s",
+        f"objective {_number(sol.get('objective'), ',.0f')}, bound {_number(sol.get('bound'), ',.0f')}, "
+        f"gap {_number(gap, '.2f')}%, {_number(sol.get('solve_time_s'), '.1f')} s",
     ]
     for key, value in summary["key_figures"].items():
         shown = (
@@ -343,7 +519,7 @@ def compare_command(scenario_files: tuple[Path, ...], map_path: Path | None, ove
 def main() -> None:
     """Entry point of the ``siting`` console script: clear messages instead of tracebacks for bad input."""
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)  # a SitingError is printed by the group and returns 2
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
@@ -353,6 +529,8 @@ def main() -> None:
     except SitingError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # python -m siting.cli ...

@@ -15,15 +15,23 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pyproj import CRS
 
+from siting._crs import STUDY_CRS_FIX
 from siting.errors import InputError, describe
-from siting.standards import LEVELS, Standards
+from siting.schema import did_you_mean
+from siting.standards import DEFAULT_INDICATOR_COLUMNS, INDICATORS, LEVELS, Standards
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+CELL_SIZE_RANGE_M = (20.0, 2000.0)
+"""Grid cells allowed, metres: below 20 m a cell is part of a building and the units outgrow memory (a 1 m
+grid over a district is tens of millions of units); above 2 km a cell is wider than a primary school's
+hard walking limit (1.5 km)."""
 
 
 class _Strict(BaseModel):
@@ -53,10 +61,21 @@ class PopulationConfig(_Strict):
 
     raster: Path
     band: int | None = Field(default=None, ge=1)
-    cell_size_m: float = Field(default=200.0, gt=0, le=5000)
+    cell_size_m: float = 200.0
     units: Path | None = None
     seats_per_1000: dict[Literal["primary", "junior"], float] | None = None
     growth: GrowthConfig | None = None
+
+    @field_validator("cell_size_m")
+    @classmethod
+    def _cell_size_in_range(cls, value: float) -> float:
+        low, high = CELL_SIZE_RANGE_M
+        if not low <= value <= high:
+            raise ValueError(
+                f"grid cells must be {low:g} to {high:,.0f} m wide; 200 m is usual (100 m matches a WorldPop "
+                "raster). Smaller cells add units, memory and solve time faster than detail"
+            )
+        return value
 
 
 class DistrictsConfig(_Strict):
@@ -138,10 +157,15 @@ class CatchmentsConfig(_Strict):
 
 
 class OutputsConfig(_Strict):
-    """Where results go (defaults: ``data/processed/<name>/`` and ``maps/<name>.html``)."""
+    """Where results go (defaults: ``data/processed/<name>/`` and ``maps/<name>.html``) and how maps load.
+
+    ``map_assets``: ``inline`` (default) puts Leaflet and its plugins into each map file, so it opens with
+    no network at all; ``cdn`` links them from the public CDNs (smaller files, needs the internet).
+    """
 
     dir: Path | None = None
     map: Path | None = None
+    map_assets: Literal["inline", "cdn"] = "inline"
 
 
 class Scenario(_Strict):
@@ -159,10 +183,28 @@ class Scenario(_Strict):
     sites: Path | None = None
     current_catchments: dict[Literal["primary", "junior"], Path] = Field(default_factory=dict)
     standards: dict[str, Any] = Field(default_factory=dict)
+    indicators: dict[str, str] | None = None
     model: ModelConfig = Field(default_factory=ModelConfig)
     catchments: CatchmentsConfig = Field(default_factory=CatchmentsConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("crs")
+    @classmethod
+    def _crs_in_metres(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            crs = CRS.from_user_input(value)
+        except Exception:  # pyproj's CRSError and friends for anything it cannot parse
+            raise ValueError(f"not a CRS pyproj knows; {STUDY_CRS_FIX}") from None
+        unit = crs.axis_info[0].unit_name if crs.axis_info else ""
+        if not crs.is_projected or unit not in {"metre", "meter", "m"}:
+            kind = "geographic (degrees)" if crs.is_geographic else f"not in metres ({unit or 'no unit'})"
+            raise ValueError(
+                f"{crs.to_string()} is {kind}; distances need a projected CRS in metres: {STUDY_CRS_FIX}"
+            )
+        return value
 
     @field_validator("name")
     @classmethod
@@ -171,16 +213,41 @@ class Scenario(_Strict):
             raise ValueError("use letters, digits, '-', '_' or '.' (it names the output folder)")
         return value
 
+    @field_validator("indicators")
+    @classmethod
+    def _indicators_are_national(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return value
+        unknown = {col: key for col, key in value.items() if key not in INDICATORS}
+        if unknown:
+            col, key = next(iter(unknown.items()))
+            raise ValueError(
+                f"column {col!r} is mapped to {key!r}, which is not an indicator; map schools-file columns "
+                f"to one of {', '.join(INDICATORS)}"
+            )
+        seen: dict[str, str] = {}
+        for col, key in value.items():
+            if key in seen:
+                raise ValueError(f"columns {seen[key]!r} and {col!r} are both mapped to {key!r}; keep one")
+            seen[key] = col
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         growth = self.population.growth
         if self.design_year is not None and growth is not None and self.design_year not in growth.years:
             raise ValueError(
-                f"design_year {self.design_year} is not among population.growth.years {growth.years}"
+                f"design_year {self.design_year} is not among population.growth.years {growth.years}; "
+                "add it to the years or choose one of them"
             )
         if self.plan_for == "max_over_years" and growth is None:
             raise ValueError("plan_for: max_over_years needs population.growth with several years")
-        self.standards_object()  # raises for unknown or bad overrides
+        known = Standards.__dataclass_fields__
+        for key in self.standards:
+            name = str(key).partition(".")[0]
+            if name not in known:
+                raise ValueError(f"standards: unknown parameter {name!r}.{did_you_mean(name, known)}")
+        self.standards_object()  # raises for bad overrides
         return self
 
     # ------------------------------------------------------------------ derived values
@@ -190,6 +257,14 @@ class Scenario(_Strict):
         if self.population.seats_per_1000:
             overrides.update({f"seats_per_1000.{k}": v for k, v in self.population.seats_per_1000.items()})
         return Standards.foshan().with_overrides(overrides)
+
+    def indicator_columns(self) -> dict[str, str]:
+        """Return the schools-file columns that hold resource indicators: ``{column: indicator key}``.
+
+        The scenario's ``indicators`` mapping when given, else
+        :data:`~siting.standards.DEFAULT_INDICATOR_COLUMNS`. No other column is an indicator.
+        """
+        return dict(self.indicators if self.indicators is not None else DEFAULT_INDICATOR_COLUMNS)
 
     def output_dir(self) -> Path:
         """Folder of this scenario's outputs (relative paths are from the working directory)."""
@@ -360,17 +435,55 @@ def _validate(data: dict[str, Any], label: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key (check the spelling; see README 'Scenario file')"
-            shown = "" if err["type"] == "missing" else f" = {describe(err.get('input'))}"
-            lines.append(f"  {where}{shown}: {msg}")
-        raise InputError(f"{label}: invalid scenario:\n" + "\n".join(lines)) from None
+        problems = [_problem(err) for err in exc.errors()]
+        many = f"{len(problems)} problems: " if len(problems) > 1 else ""
+        raise InputError(f"{label}: {many}" + "; ".join(problems)) from None
     except InputError as exc:
         raise InputError(f"{label}: {exc}") from None
+
+
+def _problem(err: Any) -> str:
+    """One pydantic error as ``key = value: what is wrong[, did you mean]``."""
+    loc = [str(p) for p in err["loc"] if p != "[key]"]
+    msg = err["msg"].removeprefix("Value error, ")
+    value = err.get("input")
+    if err["type"] == "extra_forbidden":
+        known = _fields_at(err["loc"])
+        hint = did_you_mean(loc[-1], known) or f" Keys here: {', '.join(known)}."
+        msg = f"unknown key.{hint} See README 'Scenario file'."
+    elif err["type"] == "literal_error":
+        msg += "." + did_you_mean(str(value), re.findall(r"'([^']*)'", err["ctx"]["expected"]))
+    elif err["type"] in {"float_parsing", "int_parsing"}:
+        msg = "give a plain number, without units (e.g. 200)"
+    msg = msg.strip() if msg.strip().endswith((".", "?")) else msg.strip() + "."
+    if not loc:
+        return msg
+    scalar = err["type"] != "missing" and not isinstance(value, dict | list)
+    return f"{'.'.join(loc)}{f' = {describe(value)}' if scalar else ''}: {msg}"
+
+
+def _fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed beside the last part of ``loc`` (a pydantic error location), for "did you mean"."""
+    model: type[BaseModel] = Scenario
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        inner = [a for a in (field.annotation, *get_args(field.annotation)) if isinstance(a, type)]
+        sub = next((a for a in inner if issubclass(a, BaseModel)), None)
+        if sub is None:
+            return []
+        model = sub
+    return list(model.model_fields)
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """Where and what a YAML error is, in a few words: " at line 4, column 12: expected ',' or ']' ..."."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    tabs = " (YAML indents with spaces, not tabs)" if "\\t" in problem else ""
+    return f"{where}: {' '.join(problem.split())}{tabs}; check the indentation, quotes and brackets there"
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -398,9 +511,12 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({exc}).") from None
+        raise InputError(f"{path}: not valid YAML{_yaml_where(exc)}.") from None
     if not isinstance(data, dict):
-        raise InputError(f"{path}: a scenario must be a mapping of keys to values, got {describe(data)}.")
+        got = "an empty file" if data is None else describe(data)
+        raise InputError(
+            f"{path}: a scenario must be a mapping of keys to values (key: value lines), got {got}."
+        )
     data.setdefault("name", path.stem)
     _resolve_paths(data, path.parent.resolve(), str(path))
     scenario = _validate(data, str(path))

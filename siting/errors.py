@@ -35,6 +35,10 @@ class OutputExistsError(SitingError, FileExistsError):
     """An output already exists and overwriting was not asked for."""
 
 
+class OutputWriteError(SitingError, OSError):
+    """Outputs could not be written (full disk, read-only folder...); the earlier ones are left unchanged."""
+
+
 def describe(value: object, *, limit: int = 80) -> str:
     """Return a short printable form of ``value`` for error messages.
 

@@ -1,14 +1,16 @@
 """Existing schools and reserved sites: read, validate, and the sizes each can be built or expanded to.
 
 Schools come as points (GeoJSON, GeoPackage, shapefile, or CSV with ``lon``/``lat`` columns) and reserved
-sites as parcel polygons. Both end up in one table of points indexed by ``school_id`` (the contract in
-``docs/architecture.md``), which the network and the model read; the parcels stay in their own layer for
-maps and hearing tables.
+sites as parcel polygons. Their columns are declared in :mod:`siting.schema` (types, units, defaults, the
+shapefile's 10-character spellings). Both end up in one table of points indexed by ``school_id`` (the
+contract in ``docs/architecture.md``), which the network and the model read; the parcels stay in their own
+layer for maps and hearing tables.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,10 +19,11 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from siting._crs import ensure_projected, require_crs
+from siting._crs import check_coordinates, ensure_projected, require_crs
 from siting._log import get_logger
 from siting.errors import InputError, describe
-from siting.standards import LEVELS, LEVELS_SERVED, SCHOOL_KINDS, Standards
+from siting.schema import RESOURCE_COLUMNS, SITES, LayerSchema, read_values, schools_schema
+from siting.standards import LEVELS, LEVELS_SERVED, Standards
 
 log = get_logger(__name__)
 
@@ -37,9 +40,13 @@ OPTION_COLUMNS: tuple[str, ...] = (
 )
 """Columns of the size-options table returned by :func:`size_options`."""
 
+_PER_LEVEL = ("classes", "capacity", "enrolled", "max_extra_classes")
+
 
 # --------------------------------------------------------------------------------------------- reading
-def read_layer(path: str | Path, *, name: str | None = None) -> gpd.GeoDataFrame:
+def read_layer(
+    path: str | Path, *, name: str | None = None, schema: LayerSchema | None = None
+) -> gpd.GeoDataFrame:
     """Read a vector layer or a CSV of points into a GeoDataFrame, with a clear error on failure.
 
     Parameters
@@ -49,6 +56,9 @@ def read_layer(path: str | Path, *, name: str | None = None) -> gpd.GeoDataFrame
         ``crs`` column.
     name
         How to call the layer in messages (default: the path).
+    schema
+        The layer's declared columns (:mod:`siting.schema`): when given, columns are renamed to their
+        declared names and checked (:meth:`~siting.schema.LayerSchema.conform`).
 
     Returns
     -------
@@ -58,47 +68,76 @@ def read_layer(path: str | Path, *, name: str | None = None) -> gpd.GeoDataFrame
     Raises
     ------
     InputError
-        If the file is missing, unreadable, empty or has no CRS.
+        If the file is missing, unreadable, empty, has no CRS, a feature without geometry, coordinates that
+        cannot be in its CRS (e.g. longitude and latitude swapped), or columns against the schema.
     """
-    path = Path(path)
     label = name or str(path)
+    return _checked(_read_file(Path(path), label), label, schema)
+
+
+def _read_file(path: Path, label: str) -> gpd.GeoDataFrame:
     if not path.exists():
         raise InputError(f"{label}: file not found. Check the path (relative paths are from the scenario).")
     if path.suffix.lower() == ".csv":
         gdf = _points_from_csv(path, label)
     else:
         try:
-            gdf = gpd.read_file(path)
+            with (
+                warnings.catch_warnings()
+            ):  # a column of mixed types is read as text; the schema names the cell
+                warnings.filterwarnings("ignore", "Could not parse column")
+                gdf = gpd.read_file(path)
         except Exception as exc:  # pyogrio raises several types; name the file either way
-            raise InputError(f"{label}: cannot read it as a vector layer ({exc}).") from exc
+            reason = " ".join(str(exc).split())
+            raise InputError(
+                f"{label}: cannot read it as a vector layer ({reason}); save it as GeoJSON, GeoPackage, "
+                "shapefile or CSV with lon/lat columns."
+            ) from exc
+    return gdf
+
+
+def _checked(gdf: gpd.GeoDataFrame, label: str, schema: LayerSchema | None) -> gpd.GeoDataFrame:
+    """The checks every layer gets: a CRS, features, geometries, plausible coordinates, the schema."""
     require_crs(gdf, name=label)
     if gdf.geometry.isna().any() or gdf.geometry.is_empty.any():
         bad = int((gdf.geometry.isna() | gdf.geometry.is_empty).sum())
         raise InputError(f"{label}: {bad} feature(s) have no geometry; give every feature a location.")
+    if schema is not None:
+        gdf = schema.conform(gdf, label)
+    named = [c.name for c in schema.columns if c.kind == "id" or c.required] if schema else []
+    named = [n for n in named if n in gdf.columns]
+    check_coordinates(gdf, name=label, ids=gdf[named[0]].astype(str).map(repr) if named else None)
     return gdf
 
 
 def _points_from_csv(path: Path, label: str) -> gpd.GeoDataFrame:
-    df = pd.read_csv(path)
-    cols = {c.lower(): c for c in df.columns}
+    try:
+        df = pd.read_csv(path)
+        if len(df.columns) == 1 and (sep := next((c for c in ";\t" if c in str(df.columns[0])), None)):
+            df = pd.read_csv(path, sep=sep)  # saved by a spreadsheet with ';' or tabs between the values
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{label}: cannot read it as CSV ({' '.join(str(exc).split())}).") from None
+    cols = {c.strip().lower(): c for c in df.columns}
     if "lon" in cols and "lat" in cols:
-        x, y, crs = df[cols["lon"]], df[cols["lat"]], "EPSG:4326"
+        xy, crs = (cols["lon"], cols["lat"]), "EPSG:4326"
     elif "x" in cols and "y" in cols and "crs" in cols:
-        x, y, crs = df[cols["x"]], df[cols["y"]], str(df[cols["crs"]].iloc[0])
+        xy, crs = (cols["x"], cols["y"]), str(df[cols["crs"]].iloc[0]) if len(df) else None
     else:
         raise InputError(
             f"{label}: a CSV of schools needs 'lon' and 'lat' columns (EPSG:4326) or 'x', 'y' and 'crs'; "
             f"found columns {list(df.columns)}."
         )
-    for col, values in (("lon/x", x), ("lat/y", y)):
+    x, y = df[xy[0]], df[xy[1]]
+    for col, values in zip(xy, (x, y), strict=True):
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.isna().any():
             row = int(numeric.isna().to_numpy().nonzero()[0][0])
             raise InputError(
                 f"{label}: column {col} has a non-numeric value {describe(values.iloc[row])} "
-                f"in row {row + 2}."
+                f"in row {row + 2}; give every row its coordinates as numbers."
             )
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(x, y), crs=crs)
+    geometry = gpd.points_from_xy(pd.to_numeric(x), pd.to_numeric(y))
+    return gpd.GeoDataFrame(df, geometry=geometry, crs=crs)
 
 
 def read_schools(
@@ -108,8 +147,15 @@ def read_schools(
     standards: Standards,
     id_field: str = "school_id",
     name: str | None = None,
+    indicator_columns: Iterable[str] = (),
 ) -> gpd.GeoDataFrame:
     """Read existing schools into the schools contract, projected to ``crs``.
+
+    Columns are those of :data:`siting.schema.SCHOOLS`. For each level a school teaches, its seats come
+    from ``capacity_<level>`` or, when empty, ``classes_<level>`` × the standard class size (and its classes
+    from the capacity when only that is given), with a warning; ``enrolled_<level>`` must be given (0 if
+    none). A school with neither seats nor classes, or seats at a level it does not teach, is an error:
+    capacity, classes and enrolment are never silently 0.
 
     Parameters
     ----------
@@ -118,60 +164,98 @@ def read_schools(
     crs
         The study CRS (projected, metres).
     standards
-        Gives the class sizes used when a capacity is not given.
+        Gives the class sizes used when a capacity or the classes are not given.
     id_field
         Column holding the school identifier.
     name
         How to call the layer in messages.
+    indicator_columns
+        Columns the scenario maps to resource indicators (``Scenario.indicator_columns()``), read as numbers
+        like the declared resource totals.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Index ``school_id``; columns ``name, level, status, public, district, classes_*, capacity_*,
-        enrolled_*, max_extra_classes_*`` and any other numeric columns (resource totals) kept as given.
+        enrolled_*, max_extra_classes_*``, resource totals as numbers (missing where empty) and any other
+        columns kept as given.
 
     Raises
     ------
     InputError
-        For a missing field, an unknown level, a negative count, a duplicate id or a non-point geometry,
-        naming the file, the school and the value.
+        For a missing or misspelt field, an unknown level, a negative count, a duplicate id or a non-point
+        geometry, naming the file, the school and the value.
     """
-    gdf, label = _as_layer(path, name)
-    gdf = _index_by_id(gdf, id_field, label)
-    if not gdf.geom_type.isin(["Point"]).all():
-        bad = gdf.index[~gdf.geom_type.isin(["Point"])][0]
-        raise InputError(
-            f"{label}: school {bad!r} has a {gdf.geometry[bad].geom_type} geometry; schools must be points "
-            "(use the entrance or the building's centre)."
-        )
-    gdf = _common_fields(gdf, label, status="existing")
+    schema = schools_schema(indicator_columns)
+    gdf, label = _as_layer(path, name, schema, id_field)
+    gdf = _common_fields(gdf, schema, label, status="existing")
+    for col in (*RESOURCE_COLUMNS, *indicator_columns):
+        if col in gdf.columns:
+            gdf[col] = read_values(gdf, schema, col, label)
     for level in LEVELS:
-        serves = gdf["level"].map(lambda k, lv=level: lv in LEVELS_SERVED[k])
-        classes = _count_column(gdf, f"classes_{level}", label, default=0)
-        classes = classes.where(serves, 0)
-        if f"capacity_{level}" in gdf.columns:
-            capacity = _count_column(gdf, f"capacity_{level}", label, default=0)
-            missing = gdf[f"capacity_{level}"].isna()
-            capacity = capacity.where(~missing, classes * standards.class_size[level])
-        else:
-            capacity = classes * standards.class_size[level]
-        enrolled = _count_column(gdf, f"enrolled_{level}", label, default=0)
-        wrong = (~serves) & (enrolled > 0)
+        serves = gdf["level"].map(lambda k, lv=level: lv in LEVELS_SERVED[k]).astype(bool)
+        counts = {p: read_values(gdf, schema, f"{p}_{level}", label, where=serves) for p in _PER_LEVEL}
+        _refuse_unserved(gdf, counts, serves, level, label)
+        counts["classes"], counts["capacity"] = _seats(
+            counts["classes"], counts["capacity"], serves, level, standards.class_size[level], label
+        )
+        for prefix, values in counts.items():
+            gdf[f"{prefix}_{level}"] = values.where(serves, 0).fillna(0).astype("int64")
+    return _project(gdf, crs, label)
+
+
+def _refuse_unserved(
+    gdf: gpd.GeoDataFrame, counts: dict[str, pd.Series], serves: pd.Series, level: str, label: str
+) -> None:
+    """Raise for classes, seats, pupils or expansion at a level the school does not teach."""
+    for prefix, values in counts.items():
+        wrong = ~serves & (values.fillna(0) > 0)
         if wrong.any():
-            sid = gdf.index[wrong][0]
+            sid = gdf.index[wrong.to_numpy()][0]
             raise InputError(
                 f"{label}: school {sid!r} is a {gdf.at[sid, 'level']} school but has "
-                f"enrolled_{level} = {enrolled[sid]}; set it to 0 or correct its level."
+                f"{prefix}_{level} = {values[sid]}; set it to 0 or correct its level."
             )
-        gdf[f"classes_{level}"] = classes.astype("int64")
-        gdf[f"capacity_{level}"] = capacity.where(serves, 0).astype("int64")
-        gdf[f"enrolled_{level}"] = enrolled.astype("int64")
-        gdf[f"max_extra_classes_{level}"] = (
-            _count_column(gdf, f"max_extra_classes_{level}", label, default=0)
-            .where(serves, 0)
-            .astype("int64")
+
+
+def _seats(
+    classes: pd.Series, capacity: pd.Series, serves: pd.Series, level: str, class_size: int, label: str
+) -> tuple[pd.Series, pd.Series]:
+    """Fill each teaching school's capacity from its classes and its classes from its capacity.
+
+    Raises when a school teaching ``level`` has neither, naming the school: it would have 0 seats.
+    """
+    neither = serves & classes.isna() & capacity.isna()
+    if neither.any():
+        sid = serves.index[neither.to_numpy()][0]
+        more = f" ({int(neither.sum()) - 1} more schools alike)" if neither.sum() > 1 else ""
+        raise InputError(
+            f"{label}: school {sid!r} teaches {level} but has neither capacity_{level} (seats) nor "
+            f"classes_{level}{more}; give one of them, or it would have 0 seats."
         )
-    return _project(gdf, crs, label)
+    for missing, column, how in [
+        (
+            serves & capacity.isna(),
+            f"capacity_{level}",
+            f"classes_{level} × {class_size} seats (the class size)",
+        ),
+        (serves & classes.isna(), f"classes_{level}", f"capacity_{level} ÷ {class_size} rounded up"),
+    ]:
+        if missing.any():
+            first = missing.index[missing.to_numpy()][0]
+            log.warning(
+                "%s: %d school(s) have no %s (e.g. %r); using %s.",
+                label,
+                int(missing.sum()),
+                column,
+                first,
+                how,
+            )
+    capacity = capacity.where(capacity.notna() | ~serves, classes * class_size)
+    classes = classes.where(
+        classes.notna() | ~serves, np.ceil(capacity.astype("float64") / class_size).astype("Int64")
+    )
+    return classes, capacity
 
 
 def read_sites(
@@ -186,10 +270,11 @@ def read_sites(
     Parameters
     ----------
     path
-        A polygon layer (see :func:`read_layer`) or a GeoDataFrame. Fields: ``school_id`` (or ``id_field``),
-        ``level`` (the kind of school the land is reserved for), optional ``name``, ``district``,
-        ``area_m2`` (computed from the parcel when absent), ``central`` (bool), ``available_from`` (year),
-        ``cost_yuan`` (extra fixed cost of the parcel, e.g. land preparation).
+        A polygon layer (see :func:`read_layer`) or a GeoDataFrame, with the columns of
+        :data:`siting.schema.SITES`: ``school_id`` (or ``id_field``), ``level`` (the kind of school the land
+        is reserved for), optional ``name``, ``district``, ``area_m2`` (measured from the parcel when empty),
+        ``central`` (bool), ``available_from`` (year), ``cost_yuan`` (extra fixed cost of the parcel, e.g.
+        land preparation).
     crs
         The study CRS (projected, metres).
     id_field
@@ -202,62 +287,43 @@ def read_sites(
     geopandas.GeoDataFrame
         Parcels (polygon geometry), index ``school_id``, ``status == "site"``.
     """
-    gdf, label = _as_layer(path, name)
-    gdf = _index_by_id(gdf, id_field, label)
-    if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-        bad = gdf.index[~gdf.geom_type.isin(["Polygon", "MultiPolygon"])][0]
-        raise InputError(
-            f"{label}: site {bad!r} has a {gdf.geometry[bad].geom_type} geometry; reserved sites must be "
-            "parcel polygons so their area can be checked against the land-per-pupil standard."
-        )
-    gdf = _common_fields(gdf, label, status="site")
+    gdf, label = _as_layer(path, name, SITES, id_field)
+    gdf = _common_fields(gdf, SITES, label, status="site")
     gdf = _project(gdf, crs, label)
     measured = gdf.geometry.area
-    if "area_m2" in gdf.columns and gdf["area_m2"].notna().any():
-        given = pd.to_numeric(gdf["area_m2"], errors="coerce")
-        given = given.where(given.notna(), measured)
-        off = (given - measured).abs() > 0.25 * measured
-        for sid in gdf.index[off]:
-            log.warning(
-                "%s: site %r has area_m2 = %.0f but its parcel measures %.0f m²; using the given area.",
-                label,
-                sid,
-                given[sid],
-                measured[sid],
-            )
-        gdf["area_m2"] = given.astype("float64")
-    else:
-        gdf["area_m2"] = measured.astype("float64")
+    given = read_values(gdf, SITES, "area_m2", label)
+    off = given.notna() & ((given - measured).abs() > 0.25 * measured)
+    for sid in gdf.index[off.to_numpy()]:
+        log.warning(
+            "%s: site %r has area_m2 = %.0f but its parcel measures %.0f m²; using the given area.",
+            label, sid, given[sid], measured[sid],
+        )  # fmt: skip
+    gdf["area_m2"] = given.where(given.notna(), measured).astype("float64")
     if (gdf["area_m2"] <= 0).any():
-        bad = gdf.index[gdf["area_m2"] <= 0][0]
-        raise InputError(f"{label}: site {bad!r} has area {gdf.at[bad, 'area_m2']} m²; it must be > 0.")
-    gdf["central"] = _bool_column(gdf, "central", label, default=False)
-    if "available_from" in gdf.columns:
-        years = pd.to_numeric(gdf["available_from"], errors="coerce")
-        bad = gdf["available_from"].notna() & years.isna()
-        if bad.any():
-            sid = gdf.index[bad][0]
-            raise InputError(
-                f"{label}: site {sid!r} has available_from = {describe(gdf.at[sid, 'available_from'])}; "
-                "give a year like 2027 or leave it empty."
-            )
-        gdf["available_from"] = years.astype("Int64")
-    else:
-        gdf["available_from"] = pd.array([pd.NA] * len(gdf), dtype="Int64")
-    if "cost_yuan" in gdf.columns:
-        gdf["cost_yuan"] = _number_column(gdf, "cost_yuan", label, default=0.0)
-    else:
-        gdf["cost_yuan"] = 0.0
+        bad = gdf.index[(gdf["area_m2"] <= 0).to_numpy()][0]
+        source = "its area_m2" if pd.notna(given[bad]) else "its parcel polygon, and no area_m2 is given"
+        raise InputError(
+            f"{label}: site {bad!r} has an area of {gdf.at[bad, 'area_m2']:g} m² ({source}); draw the "
+            "parcel's outline or give its area_m2 (> 0)."
+        )
+    for col in ("central", "available_from", "cost_yuan"):
+        gdf[col] = read_values(gdf, SITES, col, label)
     for level in LEVELS:
-        for prefix in ("classes", "capacity", "enrolled", "max_extra_classes"):
+        for prefix in _PER_LEVEL:
             gdf[f"{prefix}_{level}"] = 0
     return gdf
 
 
-def combine_facilities(schools: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+def combine_facilities(
+    schools: gpd.GeoDataFrame,
+    sites: gpd.GeoDataFrame | None,
+    *,
+    names: tuple[str, str] = ("schools", "sites"),
+) -> gpd.GeoDataFrame:
     """Return existing schools and reserved sites as one table of points (the schools contract).
 
-    Sites are placed at their parcel's representative point (always inside the parcel).
+    Sites are placed at their parcel's representative point (always inside the parcel). ``names`` says
+    what to call the two layers in messages (their files).
 
     Raises
     ------
@@ -271,7 +337,8 @@ def combine_facilities(schools: gpd.GeoDataFrame, sites: gpd.GeoDataFrame | None
     clash = schools.index.intersection(sites.index)
     if len(clash):
         raise InputError(
-            f"site id(s) {list(clash[:5])} are also existing school ids; every school_id must be unique."
+            f"{names[1]}: site id(s) {list(clash[:5])} are also existing school ids in {names[0]}; every "
+            "school_id must be unique across both (rename the site)."
         )
     points = sites.copy()
     points["geometry"] = sites.geometry.representative_point()
@@ -431,104 +498,56 @@ def land_per_pupil(area_m2: float, capacity_primary: int, capacity_junior: int) 
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def _as_layer(path: str | Path | gpd.GeoDataFrame, name: str | None) -> tuple[gpd.GeoDataFrame, str]:
+def _as_layer(
+    path: str | Path | gpd.GeoDataFrame, name: str | None, schema: LayerSchema, id_field: str
+) -> tuple[gpd.GeoDataFrame, str]:
+    """Read (or take) a layer, check it against ``schema`` and index it by its unique ids."""
     if isinstance(path, gpd.GeoDataFrame):
-        label = name or "schools table"
-        require_crs(path, name=label)
-        return path.copy(), label
-    label = name or str(path)
-    return read_layer(path, name=label), label
-
-
-def _index_by_id(gdf: gpd.GeoDataFrame, id_field: str, label: str) -> gpd.GeoDataFrame:
-    if id_field in gdf.columns:
-        ids = gdf[id_field]
-    elif gdf.index.name == id_field:
-        ids = gdf.index.to_series()
+        label = name or f"{schema.layer} table"
+        gdf = path.copy()
+        if gdf.index.name in {id_field, "school_id"}:
+            gdf = gdf.reset_index()
     else:
-        raise InputError(
-            f"{label}: no {id_field!r} field; every school and site needs a unique id "
-            f"(fields found: {[c for c in gdf.columns if c != 'geometry']})."
-        )
-    if ids.isna().any():
-        row = int(np.flatnonzero(ids.isna().to_numpy())[0])
-        raise InputError(f"{label}: feature {row} has an empty {id_field!r}; give it a unique id.")
-    ids = ids.astype(str)
+        label = name or str(path)
+        gdf = _read_file(Path(path), label)
+    if id_field != "school_id" and id_field in gdf.columns:
+        gdf = gdf.drop(columns=["school_id"], errors="ignore").rename(columns={id_field: "school_id"})
+    gdf = _checked(gdf, label, schema)
+    ids = read_values(gdf, schema, "school_id", label)
     dup = ids[ids.duplicated()]
     if len(dup):
-        raise InputError(f"{label}: {id_field} {dup.iloc[0]!r} appears more than once; ids must be unique.")
-    gdf = gdf.drop(columns=[id_field], errors="ignore")
-    gdf.index = pd.Index(ids.to_numpy(), name="school_id")
-    return gdf
-
-
-def _common_fields(gdf: gpd.GeoDataFrame, label: str, *, status: str) -> gpd.GeoDataFrame:
-    if "level" not in gdf.columns:
-        raise InputError(f"{label}: no 'level' field; use one of {list(SCHOOL_KINDS)} for each feature.")
-    levels = gdf["level"].astype("str").str.strip().str.lower().str.replace("-", "_")
-    bad = ~levels.isin(SCHOOL_KINDS)
-    if bad.any():
-        sid = gdf.index[bad][0]
         raise InputError(
-            f"{label}: {sid!r} has level {describe(gdf.at[sid, 'level'])}; use one of {list(SCHOOL_KINDS)}."
+            f"{label}: school_id {dup.iloc[0]!r} appears more than once; ids must be unique (one row per "
+            f"{schema.noun})."
         )
-    gdf["level"] = levels
-    if "name" not in gdf.columns:
-        gdf["name"] = gdf.index.astype(str)
-    gdf["name"] = gdf["name"].where(gdf["name"].notna(), gdf.index.to_series()).astype(str)
-    if "status" in gdf.columns:
-        given = gdf["status"].fillna(status).astype(str).str.lower()
-        if not (given == status).all():
-            sid = gdf.index[given != status][0]
-            raise InputError(
-                f"{label}: {sid!r} has status {describe(gdf.at[sid, 'status'])} but this layer holds "
-                f"{status} features; put existing schools and reserved sites in their own files."
-            )
+    gdf = gdf.drop(columns=["school_id"])
+    gdf.index = pd.Index(ids.to_numpy(dtype=object), name="school_id")
+    return gdf, label
+
+
+def _common_fields(
+    gdf: gpd.GeoDataFrame, schema: LayerSchema, label: str, *, status: str
+) -> gpd.GeoDataFrame:
+    gdf["level"] = read_values(gdf, schema, "level", label)
+    names = read_values(gdf, schema, "name", label)
+    gdf["name"] = names.where(names.notna(), gdf.index.to_series()).astype(str)
+    given = read_values(gdf, schema, "status", label).str.lower()
+    wrong = given.notna() & (given != status)
+    if wrong.any():
+        sid = gdf.index[wrong.to_numpy()][0]
+        raise InputError(
+            f"{label}: {sid!r} has status {describe(gdf.at[sid, 'status'])} but this layer holds "
+            f"{status} features; put existing schools and reserved sites in their own files."
+        )
     gdf["status"] = status
-    gdf["public"] = _bool_column(gdf, "public", label, default=True)
-    if "district" not in gdf.columns:
-        gdf["district"] = pd.NA
+    gdf["public"] = read_values(gdf, schema, "public", label)
+    gdf["district"] = read_values(gdf, schema, "district", label)
     return gdf
-
-
-def _count_column(gdf: gpd.GeoDataFrame, col: str, label: str, *, default: int) -> pd.Series:
-    if col not in gdf.columns:
-        return pd.Series(default, index=gdf.index, dtype="int64")
-    values = pd.to_numeric(gdf[col], errors="coerce")
-    bad = gdf[col].notna() & (values.isna() | (values < 0) | (values % 1 != 0))
-    if bad.any():
-        sid = gdf.index[bad][0]
-        raise InputError(
-            f"{label}: school {sid!r} has {col} = {describe(gdf.at[sid, col])}; "
-            "it must be a whole number >= 0."
-        )
-    return values.fillna(default).astype("int64")
-
-
-def _number_column(gdf: gpd.GeoDataFrame, col: str, label: str, *, default: float) -> pd.Series:
-    values = pd.to_numeric(gdf[col], errors="coerce")
-    bad = gdf[col].notna() & (values.isna() | (values < 0))
-    if bad.any():
-        sid = gdf.index[bad][0]
-        raise InputError(
-            f"{label}: {sid!r} has {col} = {describe(gdf.at[sid, col])}; it must be a number >= 0."
-        )
-    return values.fillna(default).astype("float64")
-
-
-def _bool_column(gdf: gpd.GeoDataFrame, col: str, label: str, *, default: bool) -> pd.Series:
-    if col not in gdf.columns:
-        return pd.Series(default, index=gdf.index, dtype=bool)
-    mapping = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
-    raw = gdf[col]
-    out = raw.map(lambda v: v if isinstance(v, bool) else mapping.get(str(v).strip().lower()))
-    out = out.where(raw.notna(), default)
-    if out.isna().any():
-        sid = gdf.index[out.isna()][0]
-        raise InputError(f"{label}: {sid!r} has {col} = {describe(raw[sid])}; use true or false.")
-    return out.astype(bool)
 
 
 def _project(gdf: gpd.GeoDataFrame, crs: CRS | str, label: str) -> gpd.GeoDataFrame:
     target = ensure_projected(crs, name="study CRS")
-    return gdf.to_crs(target)
+    out = gdf.to_crs(target)
+    if not np.isfinite(out.geometry.bounds.to_numpy()).all():
+        raise InputError(f"{label}: some features cannot be placed in the study CRS {target.to_string()}.")
+    return out

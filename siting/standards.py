@@ -5,6 +5,9 @@ for example ``class_size.primary: 40``. Every run records the values it used (``
 
 Levels are ``"primary"`` and ``"junior"`` (junior middle). School kinds are ``primary``, ``junior``,
 ``nine_year`` and ``twelve_year``; :data:`LEVELS_SERVED` says which levels each kind serves.
+
+The resource indicators of the difference coefficient are the national seven of :data:`INDICATORS`; what
+a new school or an added class brings of each is ``Standards.new_school_resources``.
 """
 
 from __future__ import annotations
@@ -45,6 +48,161 @@ def _per_level(primary: Any, junior: Any) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True)
+class Indicator:
+    """One of the national resource indicators whose difference coefficient is assessed.
+
+    Attributes
+    ----------
+    key
+        Name used in tables and in the scenario's ``indicators`` mapping (e.g. ``"sports_area"``).
+    label_zh, label_en
+        The indicator's name in 教督〔2017〕6号 and in English.
+    unit
+        How its per-pupil value is reported, e.g. ``"m² per pupil"`` or ``"teachers per 100 pupils"``.
+    scale
+        1 for a value per pupil, 100 for a value per 100 pupils (the CV does not depend on it).
+    minimum
+        The school-level floor of 优质均衡 per level, in ``unit``.
+    new_per
+        What a new school's or added class's amount is counted per: ``"pupil"`` (areas, equipment; times
+        the added seats) or ``"class"`` (teachers and rooms; times the added classes). The amounts are
+        ``Standards.new_school_resources``.
+    column
+        The schools-file column read for it when the scenario declares no ``indicators`` mapping.
+    source
+        Where the indicator and its minimum come from.
+    """
+
+    key: str
+    label_zh: str
+    label_en: str
+    unit: str
+    scale: float
+    minimum: Mapping[str, float]
+    new_per: str
+    column: str
+    source: str
+
+
+_SOURCE_2017 = "教督〔2017〕6号《县域义务教育优质均衡发展督导评估办法》 resource indicator; minimum ({grade})"
+
+INDICATORS: Mapping[str, Indicator] = MappingProxyType(
+    {
+        ind.key: ind
+        for ind in (
+            Indicator(
+                "qualified_teachers",
+                "每百名学生拥有高于规定学历教师数",
+                "teachers above the required qualification",
+                "teachers per 100 pupils",
+                100.0,
+                _per_level(4.2, 5.3),
+                "class",
+                "qualified_teachers",
+                _SOURCE_2017.format(grade="V"),
+            ),
+            Indicator(
+                "backbone_teachers",
+                "每百名学生拥有县级以上骨干教师数",
+                "district-level-or-higher backbone teachers",
+                "teachers per 100 pupils",
+                100.0,
+                _per_level(1.0, 1.0),
+                "class",
+                "backbone_teachers",
+                _SOURCE_2017.format(grade="V"),
+            ),
+            Indicator(
+                "pe_arts_teachers",
+                "每百名学生拥有体育、艺术（美术、音乐）专任教师数",
+                "PE and art teachers (fine art and music)",
+                "teachers per 100 pupils",
+                100.0,
+                _per_level(0.9, 0.9),
+                "class",
+                "pe_arts_teachers",
+                _SOURCE_2017.format(grade="S"),
+            ),
+            Indicator(
+                "teaching_aux_area",
+                "生均教学及辅助用房面积",
+                "teaching and auxiliary floor area",
+                "m² per pupil",
+                1.0,
+                _per_level(4.5, 5.8),
+                "pupil",
+                "floor_area_m2",
+                _SOURCE_2017.format(grade="S"),
+            ),
+            Indicator(
+                "sports_area",
+                "生均体育运动场馆面积",
+                "sports ground and hall area",
+                "m² per pupil",
+                1.0,
+                _per_level(7.5, 10.2),
+                "pupil",
+                "sports_area_m2",
+                _SOURCE_2017.format(grade="S"),
+            ),
+            Indicator(
+                "equipment_value",
+                "生均教学仪器设备值",
+                "teaching equipment value",
+                "yuan per pupil",
+                1.0,
+                _per_level(2000.0, 2500.0),
+                "pupil",
+                "equipment_value_yuan",
+                _SOURCE_2017.format(grade="S"),
+            ),
+            Indicator(
+                "multimedia_rooms",
+                "每百名学生拥有网络多媒体教室数",
+                "networked multimedia classrooms",
+                "rooms per 100 pupils",
+                100.0,
+                _per_level(2.3, 2.4),
+                "class",
+                "multimedia_rooms",
+                _SOURCE_2017.format(grade="S"),
+            ),
+        )
+    }
+)
+"""The seven resource indicators of 优质均衡 (教督〔2017〕6号), keyed by :attr:`Indicator.key`.
+
+Each must reach its ``minimum`` in every school (a school passes with six of seven met and the seventh at
+85 % or more), and the pupil-weighted difference coefficient of each across a county's schools must stay
+within ``Standards.cv_max``. Only columns a scenario maps to these keys (or, without a mapping, the
+:attr:`Indicator.column` names) are indicators; no other column of a schools file ever is.
+"""
+
+DEFAULT_INDICATOR_COLUMNS: Mapping[str, str] = MappingProxyType(
+    {ind.column: ind.key for ind in INDICATORS.values()}
+)
+"""Schools-file column → indicator key used when a scenario declares no ``indicators`` mapping.
+
+The names are those of the bundled sample's schools file (``floor_area_m2`` holds its teaching and
+auxiliary floor area) and, for the three indicators the sample does not carry, the indicator keys.
+"""
+
+
+def _new_resources() -> Mapping[str, Mapping[str, float]]:
+    """Default resources a new school or an added class brings, per indicator and level.
+
+    Per-pupil indicators: the 优质均衡 minimum per seat. Teachers and rooms: the minimum per 100 pupils at
+    the standard class size (45 primary, 50 junior), i.e. per class. See :data:`NEW_SCHOOL_SOURCES`.
+    """
+    class_size = {"primary": 45, "junior": 50}
+    out = {}
+    for key, ind in INDICATORS.items():
+        per = {lv: class_size[lv] if ind.new_per == "class" else 1 for lv in LEVELS}
+        out[key] = _frozen({lv: round(ind.minimum[lv] / ind.scale * per[lv], 6) for lv in LEVELS})
+    return _frozen(out)
+
+
+@dataclass(frozen=True)
 class Standards:
     """Policy parameters, in metres, seconds, pupils, seats, square metres and yuan.
 
@@ -78,6 +236,7 @@ class Standards:
         default_factory=lambda: _frozen({"primary": 1.0, "junior": 1.1, "senior": 1.32})
     )
     nearby_enrollment_share: Mapping[str, float] = field(default_factory=lambda: _per_level(1.00, 0.95))
+    new_school_resources: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: _new_resources())
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -91,7 +250,8 @@ class Standards:
         Parameters
         ----------
         overrides
-            Either dotted names (``{"class_size.primary": 40}``) or nested mappings
+            Either dotted names (``{"class_size.primary": 40}``,
+            ``{"new_school_resources.sports_area.primary": 8.0}``) or nested mappings
             (``{"class_size": {"primary": 40}}``), as written in a scenario file.
 
         Returns
@@ -106,37 +266,15 @@ class Standards:
         """
         if not overrides:
             return self
-        flat: dict[str, Any] = {}
-        for key, value in overrides.items():
-            if isinstance(value, Mapping):
-                for sub, subvalue in value.items():
-                    flat[f"{key}.{sub}"] = subvalue
-            else:
-                flat[str(key)] = value
         current = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for dotted, value in flat.items():
+        for dotted, value in _flatten(overrides).items():
             name, _, sub = dotted.partition(".")
             if name not in current:
                 known = ", ".join(sorted(current))
                 raise InputError(
                     f"standards: unknown parameter {name!r} (in {dotted!r}). Known parameters: {known}."
                 )
-            old = current[name]
-            if isinstance(old, Mapping):
-                if not sub:
-                    raise InputError(
-                        f"standards: {name!r} is per level; write e.g. '{name}.primary: …' "
-                        f"or a mapping, not {describe(value)}."
-                    )
-                if sub not in old:
-                    raise InputError(f"standards: {name!r} has no entry {sub!r}; entries are {sorted(old)}.")
-                new = dict(old)
-                new[sub] = _coerce(dotted, old[sub], value)
-                current[name] = _frozen(new)
-            else:
-                if sub:
-                    raise InputError(f"standards: {name!r} is a single value, not per level.")
-                current[name] = _coerce(dotted, old, value)
+            current[name] = _replaced(current[name], name, sub.split(".") if sub else [], value, dotted)
         result = Standards(**current)
         result.validate()
         return result
@@ -163,6 +301,12 @@ class Standards:
             raise InputError(f"standards: walking_speed_mps must be > 0, got {self.walking_speed_mps}.")
         if not 0 < self.large_class_min <= self.super_large_min:
             raise InputError("standards: need 0 < large_class_min <= super_large_min.")
+        for key, per_level in self.new_school_resources.items():
+            for level, amount in per_level.items():
+                if not amount >= 0:
+                    raise InputError(
+                        f"standards: new_school_resources.{key}.{level} must be >= 0, got {amount!r}."
+                    )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the values as plain JSON-ready data (for the run summary and cache keys)."""
@@ -170,7 +314,7 @@ class Standards:
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, Mapping):
-                value = {k: list(v) if isinstance(v, tuple) else v for k, v in value.items()}
+                value = {k: _plain(v) for k, v in value.items()}
             elif isinstance(value, tuple):
                 value = [list(v) if isinstance(v, tuple) else v for v in value]
             out[f.name] = value
@@ -184,6 +328,61 @@ class Standards:
     def school_cap_for(self, kind: str) -> int:
         """Return the pupil cap of a new school of ``kind`` (primary, junior, nine_year, twelve_year)."""
         return int(self.school_cap[kind])
+
+
+def _plain(value: Any) -> Any:
+    """Return a per-level value as JSON-ready data (tuples as lists, mappings as dicts)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _flatten(overrides: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Return nested scenario overrides as dotted names: ``{"a": {"b": 1}}`` → ``{"a.b": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in overrides.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{dotted}."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def _replaced(old: Any, name: str, path: list[str], value: Any, dotted: str) -> Any:
+    """Return ``old`` with the entry at ``path`` replaced by ``value`` (coerced to the old entry's type).
+
+    Parameters
+    ----------
+    old
+        The current value of parameter ``name`` (a single value or a read-only mapping, maybe nested).
+    name
+        The parameter's name, for messages.
+    path
+        Keys below ``name`` (``["primary"]`` in ``class_size.primary``); empty for a single value.
+    value
+        The scenario's value.
+    dotted
+        The full dotted name, for messages.
+    """
+    if not isinstance(old, Mapping):
+        if path:
+            raise InputError(f"standards: {name!r} is a single value, not per level (in {dotted!r}).")
+        return _coerce(dotted, old, value)
+    if not path:
+        example = f"{name}.{next(iter(old))}"
+        raise InputError(
+            f"standards: {name!r} has entries {sorted(old)}; write e.g. '{example}: …' "
+            f"or a mapping, not {describe(value)}."
+        )
+    head, rest = path[0], path[1:]
+    if head not in old:
+        raise InputError(f"standards: {name!r} has no entry {head!r}; entries are {sorted(old)}.")
+    new = dict(old)
+    new[head] = _replaced(old[head], f"{name}.{head}", rest, value, dotted)
+    return _frozen(new)
 
 
 def _coerce(key: str, old: Any, value: Any) -> Any:
@@ -236,6 +435,34 @@ SOURCES: Mapping[str, str] = MappingProxyType(
         "cv_max": "教督〔2017〕6号 优质均衡, per indicator, pupil-weighted (S)",
         "stage_split_weights": "local 均衡 practice, primary:junior:senior 1:1.1:1.32 (S)",
         "nearby_enrollment_share": "2017 measures (M)",
+        "new_school_resources": "per indicator: see NEW_SCHOOL_SOURCES (S/D)",
     }
 )
 """Where each default comes from (grades as in ``shared/standards.md``: V, S, M, D)."""
+
+_NEW_PER_PUPIL = (
+    "教督〔2017〕6号 minimum per pupil, times the added seats: new, rebuilt and expanded schools must meet "
+    "the per-pupil standards (Foshan action plan draft), and none of the standards found gives a new "
+    "building's {what}, so the minimum is the default (S/D). Override: new_school_resources.{key}.<level>."
+)
+_NEW_PER_CLASS = (
+    "no standard found sets the {what} of a new school or an added class; default: the 教督〔2017〕6号 "
+    "minimum per 100 pupils at the standard class size (45 / 50), i.e. minimum × class size / 100 per added "
+    "class (D). Override: new_school_resources.{key}.<level>."
+)
+_WHAT = {
+    "qualified_teachers": "teachers above the required qualification",
+    "backbone_teachers": "backbone teachers (a new school's come by rotation)",
+    "pe_arts_teachers": "PE and art teachers",
+    "teaching_aux_area": "teaching and auxiliary floor area",
+    "sports_area": "sports area",
+    "equipment_value": "equipment value",
+    "multimedia_rooms": "multimedia classrooms",
+}
+NEW_SCHOOL_SOURCES: Mapping[str, str] = MappingProxyType(
+    {
+        key: (_NEW_PER_CLASS if ind.new_per == "class" else _NEW_PER_PUPIL).format(what=_WHAT[key], key=key)
+        for key, ind in INDICATORS.items()
+    }
+)
+"""Where each default of ``Standards.new_school_resources`` comes from, per indicator."""

@@ -129,6 +129,38 @@ def test_not_yaml(tmp_path):
         load_scenario(path)
 
 
+def test_indicator_mapping_defaults_to_the_sample_names(scenario_file):
+    from siting.standards import DEFAULT_INDICATOR_COLUMNS
+
+    sc = load_scenario(scenario_file)
+    assert sc.indicators is None and sc.indicator_columns() == dict(DEFAULT_INDICATOR_COLUMNS)
+    assert sc.indicator_columns()["floor_area_m2"] == "teaching_aux_area"
+    _edit(scenario_file, indicators={"jiaoxue_m2": "teaching_aux_area", "tiyu_m2": "sports_area"})
+    assert load_scenario(scenario_file).indicator_columns() == {
+        "jiaoxue_m2": "teaching_aux_area",
+        "tiyu_m2": "sports_area",
+    }
+
+
+def test_indicator_mapping_names_a_wrong_indicator_or_a_duplicate(scenario_file):
+    _edit(scenario_file, indicators={"lon": "longitude"})
+    with pytest.raises(InputError, match=r"indicators: column 'lon' is mapped to 'longitude', which is not"):
+        load_scenario(scenario_file)
+    _edit(scenario_file, indicators={"a_m2": "sports_area", "b_m2": "sports_area"})
+    with pytest.raises(InputError, match="'a_m2' and 'b_m2' are both mapped to 'sports_area'"):
+        load_scenario(scenario_file)
+
+
+def test_new_school_resources_are_overridable_from_the_scenario(scenario_file):
+    _edit(scenario_file, standards={"new_school_resources": {"sports_area": {"primary": 9.0}}})
+    std = load_scenario(scenario_file).standards_object()
+    assert std.new_school_resources["sports_area"]["primary"] == 9.0
+    assert std.new_school_resources["sports_area"]["junior"] == 10.2
+    _edit(scenario_file, standards={"new_school_resources": {"sports_area": 9.0}})
+    with pytest.raises(InputError, match=r"'new_school_resources\.sports_area' has entries"):
+        load_scenario(scenario_file)
+
+
 def test_shortfall_m_is_replaced_by_overflow_m_with_a_one_line_error(scenario_file):
     assert load_scenario(scenario_file).model.overflow_m == 10_000  # above any walk within the limits
     _edit(scenario_file, model__shortfall_m=100_000)
@@ -142,3 +174,64 @@ def test_shortfall_m_is_replaced_by_overflow_m_with_a_one_line_error(scenario_fi
     with pytest.raises(InputError, match=r"model\.shortfall_m was replaced by model\.overflow_m"):
         base.replace(shortfall_m=5)
     assert base.replace(overflow_m=20_000).model.overflow_m == 20_000
+
+
+@pytest.mark.parametrize(
+    ("crs", "message"),
+    [
+        ("EPSG:4326", r"crs = 'EPSG:4326': EPSG:4326 is geographic \(degrees\).*crs: null.*EPSG:4547"),
+        ("EPSG:2227", r"EPSG:2227 is not in metres \(US survey foot\)"),
+        ("nonsense", r"crs = 'nonsense': not a CRS pyproj knows"),
+    ],
+)
+def test_study_crs_must_be_projected_metres(scenario_file, crs, message):
+    _edit(scenario_file, crs=crs)
+    with pytest.raises(InputError, match=message):
+        load_scenario(scenario_file)
+
+
+def test_a_projected_crs_is_kept(scenario_file):
+    _edit(scenario_file, crs="EPSG:4547")
+    assert load_scenario(scenario_file).crs == "EPSG:4547"
+
+
+@pytest.mark.parametrize(("cell", "ok"), [(19.9, False), (20, True), (2000, True), (2001, False), (1, False)])
+def test_cell_size_bounds(scenario_file, cell, ok):
+    _edit(scenario_file, population__cell_size_m=cell)
+    if ok:
+        assert load_scenario(scenario_file).population.cell_size_m == cell
+    else:
+        with pytest.raises(
+            InputError, match=rf"population\.cell_size_m = {cell}: grid cells must be 20 to 2,000 m"
+        ):
+            load_scenario(scenario_file)
+
+
+def test_unknown_keys_suggest_or_list(scenario_file):
+    _edit(scenario_file, model__max_new_school=3)
+    with pytest.raises(
+        InputError, match=r"max_new_school = 3: unknown key\. Did you mean 'max_new_schools'\?"
+    ):
+        load_scenario(scenario_file)
+    _edit(scenario_file, model__max_new_school=None, outputs={"folder": "x"})
+    with pytest.raises(InputError, match=r"outputs\.folder = 'x': unknown key\. Keys here: dir, map\."):
+        load_scenario(scenario_file)
+
+
+def test_errors_are_one_line(scenario_file):
+    _edit(scenario_file, model__gap=2, model__far_penalty=0.5)
+    with pytest.raises(InputError) as info:
+        load_scenario(scenario_file)
+    assert "\n" not in str(info.value)
+    assert "2 problems: model.far_penalty = 0.5" in str(info.value) and "; model.gap = 2" in str(info.value)
+
+
+def test_yaml_error_names_line_and_column(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: city\npopulation:\n\traster: x.tif\n")
+    with pytest.raises(InputError, match=r"not valid YAML at line 3, column 1: .*spaces, not tabs"):
+        load_scenario(path)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    with pytest.raises(InputError, match="got an empty file"):
+        load_scenario(empty)

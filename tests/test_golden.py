@@ -29,9 +29,12 @@ TABLES = [
     "school_metrics.csv",
     "district_metrics.csv",
     "cv.csv",
-    "shortfall.csv",
+    "overflow.csv",
+    "search_areas.csv",
     "options.csv",
     "unreachable.csv",
+    "district_years.csv",
+    "balance_schools.csv",
 ]
 # parts of summary.json that legitimately differ between two runs or two checkouts
 VOLATILE = {"timings", "scenario_file", "siting_version"}

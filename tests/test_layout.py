@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "siting"
 
-FOUNDATION = {"__init__", "errors", "standards", "_log", "_crs", "_cache", "_jsonify"}
+FOUNDATION = {"__init__", "errors", "standards", "_log", "_crs", "_cache", "_jsonify", "_atomic", "schema"}
 STAGES = {"config", "facilities", "demand", "network", "model", "catchments", "sample"}
 PRODUCTS = {"metrics", "report", "maps", "plots", "search_areas"}
 # what each top-level part of the package may import, besides itself
@@ -23,13 +23,16 @@ ALLOWED: dict[str, set[str]] = {
     "standards": {"errors"},
     "_log": set(),
     "_crs": {"errors"},
+    "schema": {"errors", "standards", "_log"},  # the declared input layers, read by every stage
     "_cache": {"_log"},
     "_jsonify": set(),
+    "_atomic": {"_log", "errors"},  # all-or-nothing outputs: the maps and the pipeline both write with it
     **dict.fromkeys(STAGES, FOUNDATION),
     "network": FOUNDATION | {"facilities"},  # costs_cli reads the schools layer
     "metrics": FOUNDATION | {"catchments"},
-    "report": FOUNDATION | {"catchments", "metrics"},
-    "maps": FOUNDATION | {"catchments"},
+    # the hearing brief lists the sizes a parcel's land allows and re-solves with a parcel forced open/closed
+    "report": FOUNDATION | {"catchments", "metrics", "facilities", "model"},
+    "maps": FOUNDATION | {"catchments", "report"},  # a reserved parcel's popup is its hearing brief
     "plots": FOUNDATION,
     "search_areas": FOUNDATION | {"catchments", "facilities"},  # sizes land with size_options
     "pipeline": FOUNDATION | STAGES | PRODUCTS,

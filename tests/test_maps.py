@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import folium
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,8 +21,8 @@ from siting.errors import InputError
 from siting.maps._format import _esc, _util_colour
 from siting.maps._gcj02 import gcj02_to_wgs84, in_china, wgs84_to_gcj02
 from siting.maps.data import _MapData
-from siting.maps.layers import _NameTable, _school_colours
-from siting.maps.popups import _school_popup, _shortfall_removed, _site_popup, _size_label
+from siting.maps.layers import _NameTable, _school_colours, _search_area_popup
+from siting.maps.popups import _school_popup, _site_popup, _size_label
 
 XSS = "<img src=x onerror=alert(1)>"
 BREAKOUT = "</script><script>alert(2)</script>"
@@ -161,28 +162,18 @@ def test_new_school_label_and_site_popup_answer_the_hearing(result):
     assert _size_label(t.loc[site]) == "36 classes, 1,620 seats"  # 36 primary classes of 45
     popup = _site_popup(data, site)
     units = result.units
-    served = units.loc[units["proposed_primary"] == site, "primary"].sum()
-    moved = result.changes[result.changes["new_school"] == site]
+    served = {lv: units.loc[units["proposed_" + lv] == site, lv].sum() for lv in ("primary", "junior")}
+    moved = result.changes[(result.changes["new_school"] == site) & (result.changes["level"] == "primary")]
     before = np.average(moved["walk_before_m"], weights=moved["pupils"])
     after = np.average(moved["walk_after_m"], weights=moved["pupils"])
     assert "40,000 m² (4.00 ha)" in popup
     assert f"{40000 / 1620:,.1f} m² (standard 18.0 m²" in popup  # land per pupil vs the standard
-    assert f"<td>{served:,.0f}</td>" in popup
-    assert f"{before:,.0f} m before → {after:,.0f} m after" in popup
+    assert f"小学 Primary {served['primary']:,.0f}" in popup  # pupils served, per level
+    assert f"小学 Primary {before:,.0f} m → {after:,.0f} m" in popup  # their walk now → in the plan
     # every school the pupils came from is under capacity in this city, so nothing is relieved
-    over = {s for s in t.index if t.at[s, "pupils_before_primary"] > t.at[s, "cap_before_primary"]}
-    expected = moved.loc[moved["old_school"].isin(over), "pupils"].sum()
-    assert _shortfall_removed(data, moved) == pytest.approx(expected)
-
-
-def test_shortfall_removed_counts_only_overload_and_unserved(result):
-    data = _MapData.from_result(result, shift=False)
-    t = data.table
-    sid = t.index[0]
-    cap = t.at[sid, "cap_before_primary"]
-    t.loc[sid, "pupils_before_primary"] = cap + 30.0  # 30 pupils over capacity
-    moved = pd.DataFrame({"old_school": [sid, sid, None], "level": "primary", "pupils": [20.0, 25.0, 7.0]})
-    assert _shortfall_removed(data, moved) == pytest.approx(30.0 + 7.0)
+    assert "none (no source school is over capacity)" in popup
+    unchosen = t.index[(t["status"] == "site") & ~t["opened"]][0]
+    assert "未选用原因 Why not chosen" in _site_popup(data, unchosen)
 
 
 def test_school_popup_shows_capacity_pupils_utilization_and_classes(result):
@@ -319,7 +310,6 @@ def test_cli_map_writes_the_three_maps_and_refuses_to_overwrite(result, tmp_path
 
     from siting import pipeline
     from siting.cli import cli
-    from siting.errors import OutputExistsError
 
     monkeypatch.setattr(pipeline.RunResult, "load", classmethod(lambda cls, path: result))
     out = tmp_path / "city.html"
@@ -332,11 +322,11 @@ def test_cli_map_writes_the_three_maps_and_refuses_to_overwrite(result, tmp_path
     ]
     assert "<script src=" not in out.read_text(encoding="utf-8")
     again = CliRunner().invoke(cli, ["map", str(tmp_path), "--out", str(out), "--kind", "hearing"])
-    assert isinstance(again.exception, OutputExistsError)
+    assert again.exit_code == 2 and "--overwrite" in again.output  # one "Error: ..." line
     bad = CliRunner().invoke(
         cli, ["map", str(tmp_path), "--basemap", "tianditu", "--out", str(tmp_path / "t.html")]
     )
-    assert "tianditu_key" in str(bad.exception)
+    assert "tianditu_key" in bad.output + str(bad.exception)
 
 
 def test_utilization_colours_put_a_full_school_in_the_85_to_100_class():
@@ -349,3 +339,53 @@ def test_utilization_colours_put_a_full_school_in_the_85_to_100_class():
     assert _util_colour(1.10) == colour["100–110 %"]
     assert _util_colour(1.2) == colour["over 110 %"]
     assert _util_colour(float("nan")) == "#999999"
+
+
+def test_overflow_schools_and_search_areas_are_drawn_with_popups_and_legend():
+    result = make_map_result(seed=3)
+    schools = result.schools
+    sid = str(schools.index[(schools["level"] == "primary") & (schools["status"] == "existing")][0])
+    result.overflow = pd.DataFrame(
+        {
+            "school_id": [sid],
+            "level": ["primary"],
+            "overflow_before": [40.0],
+            "overflow_after": [12.0],
+            "classes_above_standard_after": [3],
+            "super_large_classes_after": [0],
+            "why": [f"the plan brings 12 pupils here {XSS}"],
+        }
+    )
+    cells = result.units.geometry.iloc[:6]
+    result.search_areas = gpd.GeoDataFrame(
+        {
+            "area_id": ["primary-01"],
+            "level": ["primary"],
+            "pupils": [340.0],
+            "n_units": [6],
+            "suggested_classes": [12],
+            "suggested_seats": [540],
+            "n_schools": [1],
+            "land_needed_m2": [8100.0],
+            "district": ["Old Town"],
+            "centre_x": [0.0],
+            "centre_y": [0.0],
+            "nearby_parcels": [f"S01: too small {BREAKOUT} | S02: not opened"],
+        },
+        geometry=[cells.union_all()],
+        crs=result.units.crs,
+    )
+    page = maps.siting_map(result).get_root().render()
+    assert "Search areas for new school land" in page
+    assert "search area for new school land" in page and "pupils above standard capacity" in page  # legend
+    assert "Search area primary-01" in page and BREAKOUT not in page and XSS not in page
+    popup = _search_area_popup(next(result.search_areas.itertuples()))
+    assert "1 new primary school of 12 classes, 540 seats" in popup and "8,100 m² (0.81 ha)" in popup
+    assert "S02: not opened" in popup and _esc(f"S01: too small {BREAKOUT}") in popup
+    data = _MapData(result, shift=False)
+    popup = _school_popup(data, sid, after=True)
+    assert "Primary pupils above standard capacity (now → plan)" in popup and "40 → 12" in popup
+    assert "Why primary overflow rises" in popup and _esc(XSS) in popup
+    assert "Pupils above standard capacity" in page  # the title's figure
+    empty = make_map_result(seed=3)  # no overflow table, no search areas: no ring, no layer rows
+    assert "Search areas for new school land (none)" in maps.siting_map(empty).get_root().render()

@@ -57,7 +57,8 @@ def test_cv_table_uses_pooled_value_from_resource_totals():
         },
         index=pd.Index([f"P{i}" for i in range(5)], name="school_id"),
     )
-    table = cv_table(schools, standards=STD, indicators=["books"])
+    table = cv_table(schools, standards=STD, indicators={"books": "equipment_value"})
+    table = table[table["indicator"] == "equipment_value"]
     row = table[table["level"] == "primary"].iloc[0]
     assert row["mean"] == pytest.approx(32.0)  # 32,000 / 1,000, not the mean of the ratios (30)
     assert row["std"] == pytest.approx(math.sqrt(156))
@@ -78,8 +79,9 @@ def test_cv_fails_above_limit_and_rejects_bad_weights():
         },
         index=pd.Index(["J1", "J2"], name="school_id"),
     )
-    row = cv_table(schools, standards=STD).set_index("level").loc["junior"]
-    assert row["cv"] == pytest.approx(0.5)
+    table = cv_table(schools, standards=STD)
+    row = table[table["indicator"] == "sports_area"].set_index("level").loc["junior"]
+    assert row["cv"] == pytest.approx(0.5) and row["column"] == "sports_area_m2"
     assert bool(row["passes"]) is False
     with pytest.raises(InputError, match="pupils must be finite"):
         pupil_weighted_cv([1, 2], [1, -1])
@@ -106,7 +108,8 @@ def test_nine_year_school_split_into_stages_with_weights():
     assert parts.loc[("N", "primary"), "floor_area_m2"] == pytest.approx(10000 * 600 / 1040)
     assert parts.loc[("N", "junior"), "floor_area_m2"] == pytest.approx(10000 * 440 / 1040)
     assert ("P", "junior") not in parts.index  # a primary school has no junior part
-    table = cv_table(schools, standards=STD).set_index("level")
+    table = cv_table(schools, standards=STD)
+    table = table[table["indicator"] == "teaching_aux_area"].set_index("level")
     # primary: x = 9.615385 (600 pupils), 10 (400); x̄ = (5769.23 + 4000) / 1000 = 9.769231
     #   S² = .6·(−0.153846)² + .4·(0.230769)² = 0.0142012 + 0.0213018 = 0.035503 → S = 0.188422
     #   CV = 0.188422 / 9.769231 = 0.019287
@@ -135,7 +138,7 @@ def test_twelve_year_senior_pupils_take_their_weighted_share():
     assert parts.loc["junior", "floor_area_m2"] == pytest.approx(2200.0)  # 6520 · 220 / 652
 
 
-def test_resource_indicators_skip_structural_columns():
+def test_only_declared_columns_are_indicators():
     schools = pd.DataFrame(
         {
             "level": ["primary"],
@@ -146,10 +149,24 @@ def test_resource_indicators_skip_structural_columns():
             "opened": [False],
             "floor_area_m2": [7000.0],
             "backbone_teachers": [9],
+            "lon": [113.1],
+            "lat": [23.0],
+            "books": [5000.0],
             "name": ["x"],
         }
     )
-    assert resource_indicators(schools) == ["floor_area_m2", "backbone_teachers"]
+    # numeric columns that are not declared (lon, lat, books, area_m2...) are never indicators
+    assert resource_indicators(schools) == {
+        "backbone_teachers": "backbone_teachers",
+        "floor_area_m2": "teaching_aux_area",
+    }
+    assert resource_indicators(schools, {"books": "equipment_value"}) == {"books": "equipment_value"}
+    with pytest.raises(InputError, match="not an indicator"):
+        resource_indicators(schools, {"lon": "longitude"})
+    with pytest.raises(InputError, match="both map to 'sports_area'"):
+        resource_indicators(schools, {"lon": "sports_area", "lat": "sports_area"})
+    with pytest.raises(InputError, match="must map schools columns"):
+        resource_indicators(schools, ["floor_area_m2"])
 
 
 # ------------------------------------------------------------------------------------ class sizes, walks
@@ -282,12 +299,18 @@ def test_summary_is_flat_json_ready_and_compares_states():
     units["current_junior"] = units["proposed_junior"] = None  # nobody at junior level
     result = summary(schools, units, standards=STD, costs=costs)
     assert all(not isinstance(v, dict | list) for v in result.values())
-    assert result["primary_over_capacity_before"] == 270 and result["primary_over_capacity"] == 70
+    assert result["primary_overflow_before"] == 270 and result["primary_overflow"] == 70
     assert result["primary_large_classes_before"] == 14 and result["primary_large_classes"] == 0
     assert result["junior_walk_mean_m"] is None  # no junior pupils: NaN → None
     cv = cv_tables(schools, units, standards=STD)
-    proposed = cv[(cv["state"] == "proposed") & (cv["level"] == "primary")].iloc[0]
+    rows = cv[(cv["state"] == "proposed") & (cv["level"] == "primary")].set_index("indicator")
+    proposed = rows.loc["teaching_aux_area"]
     assert proposed["n_missing"] == 1 and proposed["n_schools"] == 1  # B has no floor area recorded
+    assert rows.loc["sports_area", "status"] == "missing column" and rows.loc["sports_area", "n_missing"] == 2
+    assert result["cv_indicators_missing"].split(", ") == [
+        "qualified_teachers", "backbone_teachers", "pe_arts_teachers", "sports_area", "equipment_value",
+        "multimedia_rooms",
+    ]  # fmt: skip
 
 
 def test_summary_from_precomputed_tables_matches_computing_them():
@@ -307,7 +330,7 @@ def test_summary_from_precomputed_tables_matches_computing_them():
     fresh = summary(schools, units, standards=STD, costs=costs)
     reused = summary(schools, units, standards=STD, costs=costs, **tables)
     assert reused == fresh
-    assert fresh["primary_over_capacity_before"] == 270  # the figures are real, not both empty
+    assert fresh["primary_overflow_before"] == 270  # the figures are real, not both empty
 
 
 def test_json_ready_turns_numpy_and_missing_values_into_plain_json():

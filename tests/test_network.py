@@ -269,7 +269,7 @@ def test_snap_is_nearest_edge_not_node(osm_graph: nx.MultiDiGraph) -> None:
     rng = np.random.default_rng(5)
     xy = np.column_stack([rng.uniform(left, right, 25), rng.uniform(bottom, top, 25)])
     df = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1]})
-    snapped = network.snap_points(osm_graph, df, max_snap_m=1e6)
+    snapped = network.snap_points(osm_graph, df, max_snap_m=1e6, min_component_m=0)  # every component
     lines = [
         d["geometry"]
         if "geometry" in d
@@ -611,7 +611,7 @@ def test_cli_costs(tmp_path: Path) -> None:
     assert list(costs.columns) == ["unit_id", "school_id", "distance_m", "time_s"]
     assert costs["distance_m"].round(3).tolist() == [840.0, 640.0]
     again = CliRunner().invoke(cli, args)
-    assert again.exit_code != 0 and "--overwrite" in str(again.exception)
+    assert again.exit_code == 2 and "--overwrite" in again.output  # one "Error: ..." line
     assert CliRunner().invoke(cli, [*args, "--overwrite"]).exit_code == 0
     assert not list(tmp_path.glob("*.tmp*"))
 
@@ -643,3 +643,178 @@ def test_units_walk_from_population_point_else_representative_point() -> None:
     schools["x"], schools["y"] = 113.1, 23.0  # lon/lat left over from a CSV: must not be used
     costs = network.travel_costs(g, units, schools, max_distance_m=5000)
     assert costs["distance_m"].round(6).tolist() == [640.0, 840.0]
+
+
+# --------------------------------------------------------------------------- .osm.pbf and .osm with pyosmium
+PBF = SHARED / "data" / "osm" / "Helsinki.osm.pbf"
+SAMPLE_ROADS = REPO / "data" / "raw" / "sample" / "roads.osm"
+
+
+def need_pbf() -> Path:
+    if not PBF.exists():
+        pytest.skip(f"shared OSM PBF extract missing: {PBF}")
+    return PBF
+
+
+def osm_copy(source: Path, target: Path) -> Path:
+    """Re-encode an OSM file with pyosmium (the format follows ``target``'s suffix)."""
+    import osmium
+
+    with osmium.SimpleWriter(str(target)) as writer:
+        for obj in osmium.FileProcessor(str(source)):
+            writer.add(obj)
+    return target
+
+
+def graph_facts(g: nx.MultiDiGraph) -> tuple[int, int, float]:
+    return (
+        g.number_of_nodes(),
+        g.number_of_edges(),
+        round(sum(d["length"] for *_, d in g.edges(data=True)), 3),
+    )
+
+
+def test_pbf_and_xml_of_the_same_area_give_the_same_graph_and_costs(tmp_path: Path, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="siting.network"):
+        from_pbf = network.load_network(need_pbf())
+    assert "not in the file (a clipped extract)" in caplog.text  # the Helsinki extract cuts ways at its edge
+    from_xml = network.load_network(osm_copy(PBF, tmp_path / "helsinki.osm"))
+    from_bz2 = network.load_network(osm_copy(PBF, tmp_path / "helsinki.osm.bz2"))
+    assert graph_facts(from_pbf) == graph_facts(from_xml) == graph_facts(from_bz2)
+    assert graph_facts(from_pbf)[0] > 2000 and from_pbf.graph["crs"].to_epsg() == 32635
+    assert set(from_pbf.nodes) == set(from_xml.nodes)
+    for attr in ("x", "y", "length", "highway", "geometry", "osmid"):
+        on = "edges" if attr in {"length", "highway", "geometry", "osmid"} else "nodes"
+        assert any(attr in d for *_, d in getattr(from_pbf, on)(data=True)), attr
+    left, bottom, right, top = network.network_bounds(from_pbf)
+    rng = np.random.default_rng(2)
+    uxy = np.column_stack([rng.uniform(left, right, 60), rng.uniform(bottom, top, 60)])
+    sxy = np.column_stack([rng.uniform(left, right, 6), rng.uniform(bottom, top, 6)])
+    costs = [
+        network.travel_costs(
+            g,
+            points_gdf(uxy, prefix=None, crs=g.graph["crs"], pop=True),
+            points_gdf(sxy, prefix="s", crs=g.graph["crs"]),
+            max_distance_m=1500,
+        )
+        for g in (from_pbf, from_xml)
+    ]
+    assert len(costs[0]) > 100
+    pd.testing.assert_frame_equal(costs[0], costs[1], atol=1e-6)
+
+
+def test_osmium_reader_builds_the_graph_osmnx_builds(tmp_path: Path) -> None:
+    """On an extract of walkable roads only, the streamed graph is osmnx's graph_from_xml graph."""
+    if not SAMPLE_ROADS.exists():
+        pytest.skip(f"the bundled sample city is missing: {SAMPLE_ROADS}")
+    ours = network.load_network(osm_copy(SAMPLE_ROADS, tmp_path / "roads.osm.pbf"))
+    raw = ox.graph_from_xml(SAMPLE_ROADS, bidirectional=True, simplify=True, retain_all=True)
+    theirs = ox.project_graph(raw, to_crs=ours.graph["crs"])
+    assert list(ours.nodes) == list(theirs.nodes)
+    assert set(ours.edges(keys=True)) == set(theirs.edges(keys=True))
+    for u, v, k, d in theirs.edges(keys=True, data=True):
+        mine = ours.edges[u, v, k]
+        assert mine["length"] == pytest.approx(d["length"], abs=1e-9)
+        assert {a: mine.get(a) for a in d if a != "geometry"} == {
+            a: v for a, v in d.items() if a != "geometry"
+        }
+    for n, d in theirs.nodes(data=True):
+        assert ours.nodes[n]["x"] == pytest.approx(d["x"]) and ours.nodes[n].keys() == d.keys()
+
+
+def test_pbf_named_osm_is_read_by_its_content_and_a_non_osm_file_is_refused(tmp_path: Path) -> None:
+    renamed = tmp_path / "city.osm"
+    renamed.write_bytes(need_pbf().read_bytes())
+    assert graph_facts(network.load_network(renamed)) == graph_facts(network.load_network(PBF))
+    junk = tmp_path / "city.osm.pbf"
+    junk.write_bytes(b"\x00\x01 not osm at all \xff" * 50)
+    with pytest.raises(NetworkError, match=r"city\.osm\.pbf: cannot read it as OpenStreetMap data"):
+        network.load_network(junk)
+    empty = tmp_path / "no-roads.osm"
+    empty.write_text(
+        "<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6'>\n"
+        "<node id='1' lat='23.0' lon='113.0'/><node id='2' lat='23.001' lon='113.0'/>\n"
+        "<way id='9'><nd ref='1'/><nd ref='2'/><tag k='building' v='yes'/></way>\n</osm>\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(NetworkError, match=r"no-roads\.osm: the file has no walkable road"):
+        network.load_network(empty)
+
+
+def test_walk_filter_uses_every_tag_before_simplifying(tmp_path: Path) -> None:
+    """foot=no, area=yes and motorways are dropped even though osmnx keeps none of those tags on edges."""
+    from siting.network.pbf import walkable
+
+    assert walkable({"highway": "residential"})
+    for tags in (
+        {"highway": "motorway_link"},
+        {"highway": "residential", "foot": "no"},
+        {"highway": "pedestrian", "area": "yes"},
+        {"highway": "service", "service": "private"},
+        {"highway": "primary", "sidewalk": "separate"},
+        {"building": "yes"},
+    ):
+        assert not walkable(tags), tags
+    assert walkable({"highway": "motorway"}, walk=False) and not walkable({"name": "x"}, walk=False)
+    nodes = "".join(f"<node id='{i}' lat='23.0' lon='{113 + i * 0.001:.3f}'/>" for i in range(1, 5))
+    ways = (
+        "<way id='1'><nd ref='1'/><nd ref='2'/><tag k='highway' v='residential'/></way>"
+        "<way id='2'><nd ref='2'/><nd ref='3'/><tag k='highway' v='residential'/><tag k='foot' v='no'/></way>"
+        "<way id='3'><nd ref='3'/><nd ref='4'/><tag k='highway' v='footway'/></way>"
+    )
+    path = tmp_path / "foot.osm"
+    path.write_text(f"<?xml version='1.0'?><osm version='0.6'>{nodes}{ways}</osm>", encoding="utf-8")
+    walk = network.load_network(path)
+    assert walk.number_of_edges() == 4 and walk.graph["n_components"] == 2  # the foot=no link is gone
+    assert network.load_network(path, network_type="all").graph["n_components"] == 1
+
+
+# --------------------------------------------------------------------------- snapping to the main network
+def fragment_lines() -> gpd.GeoDataFrame:
+    """A 3 km main street and, 30 m north of its east end, a separate 60 m path (a two-node fragment)."""
+    lines = [
+        LineString([at(0, 0), at(3000, 0)]),
+        LineString([at(0, 0), at(0, 1000)]),
+        LineString([at(2900, 30), at(2960, 30)]),
+    ]
+    return gpd.GeoDataFrame({"name": ["main", "side", "path"]}, geometry=lines, crs=CRS_M)
+
+
+def test_school_beside_a_fragment_snaps_to_the_main_network(caplog: pytest.LogCaptureFixture) -> None:
+    g = network.graph_from_lines(fragment_lines())
+    assert nx.number_weakly_connected_components(g) == 2
+    units = points_gdf(np.array([at(2500, -20), at(100, 500)]), prefix=None, crs=CRS_M, pop=True)
+    schools = points_gdf(
+        np.array([at(2930, 40)]), prefix="s", crs=CRS_M
+    )  # 10 m from the path, 40 m from main
+    with caplog.at_level(logging.WARNING, logger="siting.network"):
+        costs = network.travel_costs(g, units, schools, max_distance_m=2000)
+    assert costs["unit_id"].tolist() == [0]
+    assert costs["distance_m"].iloc[0] == pytest.approx(20 + 430 + 40)
+    assert "schools: 1 point(s) lie nearest a road fragment" in caplog.text and "'s0'" in caplog.text
+    assert "1 of 2 home unit(s) (population 2) reach no school within the walking limit: 1" in caplog.text
+    # snapping to every component (the old behaviour) leaves the school on its fragment, reaching nobody
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="siting.network"):
+        alone = network.travel_costs(g, units, schools, max_distance_m=2000, min_component_m=0)
+    assert alone.empty
+    assert "1 of 1 school(s) reach no home within their walking limit: 's0'" in caplog.text
+    snapped = network.snap_points(g, schools, max_snap_m=100)
+    assert snapped.loc["s0", "access_m"] == pytest.approx(40)
+    with pytest.raises(InputError, match="min_component_m must be"):
+        network.snap_points(g, schools, max_snap_m=100, min_component_m=-1)
+
+
+def test_large_separate_component_is_kept_and_threshold_is_a_parameter() -> None:
+    island = gpd.GeoDataFrame(
+        geometry=[LineString([at(0, 0), at(3000, 0)]), LineString([at(0, 500), at(2500, 500)])], crs=CRS_M
+    )
+    g = network.graph_from_lines(island)
+    units = points_gdf(np.array([at(1000, 520)]), prefix=None, crs=CRS_M, pop=True)
+    schools = points_gdf(np.array([at(1200, 520)]), prefix="s", crs=CRS_M)
+    near = network.travel_costs(g, units, schools, max_distance_m=1000, max_snap_m=100)
+    assert near["distance_m"].tolist() == pytest.approx([240.0])  # the 2.5 km island counts
+    only_largest = network.travel_costs(
+        g, units, schools, max_distance_m=1000, max_snap_m=100, min_component_m=float("inf")
+    )
+    assert only_largest.empty  # both are too far from the largest component to snap

@@ -7,9 +7,13 @@ import yaml
 
 from tests.conftest import REPO
 
+# conda-forge names that differ from the PyPI name of the same package
+_PYPI_NAME = {"pyosmium": "osmium"}
+
 
 def _name(spec: str) -> str:
-    return re.split(r"[<>=!~\[ ;]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
+    name = re.split(r"[<>=!~\[ ;]", spec.strip(), maxsplit=1)[0].lower().replace("_", "-")
+    return _PYPI_NAME.get(name, name)
 
 
 def test_environment_yml_lists_the_same_packages_as_pyproject():

@@ -96,7 +96,7 @@ def test_review_tables_current_to_proposed():
     assert districts.loc["(all)", "pupils_moved"] == 40 and districts.loc["(all)", "units_moved"] == 5
     assert districts.loc["东区", "units_moved"] == 2  # units 2 and 7
 
-    cv = tables["cv"].iloc[0]
+    cv = tables["cv"].set_index("indicator").loc["teaching_aux_area"]  # floor_area_m2 by default
     # before (enrolled): A 1000/130, B 900/70; after (catchment): A 1000/80, B 900/80, S unknown
     assert cv["mean_before"] == pytest.approx(1900 / 200) and cv["mean_after"] == pytest.approx(1900 / 160)
 
@@ -129,7 +129,7 @@ def test_hearing_tables_for_the_new_site():
     )
     assert site["walk_before_m_primary"] == pytest.approx(before)
     # A was 30 pupils over capacity and is not any more; all 40 pupils leaving A go to S → S removes 30
-    assert site["shortfall_removed"] == pytest.approx(30.0) and site["newly_served"] == 0
+    assert site["overflow_removed"] == pytest.approx(30.0) and site["newly_served"] == 0
     assert site["from_schools"] == "A (40)"
     assert tables["expansions"].empty
 
@@ -166,6 +166,16 @@ def test_format_table_aligns_wide_characters_and_marks_missing():
     assert markdown_table(df).splitlines()[1] == "|---|---:|---:|"
 
 
+def test_ids_print_plainly_everywhere():
+    df = pd.DataFrame(
+        {"unit_id": np.array([2305870313394540024], dtype=np.int64), "school_id": ["P01"], "pupils": [1234.0]}
+    )
+    text, md = format_table(df), markdown_table(df)
+    assert "2305870313394540024" in text and "2305870313394540024" in md
+    assert "2,305" not in text + md and "1,234" in text  # other numbers keep their separators
+    assert format_table(df.astype({"unit_id": float})).count("2305870313394540") == 1  # float ids too
+
+
 def test_cli_review_prints_tables(tmp_path):
     pipeline = pytest.importorskip("siting.pipeline")
     from click.testing import CliRunner
@@ -189,7 +199,7 @@ def test_cli_review_prints_tables(tmp_path):
             {"option": ["1P"], "capacity_primary": [45]}, index=pd.Index(["S"], name="school_id")
         ),
         assignment=assignment,
-        shortfall=pd.DataFrame(columns=["unit_id", "level", "pupils"]),
+        overflow=pd.DataFrame(columns=["school_id", "level", "capacity", "pupils", "overflow"]),
     )
     empty = gpd.GeoDataFrame(geometry=[], crs=CRS)
     result = pipeline.RunResult(
@@ -217,6 +227,6 @@ def test_cli_review_prints_tables(tmp_path):
     assert "Units that change school" in out.output and "133%" in out.output
     assert (tmp_path / "tables" / "schools.csv").exists() and (tmp_path / "tables" / "sites.md").exists()
     again = runner.invoke(cli, ["review", str(tmp_path / "run"), "--out", str(tmp_path / "tables")])
-    assert again.exit_code != 0 and isinstance(again.exception, OutputExistsError)
+    assert again.exit_code == 2 and "--overwrite" in again.output  # one "Error: ..." line
     missing = runner.invoke(cli, ["review", str(tmp_path / "nothing")])
     assert missing.exit_code != 0

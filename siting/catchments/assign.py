@@ -74,10 +74,10 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, name: str, f
 def seated_pupils(units: pd.DataFrame, *, level: str, column: str | None = None) -> np.ndarray:
     """Return the pupils each unit has at its assigned school for ``level``.
 
-    When seats run out the model seats only part of a unit at its one school and reports the rest as
-    shortfall; the pipeline records the seated part in ``<column>_pupils`` (e.g. ``proposed_primary_pupils``).
-    Without that column every unit is taken to be seated in full (its ``level`` demand), as in the
-    current state.
+    The pipeline records the pupils a unit has at its school in ``<column>_pupils`` (e.g.
+    ``proposed_primary_pupils``: all of its demand, since every home is seated; a school short of seats has
+    overflow, not fewer pupils). Without that column every unit is taken to be seated in full (its
+    ``level`` demand), as in the current state.
 
     Parameters
     ----------
@@ -110,7 +110,8 @@ def assigned_schools(units: pd.DataFrame, *, level: str, column: str | None = No
     level
         ``"primary"`` or ``"junior"``.
     column
-        Column holding the ``school_id`` per unit; missing means unserved.
+        Column holding the ``school_id`` per unit; missing means none (no demand, or outside today's
+        catchments).
 
     Returns
     -------

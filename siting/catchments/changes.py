@@ -61,8 +61,11 @@ def compare_catchments(
     -------
     pandas.DataFrame
         ``unit_id, level, old_school, new_school, pupils, walk_before_m, walk_after_m, district`` sorted by
-        level and unit; ``pupils`` is the unit's demand in ``units_a`` (the baseline); a missing school
-        means unserved. Units that stay put (including unserved → unserved) are left out.
+        level and unit; ``pupils`` are the unit's pupils at its new school. Only units with demand at the
+        level (in ``units_a``) are listed: a unit without pupils changes no one's school. A missing old
+        school means the unit had none (outside today's catchments); a missing new school would mean the
+        plan left it without one, which a plan seating every home never does. Units that stay put are
+        left out.
 
     Raises
     ------
@@ -142,6 +145,7 @@ def _level_changes(
     old = assigned_schools(units_a, level=lv, column=col_before).to_numpy(dtype=object)
     new = assigned_schools(other, level=lv, column=col_after).to_numpy(dtype=object)
     changed = np.array([a != b for a, b in zip(old, new, strict=True)], dtype=bool)
+    changed &= pd.to_numeric(units_a[lv], errors="coerce").fillna(0.0).to_numpy(dtype=float) > 0
     ids = units_a.index.to_numpy()[changed]
     district = (
         units_a["district"].to_numpy(dtype=object)[changed]

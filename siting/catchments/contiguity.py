@@ -77,8 +77,8 @@ def _shared_edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 class _Pieces:
     """Connected pieces of every catchment of one level (positions into ``units``)."""
 
-    school: np.ndarray  # school id per unit position (object; None = unserved)
-    label: np.ndarray  # component label per unit position (-1 = unserved)
+    school: np.ndarray  # school id per unit position (object; None = no school)
+    label: np.ndarray  # component label per unit position (-1 = no school)
     main: dict[str, int]  # school -> label of its main piece
     pieces: dict[str, list[int]]  # school -> labels of all its pieces, main first
 

@@ -3,6 +3,7 @@
 A stray piece (every piece of a catchment but its main one) moves to the school whose main piece touches it,
 when that school has free seats for all its pupils and every unit of the piece is within the hard walking
 limit; among allowed neighbours the smallest pupil-weighted mean walk wins. Rounds repeat until nothing moves.
+A piece that cannot move stays where it is: the repair never leaves a unit without a school.
 """
 
 from __future__ import annotations
@@ -135,10 +136,27 @@ def repair_contiguity(
         if not _repair_round(info, school, load, fixed, outcome):
             break
 
+    _check_none_unassigned(_school_array(units, level, column), school, unit_ids, level)
     repaired = units.copy()
     values = pd.Series(school, index=units.index, dtype=object)
     repaired[column] = values.astype(units[column].dtype) if units[column].dtype != object else values
     return repaired, _repair_report(level, outcome)
+
+
+def _check_none_unassigned(before: np.ndarray, after: np.ndarray, unit_ids: np.ndarray, level: str) -> None:
+    """Raise if the repair left a unit without the school it had (it may only move pieces between schools).
+
+    Raises
+    ------
+    RuntimeError
+        Naming the units; a repair that unassigns a home is a bug, never a result.
+    """
+    lost = np.array([a is not None and b is None for a, b in zip(before, after, strict=True)], dtype=bool)
+    if lost.any():
+        raise RuntimeError(
+            f"{level} contiguity repair left {int(lost.sum())} unit(s) without a school (e.g. "
+            f"{unit_ids[lost][:5].tolist()}); every home must keep one. Please report this."
+        )
 
 
 @dataclass(frozen=True)

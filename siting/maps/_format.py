@@ -27,6 +27,19 @@ exclusive (85 % is in "85–100 %"), the others inclusive (a school exactly full
 
 LEVEL_LABELS: Mapping[str, str] = {"primary": "Primary", "junior": "Junior middle"}
 
+OVERFLOW_RING: Mapping[str, Any] = {"color": "#CC79A7", "weight": 4.5}
+"""Outline of a school with pupils above its standard capacity (Okabe–Ito reddish purple, thick)."""
+
+SEARCH_AREA_STYLE: Mapping[str, Any] = {
+    "color": "#CC79A7",
+    "weight": 4,
+    "dashArray": "10 6",
+    "fillColor": "#000000",
+    "fillOpacity": 0.3,
+}
+"""Search areas for new school land: a dark veil over the catchment colours, with the overflow schools'
+purple as a thick dashed outline."""
+
 
 def _num(frame: pd.DataFrame, col: str, default: float = 0.0) -> pd.Series:
     if col not in frame.columns:

@@ -1,7 +1,9 @@
 """The vendored Leaflet and plugin files: map a CDN URL to its copy and inline them into a page.
 
-The files live in ``siting/_assets`` (package data, each with its licence; see its README), so an offline
-map needs the internet only for basemap tiles.
+The files live in ``siting/_assets`` (package data, each with its licence; see its README). Maps are saved
+with them inlined by default (:data:`MAP_ASSETS` ``"inline"``), so a map opens with no network at all (the
+hearing room, a government intranet) and draws every layer on a plain background; only the basemap tiles
+need the internet. ``"cdn"`` keeps folium's links to the public CDNs instead (smaller files).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from pathlib import Path
 import folium
 
 from siting.errors import InputError
+
+MAP_ASSETS: tuple[str, ...] = ("inline", "cdn")
+"""How a saved map gets Leaflet and its plugins: ``"inline"`` (default, self-contained) or ``"cdn"``."""
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "_assets"
 """Directory of the vendored Leaflet / plugin files (each with its licence)."""
@@ -39,6 +44,37 @@ _UNUSED_DEFAULTS = frozenset(
     }
 )
 _MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}
+
+
+def assets_choice(assets: str | None, offline: bool | None = None, *, default: str = "inline") -> str:
+    """The asset mode of a map: ``assets`` when given, else the older ``offline`` flag, else ``default``.
+
+    Parameters
+    ----------
+    assets
+        ``"inline"`` or ``"cdn"`` (:data:`MAP_ASSETS`), or None.
+    offline
+        The earlier spelling: True means ``"inline"``, False ``"cdn"``.
+    default
+        Used when neither is given.
+
+    Returns
+    -------
+    str
+        ``"inline"`` or ``"cdn"``.
+
+    Raises
+    ------
+    InputError
+        For another value of ``assets``.
+    """
+    if assets is None:
+        return default if offline is None else ("inline" if offline else "cdn")
+    if assets not in MAP_ASSETS:
+        raise InputError(
+            f"map assets {assets!r} is not known; use 'inline' (the map needs no network) or 'cdn'."
+        )
+    return assets
 
 
 def local_asset(url: str) -> Path | None:
@@ -97,8 +133,8 @@ def _need_asset(url: str) -> Path:
     file = local_asset(url)
     if file is None:
         raise InputError(
-            f"offline map: {url} has no vendored copy in {ASSETS_DIR}. Remove the element that loads it, "
-            "vendor the file there (with its licence), or save with offline=False."
+            f"self-contained map: {url} has no vendored copy in {ASSETS_DIR}. Remove the element that loads "
+            "it, vendor the file there (with its licence), or save with assets='cdn'."
         )
     return file
 

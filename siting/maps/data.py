@@ -154,13 +154,41 @@ def _school_table(
             t[f"pupils_before_{lvl}"] = _num(schools, f"enrolled_{lvl}")
         for when, state in (("before", "current"), ("after", "proposed")):
             t[f"large_{when}_{lvl}"] = _metric(metrics, "large_classes", state, lvl, t.index)
+        _add_overflow(t, getattr(result, "overflow", None), lvl)
     for when in ("before", "after"):
         cap = sum(t[f"cap_{when}_{lvl}"] for lvl in LEVELS)
         pupils = sum(t[f"pupils_{when}_{lvl}"] for lvl in LEVELS)
         t[f"cap_{when}"] = cap
         t[f"pupils_{when}"] = pupils
         t[f"util_{when}"] = (pupils / cap.where(cap > 0)).astype(float)
+        t[f"over_{when}"] = sum(t[f"over_{when}_{lvl}"].fillna(0.0) for lvl in LEVELS)
     return t
+
+
+_OVERFLOW_READ = {  # map table column stem -> overflow table column (result.overflow, overflow.csv)
+    "over_before": "overflow_before",
+    "over_after": "overflow_after",
+    "above_after": "classes_above_standard_after",
+    "super_after": "super_large_classes_after",
+}
+
+
+def _add_overflow(t: pd.DataFrame, overflow: Any, level: str) -> None:
+    """Add one level's pupils above standard capacity before and after, classes above standard, ``why``.
+
+    Read from the run's overflow table; a result without one (an older run) gets NaN and no ``why``.
+    """
+    columns = {"school_id", "level", *_OVERFLOW_READ.values(), "why"}
+    if isinstance(overflow, pd.DataFrame) and columns <= set(overflow.columns):
+        rows = overflow[overflow["level"] == level]
+        rows = rows.set_axis(rows["school_id"].astype(str))
+        rows = rows[~rows.index.duplicated()]
+    else:
+        rows = pd.DataFrame(columns=sorted(columns))
+    for stem, column in _OVERFLOW_READ.items():
+        t[f"{stem}_{level}"] = pd.to_numeric(rows[column], errors="coerce").reindex(t.index).astype(float)
+    why = rows["why"].astype(object).where(rows["why"].notna(), "").reindex(t.index)
+    t[f"why_{level}"] = why.fillna("").astype(str)
 
 
 def _metric(metrics: Any, column: str, state: str, level: str, index: pd.Index) -> pd.Series:

@@ -24,6 +24,8 @@ from siting.maps._format import (
     DENSITY_COLOURS,
     LEVEL_LABELS,
     OKABE_ITO,
+    OVERFLOW_RING,
+    SEARCH_AREA_STYLE,
     _esc,
     _fmt,
     _num,
@@ -348,6 +350,48 @@ def _site_layer(data: _MapData, *, chosen: bool) -> folium.GeoJson | folium.Feat
     )
 
 
+def _search_area_layer(data: _MapData, *, show: bool = True) -> folium.GeoJson | folium.FeatureGroup:
+    """Search areas for new school land (``result.search_areas``): where seats are still missing."""
+    name = "Search areas for new school land"
+    gdf = data.frame("search_areas")
+    if gdf is None:
+        return folium.FeatureGroup(name=f"{name} (none)", show=False)
+    popups = [_search_area_popup(row) for row in gdf.itertuples()]
+    tips = [
+        f"{_esc(r.area_id)}: {_fmt(r.pupils)} {LEVEL_LABELS.get(str(r.level), str(r.level)).lower()} pupils "
+        "without a seat — search area for new school land"
+        for r in gdf.itertuples()
+    ]
+    return _Layer(
+        _collection(gdf.geometry, {"tip": tips, "popup": popups}),
+        name=name,
+        show=show,
+        base_style=SEARCH_AREA_STYLE,
+        on_each_feature=_HTML_POPUP_JS,
+    )
+
+
+def _search_area_popup(row: Any) -> str:
+    """Popup of one search area: pupils, the suggested school and its land, the parcels nearby."""
+    level = LEVEL_LABELS.get(str(row.level), str(row.level)).lower()
+    n = int(row.n_schools) if pd.notna(row.n_schools) else 0
+    size = f"{_fmt(row.suggested_classes)} classes, {_fmt(row.suggested_seats)} seats"
+    schools = f"{n} new {level} school{'s' if n != 1 else ''} of {size}" + (" each" if n > 1 else "")
+    land = f"{_fmt(row.land_needed_m2)} m² ({_fmt(row.land_needed_m2 / 1e4, 2)} ha) per school"
+    rows = [
+        (
+            "Pupils above standard capacity",
+            f"{_fmt(row.pupils)} {level} pupils, {_fmt(row.n_units)} home zones",
+        ),
+        ("Suggested", schools),
+        ("Land needed", land),
+        ("District", str(row.district) if _present(row.district) else "–"),
+    ]
+    parcels = [p.strip() for p in str(row.nearby_parcels or "").split(" | ") if p.strip()]
+    rows += [("Reserved parcel nearby", p) for p in parcels] or [("Reserved parcels nearby", "none")]
+    return _popup(f"Search area {row.area_id}", rows)
+
+
 def _changes_layer(
     data: _MapData, level: str, names: _NameTable, *, show: bool
 ) -> folium.GeoJson | folium.FeatureGroup:
@@ -414,13 +458,18 @@ def _school_layer(data: _MapData, *, new: bool, after: bool = True) -> folium.Ge
     sub = t.loc[ids]
     util = sub[f"util_{when}"]
     cap = sub[f"cap_{when}"]
+    over = sub[f"over_{when}"].fillna(0.0) > 0.5
     props = {
         "name": [_esc(n) for n in sub["name"]],
         "r": [round(4.0 + 10.0 * math.sqrt(max(c, 0.0) / 2500.0), 1) for c in cap],
         "col": [_util_colour(u) for u in util],
+        "oc": [OVERFLOW_RING["color"] if o else None for o in over],
+        "ow": [OVERFLOW_RING["weight"] if o else None for o in over],
         "tip": [
-            _esc(r["name"]) + (f" — {_size_label(r)}" if new else f" — {_pct(r[f'util_{when}'])} full")
-            for _, r in sub.iterrows()
+            _esc(r["name"])
+            + (f" — {_size_label(r)}" if new else f" — {_pct(r[f'util_{when}'])} full")
+            + (f", {_fmt(r[f'over_{when}'])} above standard capacity" if o else "")
+            for (_, r), o in zip(sub.iterrows(), over, strict=True)
         ],
         "popup": [_school_popup(data, sid, after=after) for sid in ids],
     }
@@ -429,7 +478,7 @@ def _school_layer(data: _MapData, *, new: bool, after: bool = True) -> folium.Ge
         _collection(pts.geometry, props),
         name=name,
         base_style={"color": "#000000", "weight": weight, "fill": True, "fillOpacity": 0.9},
-        props_to_style={"r": "radius", "col": "fillColor"},
+        props_to_style={"r": "radius", "col": "fillColor", "oc": "color", "ow": "weight"},
         point="circle_marker",
         on_each_feature=_HTML_POPUP_JS,
     )

@@ -15,6 +15,8 @@ from siting.maps._format import (
     DENSITY_COLOURS,
     LEVEL_LABELS,
     OKABE_ITO,
+    OVERFLOW_RING,
+    SEARCH_AREA_STYLE,
     UTILIZATION_CLASSES,
     _esc,
     _fmt,
@@ -75,9 +77,17 @@ def _legend_html(data: _MapData, levels: list[str], density_breaks: np.ndarray |
     parts = ["<h4>Legend</h4>", "<b>Schools: utilization (pupils ÷ seats)</b>"]
     parts += [swatch(c, label, dot=True) for _, c, label in UTILIZATION_CLASSES]
     parts.append("<div style='margin-top:2px'>circle size = seats; thick ring = new school</div>")
+    ring = OVERFLOW_RING["color"]
+    label = "ring: pupils above standard capacity (overflow)"
+    parts.append(swatch("#FFFFFF", label, dot=True, extra=f"border:3px solid {ring}"))
     parts.append("<b>Reserved sites</b>")
     parts.append(swatch("#009E73", "chosen (parcel)", extra="border:2px solid #000"))
     parts.append(swatch("#DDDDDD", "not chosen", extra="border:2px dashed #666"))
+    if data.frame("search_areas") is not None:
+        style = SEARCH_AREA_STYLE
+        veil = f"rgba(0,0,0,{style['fillOpacity']})"
+        extra = f"border:3px dashed {style['color']}"
+        parts.append(swatch(veil, "search area for new school land (seats missing)", extra=extra))
     parts.append("<b>Catchments</b>")
     parts.append(swatch(OKABE_ITO[0], "one colour per school (hover for its name)"))
     parts.append(swatch("#FFFFFF", "home zone changing school", extra="border:2px solid #000"))
@@ -103,19 +113,28 @@ def _title_html(data: _MapData, heading: str | None) -> str:
     t = data.table
     new = t[(t["status"] == "site") & t["opened"]]
     changes = data.changes()
-    units = data.units_m
-    unserved = 0.0
-    for lvl in LEVELS:
-        col = f"proposed_{lvl}"
-        if col in units.columns and lvl in units.columns:
-            unserved += float(_num(units, lvl)[units[col].isna()].sum())
+    large = {w: sum(_num(t, f"large_{w}_{lvl}").sum() for lvl in LEVELS) for w in ("before", "after")}
     figures = [
         ("New schools", f"{len(new)} ({_fmt((new['cap_after'] - new['cap_before']).sum())} seats)"),
         ("Seats added in all", _fmt((t["cap_after"] - t["cap_before"]).clip(lower=0).sum())),
         ("Pupils changing school", _fmt(pd.to_numeric(changes["pupils"]).sum() if len(changes) else 0)),
         ("Home zones affected", _fmt(changes["unit_id"].nunique() if len(changes) else 0)),
-        ("Seats still unserved", _fmt(unserved)),
     ]
+    if any(t[f"over_after_{lvl}"].notna().any() for lvl in LEVELS):  # results saved before overflow: none
+        before, after = _fmt(t["over_before"].sum()), _fmt(t["over_after"].sum())
+        figures.append(
+            ("Pupils above standard capacity", f"{before} in today's catchments → {after} planned")
+        )
+    search = data.frame("search_areas")
+    if search is not None:
+        pupils = _fmt(pd.to_numeric(search["pupils"], errors="coerce").sum())
+        figures.append(("Search areas for new land", f"{len(search)} ({pupils} pupils without a seat)"))
+    figures.append(
+        (
+            f"Large classes ({data.standards.large_class_min}+ pupils)",
+            f"{_fmt(large['before'])} today → {_fmt(large['after'])} planned",
+        )
+    )
     solution = getattr(data.result, "solution", None)
     status = getattr(solution, "status", None)
     if status is not None:

@@ -1,15 +1,27 @@
-"""Popup HTML of schools, reserved sites and catchments (every text escaped)."""
+"""Popup HTML of schools, reserved sites and catchments (every text escaped).
+
+A reserved parcel's popup is its case for the hearing, read from :mod:`siting.report` (the brief's rows).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import weakref
+from collections.abc import Mapping
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 
-from siting.maps._format import LEVEL_LABELS, _esc, _fmt, _pct, _ratio, _wmean
+from siting._log import get_logger
+from siting.errors import SitingError
+from siting.maps._format import LEVEL_LABELS, _esc, _fmt, _pct, _ratio
 from siting.maps.data import _MapData
+from siting.report import evidence_rows, hearing_brief
 from siting.standards import LEVELS
+
+log = get_logger(__name__)
 
 
 def _popup(title: str, rows: list[tuple[str, str]]) -> str:
@@ -42,61 +54,78 @@ def _school_popup(data: _MapData, sid: str, *, after: bool) -> str:
         large = r[f"large_{'after' if after else 'before'}_{lvl}"]
         if not pd.isna(large):
             rows.append((f"{lab} large classes (≥{large_min} pupils)", _fmt(large)))
+        rows += _overflow_rows(r, lvl, lab)
     return _popup(str(r["name"]), rows)
+
+
+def _overflow_rows(r: pd.Series, lvl: str, lab: str) -> list[tuple[str, str]]:
+    """Popup rows of one level's overflow: pupils above standard capacity now → planned, and why it grew."""
+    before, after = r[f"over_before_{lvl}"], r[f"over_after_{lvl}"]
+    if pd.isna(before) and pd.isna(after):
+        return []
+    rows = [(f"{lab} pupils above standard capacity (now → plan)", f"{_fmt(before)} → {_fmt(after)}")]
+    if after > 0:
+        rows.append((f"{lab} classes above standard size (plan)", _fmt(r[f"above_after_{lvl}"])))
+    if r[f"why_{lvl}"]:
+        rows.append((f"Why {lab.lower()} overflow rises", str(r[f"why_{lvl}"])))
+    return rows
 
 
 def _site_popup(data: _MapData, sid: str) -> str:
+    """A reserved parcel's case: the rows of its hearing brief (:func:`siting.report.evidence_rows`).
+
+    The brief is read from ``data.result.hearing_brief`` when the caller made one (e.g. with re-solves,
+    see :func:`siting.maps.hearing_map`), else computed from the result once per map. A result the brief
+    cannot read (no costs, say) gets the parcel's area and the decision only.
+    """
     r = data.table.loc[sid]
+    brief = _brief(data)
+    if brief is not None and sid in set(brief["parcels"]["school_id"].astype(str)):
+        return _popup(str(r["name"]), evidence_rows(brief, sid))
     area = _site_area(data, sid)
     rows: list[tuple[str, str]] = [("Parcel", sid), ("Area", f"{_fmt(area)} m² ({area / 1e4:,.2f} ha)")]
-    if not r["opened"]:
+    if r["opened"]:
+        rows.append(("Proposed size", f"{r['option']} — {_size_label(r)}"))
+        rows.append(("Pupils served", _fmt(r["pupils_after"])))
+    else:
         rows.append(("Decision", "not chosen in this scenario"))
-        return _popup(str(r["name"]), rows)
-    seats = r["cap_after"] - r["cap_before"]
-    central = (
-        bool(data.schools_m["central"].get(sid, False)) if "central" in data.schools_m.columns else False
-    )
-    per = data.standards.land_per_pupil_central_m2 if central else data.standards.land_per_pupil_m2
-    needed = sum((r[f"cap_after_{lvl}"] - r[f"cap_before_{lvl}"]) * per[lvl] for lvl in LEVELS)
-    rows.append(("Proposed size", f"{r['option']} — {_size_label(r)}"))
-    rows.append(
-        (
-            "Land per pupil",
-            f"{_fmt(_ratio(area, seats), 1)} m² (standard {_fmt(_ratio(needed, seats), 1)} m²"
-            f"{', central area' if central else ''})",
-        )
-    )
-    changes = data.changes()
-    moved = changes[changes["new_school"].astype(object).astype(str) == sid]
-    pupils = float(pd.to_numeric(moved["pupils"]).sum()) if len(moved) else 0.0
-    rows.append(("Pupils served", _fmt(r["pupils_after"])))
-    rows.append(
-        (
-            "Their mean walk",
-            f"{_fmt(_wmean(moved, 'walk_before_m'))} m before → "
-            f"{_fmt(_wmean(moved, 'walk_after_m'))} m after",
-        )
-    )
-    rows.append(
-        ("Seat shortfall removed", f"{_fmt(_shortfall_removed(data, moved))} of {_fmt(pupils)} pupils moved")
-    )
     return _popup(str(r["name"]), rows)
 
 
-def _shortfall_removed(data: _MapData, moved: pd.DataFrame) -> float:
-    """Pupils moved to a site from over-capacity schools (up to each one's overload) or from no school."""
-    if len(moved) == 0:
-        return 0.0
-    t = data.table
-    total = 0.0
-    for (old, lvl), grp in moved.groupby([moved["old_school"].astype(object).fillna(""), "level"]):
-        pupils = float(pd.to_numeric(grp["pupils"]).sum())
-        if old == "" or str(old) not in t.index:
-            total += pupils
-            continue
-        over = t.at[str(old), f"pupils_before_{lvl}"] - t.at[str(old), f"cap_before_{lvl}"]
-        total += min(pupils, max(over, 0.0))
-    return total
+def _brief(data: _MapData) -> Mapping[str, pd.DataFrame] | None:
+    """The hearing brief of the map's result, or None when it cannot be made.
+
+    Made once per result and reused by the maps drawn from it (general, hearing, review) while its
+    ``units``, ``schools`` and ``costs`` are the same objects.
+    """
+    if hasattr(data, "_hearing_brief"):
+        return data._hearing_brief  # type: ignore[attr-defined]
+    result = data.result
+    given = getattr(result, "hearing_brief", None)
+    if given is None:
+        key = tuple(id(getattr(result, name, None)) for name in ("units", "schools", "costs"))
+        ref, old_key, old = _BRIEFS.get(id(result), (None, None, None))
+        if ref is not None and ref() is result and old_key == key:
+            given = old
+        else:
+            try:
+                given = hearing_brief(result)
+            except SitingError as exc:
+                log.warning("hearing brief not shown in the site popups: %s", exc)
+            _remember(result, key, given)
+    data._hearing_brief = given  # type: ignore[attr-defined]
+    return given
+
+
+_BRIEFS: dict[int, tuple[Any, tuple[int, ...], Any]] = {}
+"""id(result) -> (weak reference to it, ids of its tables, its brief)."""
+
+
+def _remember(result: Any, key: tuple[int, ...], brief: Any) -> None:
+    for rid in [r for r, (ref, _, _) in _BRIEFS.items() if ref() is None]:
+        del _BRIEFS[rid]
+    with contextlib.suppress(TypeError):  # a result that cannot be weakly referenced is not cached
+        _BRIEFS[id(result)] = (weakref.ref(result), key, brief)
 
 
 def _site_area(data: _MapData, sid: str) -> float:

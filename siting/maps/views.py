@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import folium
 import folium.plugins
+import pandas as pd
 
+from siting._atomic import write_text_atomic
 from siting._log import get_logger
 from siting.errors import InputError
-from siting.maps.assets import _strip_defaults, inline_assets
+from siting.maps.assets import _strip_defaults, assets_choice, inline_assets
 from siting.maps.basemap import _add_basemap, _bounds, _centre, _check_basemap, _new_map
 from siting.maps.data import _MapData, _scenario_name, _sites_bounds, _slug, result_slug
 from siting.maps.layers import (
@@ -23,6 +24,7 @@ from siting.maps.layers import (
     _NameTable,
     _radius_layer,
     _school_layer,
+    _search_area_layer,
     _site_layer,
 )
 from siting.maps.page import _finish
@@ -37,7 +39,8 @@ def siting_map(
     *,
     level: str = "both",
     basemap: str = "osm",
-    offline: bool = False,
+    assets: str | None = None,
+    offline: bool | None = None,
     tianditu_key: str | None = None,
 ) -> folium.Map:
     """Draw a run on a folium map with toggleable layers, legend, title, search and full-screen.
@@ -56,8 +59,11 @@ def siting_map(
     basemap
         ``"osm"`` (OpenStreetMap), ``"amap"`` (Gaode; data are shifted to GCJ-02), ``"tianditu"``
         (needs ``tianditu_key``) or ``"none"`` (plain background).
+    assets
+        How :func:`save_map` gives the page Leaflet and its plugins: ``"inline"`` (default: the file needs
+        no network; without tiles every layer still shows on a plain background) or ``"cdn"``.
     offline
-        Mark the map to be saved self-contained by :func:`save_map` (Leaflet and plugins inlined).
+        Earlier spelling of ``assets``: True is ``"inline"``, False ``"cdn"``.
     tianditu_key
         Your Tianditu API key (``tk``), required with ``basemap="tianditu"``.
 
@@ -75,7 +81,7 @@ def siting_map(
     levels = _levels(level)
     data = _MapData.from_result(result, shift=_check_basemap(basemap, tianditu_key) == "amap")
     m = _new_map(data, basemap=basemap, tianditu_key=tianditu_key) if m is None else m
-    m._siting_offline = bool(offline)  # read by save_map
+    m._siting_assets = assets_choice(assets, offline)  # read by save_map
     names = _NameTable(data.school_names).add_to(m)
     density = _density_layer(data, names, show=False).add_to(m)
     for lvl in levels:
@@ -85,6 +91,7 @@ def siting_map(
     _district_layer(data).add_to(m)
     for chosen in (True, False):
         _site_layer(data, chosen=chosen).add_to(m)
+    _search_area_layer(data).add_to(m)
     for lvl in levels:
         _changes_layer(data, lvl, names, show=lvl == levels[0]).add_to(m)
     for lvl in levels:
@@ -95,8 +102,18 @@ def siting_map(
     return m
 
 
-def hearing_map(result: Any, path: str | Path | None = None, **kw: Any) -> Path:
+def hearing_map(
+    result: Any,
+    path: str | Path | None = None,
+    *,
+    brief: Mapping[str, pd.DataFrame] | None = None,
+    **kw: Any,
+) -> Path:
     """Write the land-reservation hearing map: reserved sites first, with their case in each popup.
+
+    Each parcel's popup holds its hearing brief (:func:`siting.report.evidence_rows`): location, land and
+    the sizes it allows; for a chosen parcel its size, catchment, relief, walks and cost; for one not chosen
+    why; and the re-solves with it forced open / closed when ``brief`` has them.
 
     Parameters
     ----------
@@ -104,20 +121,34 @@ def hearing_map(result: Any, path: str | Path | None = None, **kw: Any) -> Path:
         A run result (see :func:`siting_map`).
     path
         Output HTML file; default ``maps/<scenario>-hearing.html`` under the current directory.
+    brief
+        :func:`siting.report.hearing_brief` tables to show (e.g. made with ``resolve=True``); default
+        made from ``result`` without re-solving.
     **kw
-        Passed to :func:`siting_map` (``basemap``, ``offline``, ``level``, ``tianditu_key``).
+        Passed to :func:`siting_map` (``basemap``, ``assets``, ``level``, ``tianditu_key``).
 
     Returns
     -------
     pathlib.Path
         The file written (atomically).
     """
-    m = siting_map(result, **kw)
+    m = siting_map(result if brief is None else _WithBrief(result, brief), **kw)
     data_bounds = _sites_bounds(result, shift=kw.get("basemap", "osm") == "amap")
     if data_bounds is not None:
         m.fit_bounds(data_bounds, padding=(30, 30))
     path = _default_path(result, path, "hearing")
-    return save_map(m, path, offline=kw.get("offline", False))
+    return save_map(m, path)
+
+
+class _WithBrief:
+    """A result seen with a ready hearing brief (read by the site popups); all else is the result's."""
+
+    def __init__(self, result: Any, brief: Mapping[str, pd.DataFrame]) -> None:
+        self._result = result
+        self.hearing_brief = brief
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._result, name)
 
 
 def review_map(result: Any, other: Any | None = None, path: str | Path | None = None, **kw: Any) -> Path:
@@ -134,7 +165,7 @@ def review_map(result: Any, other: Any | None = None, path: str | Path | None = 
         Output HTML file; default ``maps/<scenario>-review.html`` (``<a>-vs-<b>-review.html`` with
         ``other``).
     **kw
-        ``level``, ``basemap``, ``offline``, ``tianditu_key`` as in :func:`siting_map`.
+        ``level``, ``basemap``, ``assets``, ``tianditu_key`` as in :func:`siting_map`.
 
     Returns
     -------
@@ -144,7 +175,7 @@ def review_map(result: Any, other: Any | None = None, path: str | Path | None = 
     level = kw.get("level", "both")
     basemap = kw.get("basemap", "osm")
     key = kw.get("tianditu_key")
-    offline = bool(kw.get("offline", False))
+    assets = assets_choice(kw.get("assets"), kw.get("offline"))
     levels = _levels(level)
     shift = _check_basemap(basemap, key) == "amap"
     left = _MapData.from_result(result, shift=shift)
@@ -182,11 +213,17 @@ def review_map(result: Any, other: Any | None = None, path: str | Path | None = 
     else:
         default = f"{_slug(_scenario_name(left))}-vs-{_slug(_scenario_name(right))}-review.html"
     out = Path(path) if path is not None else Path("maps") / default
-    return save_map(dual, out, offline=offline)
+    return save_map(dual, out, assets=assets)
+
+
+def map_files(map_path: str | Path) -> list[Path]:
+    """The files :func:`write_maps` writes: ``map_path``, ``<stem>-hearing.html``, ``<stem>-review.html``."""
+    map_path = Path(map_path)
+    return [map_path, *(map_path.with_name(f"{map_path.stem}-{kind}.html") for kind in ("hearing", "review"))]
 
 
 def write_maps(result: Any, map_path: str | Path, **kw: Any) -> Path:
-    """Write the general map to ``map_path`` and the hearing and review maps beside it.
+    """Write the general map to ``map_path`` and the hearing and review maps beside it (:func:`map_files`).
 
     Parameters
     ----------
@@ -196,24 +233,28 @@ def write_maps(result: Any, map_path: str | Path, **kw: Any) -> Path:
         The general map's HTML file, e.g. ``maps/sample.html``; the others are ``<stem>-hearing.html``
         and ``<stem>-review.html`` in the same folder.
     **kw
-        ``level``, ``basemap``, ``offline``, ``tianditu_key`` as in :func:`siting_map`.
+        ``level``, ``basemap``, ``assets``, ``tianditu_key`` as in :func:`siting_map`.
 
     Returns
     -------
     pathlib.Path
         ``map_path``.
     """
-    map_path = Path(map_path)
-    save_map(siting_map(result, **kw), map_path, offline=kw.get("offline", False))
-    hearing_map(result, map_path.with_name(f"{map_path.stem}-hearing.html"), **kw)
-    review_map(result, path=map_path.with_name(f"{map_path.stem}-review.html"), **kw)
-    return map_path
+    main, hearing, review = map_files(map_path)
+    save_map(siting_map(result, **kw), main)
+    hearing_map(result, hearing, **kw)
+    review_map(result, path=review, **kw)
+    return main
 
 
 def save_map(
-    m: folium.Map | folium.plugins.DualMap, path: str | Path, *, offline: bool | None = None
+    m: folium.Map | folium.plugins.DualMap,
+    path: str | Path,
+    *,
+    assets: str | None = None,
+    offline: bool | None = None,
 ) -> Path:
-    """Write a map to one HTML file atomically (temporary file, then rename).
+    """Write a map to one HTML file atomically (temporary file, then rename), with the umask's permissions.
 
     Parameters
     ----------
@@ -221,10 +262,12 @@ def save_map(
         A folium map (or DualMap).
     path
         Output file; parent directories are created.
+    assets
+        ``"inline"`` puts Leaflet, the plugins and their images from ``siting/_assets`` into the page, so
+        it needs no network except for basemap tiles; ``"cdn"`` links them from their CDNs; None (default)
+        does what the map was built with (``siting_map(..., assets=...)``), else ``"inline"``.
     offline
-        True inlines Leaflet, the plugins and their images from ``siting/_assets`` so the page needs no
-        internet except for basemap tiles; False links them from their CDNs; None (default) does what the
-        map was built with (``siting_map(..., offline=...)``).
+        Earlier spelling of ``assets`` (True: ``"inline"``, False: ``"cdn"``).
 
     Returns
     -------
@@ -234,25 +277,16 @@ def save_map(
     Raises
     ------
     InputError
-        With ``offline=True``, when the map loads a script or style sheet that is not vendored.
+        With ``"inline"``, when the map loads a script or style sheet that is not vendored.
+    OutputWriteError
+        When the file cannot be written (an earlier file stays as it was).
     """
-    if offline is None:
-        offline = bool(getattr(m, "_siting_offline", False))
-    root = m.get_root()
-    page = root.render()
-    if offline:
+    choice = assets_choice(assets, offline, default=getattr(m, "_siting_assets", "inline"))
+    page = m.get_root().render()
+    if choice == "inline":
         page = inline_assets(page)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    log.info("map written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
+    path = write_text_atomic(Path(path), page)
+    log.debug("map written to %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return path
 
 

@@ -138,7 +138,8 @@ def school_metrics(
         seats), ``capacity`` (seats),
         ``utilization`` (pupils / capacity; ``nan`` without capacity), ``over_capacity`` (pupils above
         capacity), ``enrolled`` (current state), ``class_basis, class_pupils, classes_needed`` (at the
-        standard size), ``classes_available, avg_class_size, large_classes, super_large_classes, n_units,
+        standard size), ``classes_available, avg_class_size, classes_above_standard`` (classes above the
+        standard size when the pupils are spread evenly), ``large_classes, super_large_classes, n_units,
         walk_mean_m, walk_p95_m, share_within_radius, n_units_no_walk``.
 
     Raises
@@ -190,7 +191,8 @@ def _level_metrics(
     units
         Demand units with ``<state>_<level>``.
     school
-        Each unit's school at ``level`` (:func:`siting.catchments.assigned_schools`), missing = unserved.
+        Each unit's school at ``level`` (:func:`siting.catchments.assigned_schools`), missing = none (a
+        unit without demand, or outside today's catchments).
     level
         ``"primary"`` or ``"junior"``.
     state
@@ -232,7 +234,7 @@ def _level_metrics(
             "pupils": pupils.to_numpy(),
             "capacity": capacity,
             "utilization": utilization,
-            "over_capacity": np.maximum(pupils.to_numpy() - capacity, 0.0),
+            "over_capacity": _above(pupils.to_numpy(), capacity),
             **_class_columns(schools, level, state, standards, pupils.to_numpy()),
             "n_units": n_units.to_numpy().astype(np.int64),
         }
@@ -248,6 +250,12 @@ def _level_metrics(
             int(out["n_units_no_walk"].sum()),
         )
     return out[keep].reset_index(drop=True)
+
+
+def _above(pupils: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Pupils above capacity (≥ 0); sums of fractional seats a hair above capacity (< 1e-6) count as 0."""
+    over = pupils - capacity
+    return np.where(over > 1e-6, over, 0.0)
 
 
 def _active(schools: gpd.GeoDataFrame, level: str, state: str) -> np.ndarray:
@@ -286,7 +294,7 @@ def _class_columns(
     -------
     dict of str to numpy.ndarray
         ``enrolled, class_basis, class_pupils, classes_needed, classes_available, avg_class_size,
-        large_classes, super_large_classes``.
+        classes_above_standard, large_classes, super_large_classes``.
     """
     classes = _classes_available(schools, level, state, standards).to_numpy()
     enrolled = np.full(len(schools), np.nan)
@@ -298,6 +306,7 @@ def _class_columns(
     size = standards.class_size[level]
     needed = np.ceil(whole / size).astype(np.int64)
     k = np.where(classes > 0, np.rint(classes), needed).astype(np.int64)
+    above = [classes_over(n, c, size + 1) for n, c in zip(whole, k, strict=True)]
     large = [classes_over(n, c, standards.large_class_min) for n, c in zip(whole, k, strict=True)]
     super_large = [classes_over(n, c, standards.super_large_min) for n, c in zip(whole, k, strict=True)]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -309,6 +318,7 @@ def _class_columns(
         "classes_needed": needed,
         "classes_available": np.rint(classes).astype(np.int64),
         "avg_class_size": np.where(classes > 0, avg, np.nan),
+        "classes_above_standard": np.asarray(above, dtype=np.int64),
         "large_classes": np.asarray(large, dtype=np.int64),
         "super_large_classes": np.asarray(super_large, dtype=np.int64),
     }

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from siting._jsonify import json_ready
@@ -17,12 +18,12 @@ from siting.standards import LEVELS, Standards
 
 _AFTER_FIELDS = (
     "demand",
-    "unserved",
+    "overflow",
     "seats",
     "seats_per_1000",
     "seat_shortfall",
+    "seats_below_demand",
     "schools_over_capacity",
-    "over_capacity",
     "large_classes",
     "super_large_classes",
     "walk_mean_m",
@@ -30,16 +31,20 @@ _AFTER_FIELDS = (
     "share_within_radius",
 )
 _BEFORE_FIELDS = (
-    "unserved",
+    "overflow",
     "seats",
+    "seats_per_1000",
     "seat_shortfall",
+    "seats_below_demand",
     "schools_over_capacity",
-    "over_capacity",
     "large_classes",
     "super_large_classes",
     "walk_mean_m",
     "share_within_radius",
 )
+
+
+_DISTRICT_COLUMN = {"overflow": "over_capacity"}  # key figure -> district_metrics column
 
 
 def summary(
@@ -50,7 +55,7 @@ def summary(
     costs: pd.DataFrame | None = None,
     changes: pd.DataFrame | None = None,
     solution: Any = None,
-    indicators: Sequence[str] | None = None,
+    indicators: Mapping[str, str] | None = None,
     school_table: pd.DataFrame | None = None,
     district_table: pd.DataFrame | None = None,
     cv: pd.DataFrame | None = None,
@@ -63,12 +68,18 @@ def summary(
       / ``expanded`` columns, else ``solution.opened``); ``cost_yuan``, ``subsidy_yuan``: sums over
       ``solution.opened`` when given.
     - ``<level>_<figure>`` for the proposed state and ``<level>_<figure>_before`` for the current state,
-      read from the overall :func:`district_metrics` row: demand, unserved, seats, seats_per_1000,
-      seat_shortfall, schools_over_capacity, over_capacity (pupils), large_classes, super_large_classes,
-      walk_mean_m, walk_p95_m, share_within_radius (a subset before); and ``<level>_max_utilization``.
+      read from the overall :func:`district_metrics` row: demand, overflow (pupils above standard capacity,
+      the district table's ``over_capacity``), seats, seats_per_1000, seat_shortfall (seats below the
+      per-1,000 standard), seats_below_demand, schools_over_capacity, large_classes, super_large_classes
+      (classes of 56+ and 66+ pupils), walk_mean_m, walk_p95_m, share_within_radius (a subset before); and
+      ``<level>_max_utilization``.
     - ``<level>_units_moved``, ``<level>_pupils_moved`` from ``changes``.
-    - ``<level>_cv_worst`` (largest CV over the indicators, proposed state) and ``<level>_cv_pass`` (every
-      indicator within ``standards.cv_max``), when the schools carry resource columns.
+    - The difference coefficient, per level: ``<level>_cv_worst`` (largest CV over the indicators,
+      proposed state), ``<level>_cv_pass`` and ``<level>_cv_pass_before`` (every indicator with data within
+      ``standards.cv_max``, after / before), ``<level>_cv_failing`` (indicators failing in the plan) and
+      ``<level>_cv_worsened`` (passing today, failing in the plan), as comma-separated indicator keys
+      ("" for none); ``cv_indicators_missing``: the national indicators without data (no column declared
+      or the declared column absent).
 
     Parameters
     ----------
@@ -85,7 +96,8 @@ def summary(
     solution
         The model result (``opened`` with ``cost_yuan`` and ``subsidy_yuan``), if any.
     indicators
-        Resource columns for the difference coefficient; default all.
+        ``{column: indicator key}`` for the difference coefficient; default
+        :data:`~siting.standards.DEFAULT_INDICATOR_COLUMNS`.
     school_table, district_table, cv
         Already computed :func:`school_metrics` / :func:`district_metrics` (both states, with their
         ``state`` column) and :func:`cv_tables` for these schools and units, to avoid computing them again.
@@ -159,7 +171,7 @@ def _state_figures(
             )
         for level, row in dist[dist["district"] == ALL].set_index("level").iterrows():
             for name in fields:
-                out[f"{level}_{name}{suffix}"] = row[name]
+                out[f"{level}_{name}{suffix}"] = row[_DISTRICT_COLUMN.get(name, name)]
             util = table.loc[table["level"] == level, "utilization"]
             out[f"{level}_max_utilization{suffix}"] = float(util.max()) if util.notna().any() else None
     return out
@@ -176,12 +188,41 @@ def _move_figures(changes: pd.DataFrame) -> dict[str, Any]:
 
 
 def _cv_figures(cv: pd.DataFrame) -> dict[str, Any]:
-    """Return ``<level>_cv_worst`` and ``<level>_cv_pass`` of the proposed state from :func:`cv_tables`."""
+    """Return the difference-coefficient figures per level from :func:`cv_tables` (see :func:`summary`)."""
     out: dict[str, Any] = {}
-    proposed = cv[cv["state"] == "proposed"] if len(cv) else cv
-    for level, grp in proposed.groupby("level", sort=False) if len(proposed) else []:
-        values = pd.to_numeric(grp["cv"], errors="coerce")
-        out[f"{level}_cv_worst"] = float(values.max()) if values.notna().any() else None
-        known = grp["passes"].dropna()
-        out[f"{level}_cv_pass"] = bool(known.astype(bool).all()) if len(known) else None
+    if not len(cv):
+        return out
+    for level in LEVELS:
+        rows = cv[cv["level"] == level]
+        states = {
+            state: rows[rows["state"] == state].set_index("indicator") for state in ("current", "proposed")
+        }
+        after, before = states["proposed"], states["current"]
+        if len(after):
+            values = pd.to_numeric(after["cv"], errors="coerce")
+            out[f"{level}_cv_worst"] = float(values.max()) if values.notna().any() else None
+            known = after["passes"].dropna()
+            out[f"{level}_cv_pass"] = bool(known.astype(bool).all()) if len(known) else None
+            out[f"{level}_cv_failing"] = _names(after.index[_flag(after["passes"], False)])
+        if len(before):
+            known = before["passes"].dropna()
+            out[f"{level}_cv_pass_before"] = bool(known.astype(bool).all()) if len(known) else None
+        if len(after) and len(before):
+            was_ok = set(before.index[_flag(before["passes"], True)])
+            out[f"{level}_cv_worsened"] = _names(
+                [k for k in after.index[_flag(after["passes"], False)] if k in was_ok]
+            )
+    status = cv.drop_duplicates("indicator").set_index("indicator")["status"] if "status" in cv else None
+    if status is not None:
+        out["cv_indicators_missing"] = _names(status.index[status != "ok"])
     return out
+
+
+def _flag(passes: pd.Series, value: bool) -> np.ndarray:
+    """Where ``passes`` is known and equal to ``value`` (missing counts as neither)."""
+    return passes.map(lambda v: v is not None and not pd.isna(v) and bool(v) is value).to_numpy(dtype=bool)
+
+
+def _names(keys: Any) -> str:
+    """Indicator keys as one comma-separated text ("" for none), so the figures stay flat."""
+    return ", ".join(str(k) for k in keys)

@@ -86,7 +86,6 @@ class SitingResult:
         opened: pd.DataFrame,
         assignment: pd.DataFrame,
         overflow: pd.DataFrame | None = None,
-        shortfall: pd.DataFrame | None = None,
     ) -> SitingResult:
         """Rebuild a result saved as tables plus its :meth:`summary` (no model attached: no :meth:`explain`).
 
@@ -96,8 +95,6 @@ class SitingResult:
             The dict :meth:`summary` returned.
         opened, assignment, overflow
             The result's tables as saved (no ``overflow``: an empty table).
-        shortfall
-            Ignored: accepted only until the pipeline saves ``overflow`` instead (there is no shortfall).
 
         Returns
         -------
@@ -126,15 +123,6 @@ class SitingResult:
             objective_parts={k: float(v) for k, v in parts.items()},
             solver=str(summary.get("solver", "")),
         )
-
-    @property
-    def shortfall(self) -> pd.DataFrame:
-        """An empty ``unit_id, level, pupils`` table: every unit-level with demand is assigned in full.
-
-        A bridge only, for the pipeline's saving of ``shortfall.csv`` until it saves :attr:`overflow`
-        instead; to be removed then.
-        """
-        return pd.DataFrame(columns=["unit_id", "level", "pupils"])
 
     def summary(self) -> dict[str, Any]:
         """Return the headline numbers as JSON-ready data (``served``, ``overflow``: pupils per level)."""

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 
 from siting.errors import NetworkError, describe
 
@@ -216,7 +216,33 @@ class Snapped:
     snap_xy: np.ndarray
 
 
-def snap(table: EdgeTable, xy: np.ndarray, *, max_snap_m: float) -> Snapped:
+def usable_edges(table: EdgeTable, min_component_m: float) -> np.ndarray:
+    """Mask of the edges in the largest connected component or in one with ``min_component_m`` of road.
+
+    Parameters
+    ----------
+    table
+        The physical edges.
+    min_component_m
+        Least total edge length (m) of a component other than the largest for points to snap to it.
+
+    Returns
+    -------
+    numpy.ndarray
+        One bool per edge of ``table``. The largest component (by length) is always usable.
+    """
+    n = table.n_nodes
+    links = sp.coo_matrix((np.ones(len(table.u)), (table.u, table.v)), shape=(n, n))
+    n_comp, label = connected_components(links, directed=False)
+    comp = label[table.u]
+    length = np.bincount(comp, weights=table.length, minlength=n_comp)
+    keep = length >= min_component_m
+    if len(length):
+        keep[int(np.argmax(length))] = True
+    return keep[comp]
+
+
+def snap(table: EdgeTable, xy: np.ndarray, *, max_snap_m: float, usable: np.ndarray | None = None) -> Snapped:
     """Snap points to their nearest edge within ``max_snap_m``.
 
     Parameters
@@ -227,6 +253,8 @@ def snap(table: EdgeTable, xy: np.ndarray, *, max_snap_m: float) -> Snapped:
         ``(n, 2)`` point coordinates in the graph CRS (m).
     max_snap_m
         Points farther than this from every edge are not snapped (m).
+    usable
+        Mask of the edges points may snap to (default all), e.g. from :func:`usable_edges`.
 
     Returns
     -------
@@ -243,11 +271,13 @@ def snap(table: EdgeTable, xy: np.ndarray, *, max_snap_m: float) -> Snapped:
     finite = np.isfinite(xy).all(axis=1)
     if n == 0 or not finite.any():
         return Snapped(edge, position, access, snap_xy)
+    rows_of = np.arange(len(table.u)) if usable is None else np.flatnonzero(usable)
     points = shapely.points(xy[finite])
-    tree = shapely.STRtree(table.geometry)
+    tree = shapely.STRtree(table.geometry[rows_of])
     (which, hit), dist = tree.query_nearest(
         points, max_distance=max_snap_m, return_distance=True, all_matches=False
     )
+    hit = rows_of[hit]
     rows = np.flatnonzero(finite)[which]
     geoms = table.geometry[hit]
     along = shapely.line_locate_point(geoms, points[which])

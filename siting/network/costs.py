@@ -18,7 +18,14 @@ from siting._log import get_logger
 from siting.errors import InputError, NetworkError, describe
 from siting.network import _arrays
 from siting.network.load import Bbox, _fmt_bounds
-from siting.network.snap import _check_snap_limit, _graph_crs, _points_xy, _report_far
+from siting.network.snap import (
+    MIN_COMPONENT_M,
+    _check_snap_limit,
+    _graph_crs,
+    _points_xy,
+    examples,
+    snap_layers,
+)
 from siting.standards import LEVELS, LEVELS_SERVED
 
 log = get_logger(__name__)
@@ -102,12 +109,14 @@ def travel_costs(
     walking_speed_mps: float = 1.0,
     max_snap_m: float = 250.0,
     pairs: pd.DataFrame | None = None,
+    min_component_m: float = MIN_COMPONENT_M,
 ) -> pd.DataFrame:
     """Walking distance and time of every unit–school pair within the distance limit.
 
     Units walk from their population-weighted point (``pop_x``, ``pop_y``; the representative point when
-    missing), schools from their point. Both are snapped to their nearest edge, and the straight access
-    legs are added. Walking uses every edge in both directions.
+    missing), schools from their point. Both are snapped to their nearest edge of the network's main part,
+    and the straight access legs are added. Walking uses every edge in both directions. One log line each
+    names the schools that reach no home and the homes that reach no school within the limits.
 
     Parameters
     ----------
@@ -128,6 +137,9 @@ def travel_costs(
     pairs
         Extra ``unit_id, school_id`` pairs (e.g. current assignments) always returned, at their true
         distance however far (``inf`` when not connected or a point is not snapped).
+    min_component_m
+        Least road length (m) of a connected component, other than the largest, that points snap to
+        (:data:`siting.network.snap.MIN_COMPONENT_M`); never a short fragment that reaches nothing.
 
     Returns
     -------
@@ -147,37 +159,89 @@ def travel_costs(
     """
     start = time.perf_counter()
     crs = _graph_crs(graph)
-    if not (np.isfinite(walking_speed_mps) and walking_speed_mps > 0):
-        raise InputError(f"walking_speed_mps must be > 0 m/s, got {describe(walking_speed_mps)}.")
+    _check_speed(walking_speed_mps)
     unit_xy, school_xy = _check_inputs(units, schools, crs)
     limits = _school_limits(schools, max_distance_m)
     label = str(graph.graph.get("name", "road network"))
     table = _arrays.edge_table(graph, name=label)
     clock = {"edge_table": time.perf_counter()}
-    both = _snap_ends(table, (unit_xy, units.index), (school_xy, schools.index), max_snap_m, label=label)
+    both = _snap_ends(
+        table, (unit_xy, units.index), (school_xy, schools.index), (max_snap_m, min_component_m), label=label
+    )
     clock["snapping"] = time.perf_counter()
     matrix, unit_end, school_end = _point_graph(table, both, len(units))
     found = _within_limits(matrix, unit_end, school_end, limits)
     clock["shortest_paths"] = time.perf_counter()
+    _report_unreached(found, units, schools)
     if pairs is not None and len(pairs):
         found = _add_pairs(pairs, units.index, schools.index, found, matrix, unit_end, school_end)
     out = _cost_table(units.index, schools.index, found, walking_speed_mps)
-    log.info(
-        "travel costs: %d pairs for %d units x %d schools in %.1f s",
-        len(out),
-        len(units),
-        len(schools),
-        time.perf_counter() - start,
-        extra={"timings_s": _durations(start, clock)},
-    )
+    _log_done(out, units, schools, (start, clock))
     return out
+
+
+def pair_costs(
+    graph: nx.MultiDiGraph,
+    units: gpd.GeoDataFrame,
+    schools: gpd.GeoDataFrame,
+    pairs: pd.DataFrame,
+    *,
+    walking_speed_mps: float = 1.0,
+    max_snap_m: float = 250.0,
+    min_component_m: float = MIN_COMPONENT_M,
+) -> pd.DataFrame:
+    """Walking distance and time of the given unit–school pairs only, however far.
+
+    The same walk as :func:`travel_costs` (snapped points, access legs, every edge both ways) without the
+    bounded search around every school: for a few far pairs, such as a unit's nearest schools when none is
+    within the limit. Points are snapped without the coverage check, so ``units`` may be a handful of
+    outlying units.
+
+    Parameters
+    ----------
+    graph
+        Projected road graph, in the CRS of ``units`` and ``schools``.
+    units
+        Demand units holding at least the units of ``pairs``, index ``unit_id``.
+    schools
+        Schools holding at least the schools of ``pairs``, index ``school_id``.
+    pairs
+        ``unit_id, school_id`` pairs to measure.
+    walking_speed_mps
+        Walking speed (m/s).
+    max_snap_m
+        Points farther than this from any road are not snapped (m); their pairs are ``inf``.
+    min_component_m
+        As in :func:`travel_costs`: points snap to the network's main part only.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id, school_id, distance_m, time_s`` (``inf`` where not connected), one row per distinct
+        pair, sorted by ``unit_id, school_id``.
+    """
+    _check_speed(walking_speed_mps)
+    unit_xy, school_xy = _check_inputs(units, schools, _graph_crs(graph))
+    table = _arrays.edge_table(graph, name=str(graph.graph.get("name", "road network")))
+    _check_snap_limit(max_snap_m)
+    usable = _arrays.usable_edges(table, min_component_m)  # as travel_costs snaps, without its reports
+    both = _arrays.snap(table, np.concatenate([unit_xy, school_xy]), max_snap_m=max_snap_m, usable=usable)
+    matrix, unit_end, school_end = _point_graph(table, both, len(units))
+    none = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+    found = _add_pairs(pairs, units.index, schools.index, none, matrix, unit_end, school_end, why="walked")
+    return _cost_table(units.index, schools.index, found, walking_speed_mps)
+
+
+def _check_speed(walking_speed_mps: float) -> None:
+    if not (np.isfinite(walking_speed_mps) and walking_speed_mps > 0):
+        raise InputError(f"walking_speed_mps must be > 0 m/s, got {describe(walking_speed_mps)}.")
 
 
 def _snap_ends(
     table: _arrays.EdgeTable,
     unit_side: tuple[np.ndarray, pd.Index],
     school_side: tuple[np.ndarray, pd.Index],
-    max_snap_m: float,
+    limits_m: tuple[float, float],
     *,
     label: str,
 ) -> _arrays.Snapped:
@@ -189,8 +253,9 @@ def _snap_ends(
         The network's edges.
     unit_side, school_side
         Each side's ``(xy, ids)``: point coordinates (m, network CRS) and their index.
-    max_snap_m
-        Snap limit (m); far points are reported and left unsnapped.
+    limits_m
+        ``(max_snap_m, min_component_m)``: the snap limit (m; far points are reported and left
+        unsnapped) and the least road length of a component to snap to (m).
     label
         How messages name the network.
 
@@ -200,6 +265,7 @@ def _snap_ends(
         The units' rows first, then the schools'.
     """
     (unit_xy, unit_ids), (school_xy, school_ids) = unit_side, school_side
+    max_snap_m, min_component_m = limits_m
     net = (
         float(table.node_xy[:, 0].min()),
         float(table.node_xy[:, 1].min()),
@@ -208,12 +274,39 @@ def _snap_ends(
     )
     _check_coverage(net, unit_xy, max_snap_m=max_snap_m, what="units", label=label)
     _check_coverage(net, school_xy, max_snap_m=max_snap_m, what="schools", label=label)
-    _check_snap_limit(max_snap_m)
-    both = _arrays.snap(table, np.concatenate([unit_xy, school_xy]), max_snap_m=max_snap_m)
-    n_units = len(unit_xy)
-    _report_far(both.edge[:n_units] < 0, unit_ids, name="units", max_snap_m=max_snap_m)
-    _report_far(both.edge[n_units:] < 0, school_ids, name="schools", max_snap_m=max_snap_m)
-    return both
+    layers = [(unit_xy, unit_ids, "units"), (school_xy, school_ids, "schools")]
+    return snap_layers(table, layers, max_snap_m=max_snap_m, min_component_m=min_component_m)
+
+
+def _report_unreached(
+    found: tuple[np.ndarray, np.ndarray, np.ndarray], units: pd.DataFrame, schools: pd.DataFrame
+) -> None:
+    """One warning line for the schools that reach no home, one for the homes that reach no school."""
+    uix, six, _ = found
+    lonely = np.ones(len(schools), dtype=bool)
+    lonely[six] = False
+    if lonely.any():
+        log.warning(
+            "travel costs: %d of %d school(s) reach no home within their walking limit: %s",
+            int(lonely.sum()),
+            len(schools),
+            examples(schools.index, lonely),
+        )
+    cut_off = np.ones(len(units), dtype=bool)
+    cut_off[uix] = False
+    if cut_off.any():
+        people = (
+            f" (population {float(units['population'].to_numpy(dtype=float)[cut_off].sum()):,.0f})"
+            if "population" in units.columns
+            else ""
+        )
+        log.warning(
+            "travel costs: %d of %d home unit(s)%s reach no school within the walking limit: %s",
+            int(cut_off.sum()),
+            len(units),
+            people,
+            examples(units.index, cut_off),
+        )
 
 
 def _point_graph(
@@ -267,12 +360,22 @@ def _cost_table(
     return out.sort_values(["unit_id", "school_id"], kind="stable").reset_index(drop=True)
 
 
-def _durations(start: float, clock: dict[str, float]) -> dict[str, float]:
-    """Seconds spent in each stage, from the end times in ``clock`` (in order) and ``start``."""
-    out, last = {}, start
+def _log_done(
+    out: pd.DataFrame, units: pd.DataFrame, schools: pd.DataFrame, times: tuple[float, dict[str, float]]
+) -> None:
+    """Log the table's size and the seconds spent in each stage (``times``: start, then stage end times)."""
+    start, clock = times
+    spent, last = {}, start
     for stage, end in [*clock.items(), ("table", time.perf_counter())]:
-        out[stage], last = end - last, end
-    return out
+        spent[stage], last = end - last, end
+    log.info(
+        "travel costs: %d pairs for %d units x %d schools in %.1f s",
+        len(out),
+        len(units),
+        len(schools),
+        time.perf_counter() - start,
+        extra={"timings_s": spent},
+    )
 
 
 def _add_pairs(
@@ -283,8 +386,13 @@ def _add_pairs(
     matrix: Any,
     unit_end: tuple[np.ndarray, np.ndarray],
     school_end: tuple[np.ndarray, np.ndarray],
+    *,
+    why: str = "beyond the limit added",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Append the requested pairs missing from ``found`` at their exact, unbounded distance."""
+    """Append the requested pairs missing from ``found`` at their exact, unbounded distance.
+
+    ``why`` says in the log what was done with the pairs (by default: beyond the limit, added).
+    """
     uix, six, dist = found
     unode, u_access = unit_end
     snode, s_access = school_end
@@ -311,7 +419,7 @@ def _add_pairs(
         snode[es],
         np.nan_to_num(s_access[es], nan=0.0),
     )
-    log.info("pairs: %d requested pair(s) beyond the limit added at their true distance", len(extra))
+    log.info("pairs: %d requested pair(s) %s at their true distance", len(extra), why)
     return np.concatenate([uix, eu]), np.concatenate([six, es]), np.concatenate([dist, far])
 
 
@@ -415,8 +523,7 @@ def euclidean_costs(
     """
     if not (np.isfinite(detour) and detour >= 1.0):
         raise InputError(f"detour must be >= 1, got {describe(detour)}.")
-    if not (np.isfinite(walking_speed_mps) and walking_speed_mps > 0):
-        raise InputError(f"walking_speed_mps must be > 0 m/s, got {describe(walking_speed_mps)}.")
+    _check_speed(walking_speed_mps)
     crs = ensure_projected(require_crs(units, name="units"), name="units")
     same_crs(crs, require_crs(schools, name="schools"), name_a="units", name_b="schools")
     unit_xy = _points_xy(units, name="units", use_pop=True)

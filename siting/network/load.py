@@ -18,11 +18,16 @@ from siting._log import get_logger
 from siting.errors import InputError, NetworkError, describe
 from siting.network import _arrays
 from siting.network.lines import graph_from_lines
+from siting.network.pbf import read_osm_file
 
 log = get_logger(__name__)
 
-SOURCE_KINDS: tuple[str, ...] = ("osm_xml", "graphml", "lines", "place", "bbox", "polygon")
-"""Values of ``kind`` in :func:`load_network` (the keys of a scenario's ``network:`` section)."""
+SOURCE_KINDS: tuple[str, ...] = ("osm_xml", "osm_pbf", "graphml", "lines", "place", "bbox", "polygon")
+"""Values of ``kind`` in :func:`load_network` (the keys of a scenario's ``network:`` section, and
+``osm_pbf``). ``osm_xml`` and ``osm_pbf`` are read alike (:mod:`siting.network.pbf` tells PBF from XML by
+the file's content), so a scenario's ``osm_xml:`` key takes a ``.osm.pbf`` file too."""
+
+_OSM_KINDS = frozenset({"osm_xml", "osm_pbf"})
 
 DEFAULT_CACHE_DIR = Path("data/raw/cache")
 """Where osmnx keeps its HTTP answers unless ``cache_dir`` says otherwise."""
@@ -30,32 +35,14 @@ DEFAULT_CACHE_DIR = Path("data/raw/cache")
 _SUFFIX_KIND = {
     ".osm": "osm_xml",
     ".bz2": "osm_xml",
+    ".gz": "osm_xml",
     ".xml": "osm_xml",
+    ".pbf": "osm_pbf",
     ".graphml": "graphml",
     ".gpkg": "lines",
     ".shp": "lines",
     ".geojson": "lines",
     ".json": "lines",
-}
-
-# osmnx's own "walk" filter (osmnx._overpass._get_network_filter), applied to local OSM extracts, which
-# osmnx loads unfiltered: ways where people cannot walk are dropped.
-_NOT_WALKABLE = {
-    "abandoned",
-    "bus_guideway",
-    "construction",
-    "cycleway",
-    "motor",
-    "no",
-    "planned",
-    "platform",
-    "proposed",
-    "raceway",
-    "razed",
-    "rest_area",
-    "services",
-    "motorway",
-    "motorway_link",
 }
 
 Bbox = tuple[float, float, float, float]
@@ -75,18 +62,19 @@ def load_network(
     Parameters
     ----------
     source
-        A file (``.osm``/``.osm.bz2`` OSM XML, ``.graphml``, or a line layer ``.gpkg``/``.shp``/
-        ``.geojson``), a place name for the geocoder (a string that is not an existing path and has no
-        file suffix), a bbox ``(left, bottom, right, top)`` in EPSG:4326, or a shapely (Multi)Polygon in
-        EPSG:4326.
+        A file (``.osm.pbf``, ``.osm``/``.osm.bz2`` OSM XML, ``.graphml``, or a line layer ``.gpkg``/
+        ``.shp``/``.geojson``), a place name for the geocoder (a string that is not an existing path and
+        has no file suffix), a bbox ``(left, bottom, right, top)`` in EPSG:4326, or a shapely
+        (Multi)Polygon in EPSG:4326.
     crs
         Projected CRS (metres) of the result; default the UTM zone of the network (a graph already in a
         projected CRS is kept as it is).
     kind
         One of :data:`SOURCE_KINDS` to override the guess from ``source``.
     network_type
-        osmnx network type for online queries (``"walk"``); for a local OSM extract, ``"walk"`` drops the
-        ways osmnx's walk filter excludes (motorways, cycleways, construction...).
+        osmnx network type for online queries (``"walk"``); for a local OSM file, ``"walk"`` keeps only the
+        ways osmnx's walk filter keeps (no motorways, cycleways, construction, ``foot=no``...; see
+        :func:`siting.network.pbf.walkable`) and any other value every ``highway=*`` way.
     cache_dir
         osmnx's cache folder for online queries (default ``data/raw/cache``); a re-run with the same query
         reads it and needs no internet.
@@ -146,13 +134,13 @@ def _read_source(
         When a file kind's path does not exist.
     """
     label = str(source)
-    if kind in {"osm_xml", "graphml", "lines"}:
+    if kind in {*_OSM_KINDS, "graphml", "lines"}:
         path = Path(str(source))
         label = str(path)
         if not path.exists():
             raise NetworkError(
-                f"{label}: network file not found. Give an existing .osm/.osm.bz2, .graphml or line layer "
-                "(.gpkg/.shp/.geojson), or a place name."
+                f"{label}: network file not found. Give an existing .osm.pbf, .osm/.osm.bz2, .graphml or "
+                "line layer (.gpkg/.shp/.geojson), or a place name."
             )
         return _load_file(path, kind, network_type=network_type), label
     return _load_online(source, kind, network_type=network_type, cache_dir=cache_dir), label
@@ -208,49 +196,16 @@ def _load_file(path: Path, kind: str, *, network_type: str) -> nx.MultiDiGraph:
         from siting.facilities import read_layer
 
         return graph_from_lines(read_layer(path, name=label), name=label)
+    if kind in _OSM_KINDS:
+        return read_osm_file(path, walk=network_type == "walk")
     try:
-        if kind == "graphml":
-            graph = ox.load_graphml(path)
-        else:
-            graph = ox.graph_from_xml(path, bidirectional=True, simplify=True, retain_all=True)
+        graph = ox.load_graphml(path)
     except Exception as exc:  # XML, GraphML and osmnx raise several types; name the file either way
-        raise NetworkError(f"{label}: cannot read it as {kind.replace('_', ' ')} ({exc}).") from exc
+        raise NetworkError(f"{label}: cannot read it as GraphML ({exc}).") from exc
     if "crs" not in graph.graph:
         raise NetworkError(
             f"{label}: the graph has no 'crs' attribute; save it with osmnx.save_graphml so the CRS is kept."
         )
-    if kind == "osm_xml":
-        graph = _roads_only(graph, walk=network_type == "walk")
-    return graph
-
-
-def _roads_only(graph: nx.MultiDiGraph, *, walk: bool) -> nx.MultiDiGraph:
-    """Keep the ways of an OSM extract that are roads (``highway=*``); osmnx loads every way of the file.
-
-    With ``walk``, also drop the ways osmnx's ``walk`` network filter excludes (motorways, cycleways,
-    construction, ``foot=no``, private access).
-    """
-
-    def values(value: object) -> set[str]:
-        return {str(v) for v in value} if isinstance(value, list) else {str(value)}
-
-    def unusable(d: dict) -> bool:
-        if d.get("highway") is None:
-            return True  # buildings, land use, rivers... are not roads
-        if not walk:
-            return False
-        return (
-            values(d["highway"]) <= _NOT_WALKABLE
-            or "no" in values(d.get("foot", ""))
-            or "private" in values(d.get("access", ""))
-            or "private" in values(d.get("service", ""))
-        )
-
-    drop = [(u, v, k) for u, v, k, d in graph.edges(keys=True, data=True) if unusable(d)]
-    if drop:
-        graph.remove_edges_from(drop)
-        graph.remove_nodes_from([n for n, deg in dict(graph.degree()).items() if deg == 0])
-        log.info("dropped %d edges that are not %s", len(drop), "walkable roads" if walk else "roads")
     return graph
 
 
@@ -295,13 +250,13 @@ def _load_online(source: Any, kind: str, *, network_type: str, cache_dir: Path |
         raise NetworkError(
             f"cannot load the network for {what}: the OpenStreetMap servers could not be reached "
             f"({type(exc).__name__}) and no cached answer is in {cache}. Work offline with a local "
-            "extract instead: `network: {osm_xml: path/to/roads.osm}` in the scenario (or pass the .osm "
-            "file), or a road line layer (`network: {lines: roads.gpkg}`)."
+            "extract instead: `network: {osm_xml: path/to/city.osm.pbf}` in the scenario (a .osm.pbf or "
+            ".osm file, e.g. a province extract), or a road line layer (`network: {lines: roads.gpkg}`)."
         ) from exc
     except (InsufficientResponseError, ResponseStatusCodeError, TypeError, ValueError) as exc:
         raise NetworkError(
             f"cannot load the network for {what}: {exc}. Check the name (e.g. 'Nanhai District, Foshan, "
-            "China'), or use a local extract: `network: {osm_xml: path/to/roads.osm}`."
+            "China'), or use a local extract: `network: {osm_xml: path/to/city.osm.pbf}`."
         ) from exc
 
 

@@ -7,7 +7,11 @@ Public names:
 - :class:`RunResult` (``result.py``): everything a run produced, saved to and loaded from a folder;
 - the stages (``stages.py``), in the order a run calls them: :func:`read_study_area`,
   :func:`build_demand`, :func:`read_facilities`, :func:`load_graph`, :func:`build_costs`,
-  :func:`solve_model`, :func:`draw_catchments`, :func:`compute_metrics`, then :func:`write_outputs`.
+  :func:`current_schools`, :func:`solve_model`, :func:`draw_catchments`, :func:`compute_metrics`,
+  :func:`find_search_areas`, then :func:`write_outputs`;
+- ``seating.py``: the stages' helpers that apply the plan to the units and read it against the hard limit
+  (today's schools by walk when no catchments are given, ``beyond_limit`` / ``off_network``, the school
+  each unreachable unit got).
 
 The pipeline imports the stage packages; no stage imports the pipeline.
 """
@@ -18,7 +22,9 @@ from siting.pipeline.stages import (
     build_costs,
     build_demand,
     compute_metrics,
+    current_schools,
     draw_catchments,
+    find_search_areas,
     load_graph,
     read_facilities,
     read_study_area,
@@ -33,7 +39,9 @@ __all__ = [
     "build_demand",
     "compare_scenarios",
     "compute_metrics",
+    "current_schools",
     "draw_catchments",
+    "find_search_areas",
     "load_graph",
     "read_facilities",
     "read_study_area",

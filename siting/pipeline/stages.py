@@ -9,15 +9,16 @@ only model parameters reuses them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from siting import catchments as catch
 from siting import demand, metrics, network
+from siting import search_areas as areas
 from siting._cache import cached
 from siting._crs import utm_crs_for
 from siting._log import get_logger
@@ -25,7 +26,9 @@ from siting.config import Scenario
 from siting.errors import InputError
 from siting.facilities import combine_facilities, read_layer, read_schools, read_sites, size_options
 from siting.model import SitingModel, SitingResult
-from siting.standards import LEVELS, LEVELS_SERVED, Standards
+from siting.pipeline import seating
+from siting.schema import CATCHMENTS, UNITS, districts_schema, read_values
+from siting.standards import LEVELS, Standards
 
 log = get_logger(__name__)
 
@@ -49,14 +52,17 @@ class Facilities(NamedTuple):
 
 
 class Costs(NamedTuple):
-    """The walking-cost table and, per level, the units that reach no school."""
+    """The walking-cost table (with its fallback pairs) and, per level, the units that reach no school."""
 
     costs: pd.DataFrame
     unreachable: pd.DataFrame
 
 
 class Catchments(NamedTuple):
-    """The plan drawn as catchments: units with their schools, the final assignment, polygons, changes."""
+    """The plan drawn as catchments: units with their schools, the final assignment, polygons, changes.
+
+    ``unreachable`` is the cost stage's table with the school each of those units got.
+    """
 
     units: gpd.GeoDataFrame
     schools: gpd.GeoDataFrame
@@ -65,14 +71,18 @@ class Catchments(NamedTuple):
     current: gpd.GeoDataFrame
     changes: pd.DataFrame
     contiguity: pd.DataFrame
+    unreachable: pd.DataFrame
 
 
 class Metrics(NamedTuple):
-    """Per-school and per-district metrics (current and proposed) and the CV tables."""
+    """Per-school and per-district metrics (both states), seats per year, the CV and its causes, overflow."""
 
     schools: pd.DataFrame
     districts: pd.DataFrame
     cv: pd.DataFrame
+    years: pd.DataFrame
+    balance: pd.DataFrame
+    overflow: pd.DataFrame
 
 
 # ------------------------------------------------------------------------------------------ keys
@@ -89,7 +99,7 @@ def demand_key(scenario: Scenario, crs: str) -> str:
 
 def network_key(scenario: Scenario, crs: str) -> str:
     """Cache key of everything the road graph depends on."""
-    return join_key(scenario.section_key("network"), crs)
+    return join_key(scenario.section_key("network"), crs, network.CACHE_VERSION)
 
 
 # ------------------------------------------------------------------------------------------ stages
@@ -99,27 +109,51 @@ def read_study_area(scenario: Scenario) -> StudyArea:
     Raises
     ------
     InputError
-        If the name field is missing or the layer is not polygons.
+        If the name field is missing (with "did you mean"), a name is empty, or the layer is not polygons.
     """
     cfg = scenario.districts
-    gdf = read_layer(cfg.path)
-    if cfg.name_field not in gdf.columns:
-        raise InputError(
-            f"{cfg.path}: no field {cfg.name_field!r} for district names; fields are "
-            f"{[c for c in gdf.columns if c != 'geometry']}. Set districts.name_field in the scenario."
-        )
-    if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-        raise InputError(f"{cfg.path}: districts must be polygons, found {sorted(set(gdf.geom_type))}.")
-    districts = gdf[[cfg.name_field, "geometry"]].rename(columns={cfg.name_field: "name"})
-    districts["name"] = districts["name"].astype(str)
+    schema = districts_schema(cfg.name_field)
+    gdf = read_layer(cfg.path, schema=schema)
+    names = read_values(gdf, schema, cfg.name_field, str(cfg.path))
+    districts = gpd.GeoDataFrame({"name": names.astype(str)}, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
     crs = scenario.crs or utm_crs_for(tuple(districts.total_bounds), districts.crs).to_string()
     return StudyArea(districts.to_crs(crs), crs)
 
 
+def read_units(path: Path) -> gpd.GeoDataFrame:
+    """Read residential-block units (``population.units``), indexed by ``unit_id`` (row numbers if absent)."""
+    gdf = read_layer(path, schema=UNITS)
+    if "unit_id" not in gdf.columns:
+        return gdf.rename_axis("unit_id")
+    ids = read_values(gdf, UNITS, "unit_id", str(path))
+    if ids.duplicated().any():
+        raise InputError(
+            f"{path}: unit_id {ids[ids.duplicated()].iloc[0]!r} appears more than once; ids must be unique."
+        )
+    return gdf.drop(columns=["unit_id"]).set_axis(pd.Index(ids.to_numpy(dtype=object), name="unit_id"))
+
+
+def read_catchments(path: Path, crs: str) -> gpd.GeoDataFrame:
+    """Read one level's current catchments (polygons naming their ``school_id``), in the study CRS."""
+    gdf = read_layer(path, schema=CATCHMENTS)
+    gdf["school_id"] = read_values(gdf, CATCHMENTS, "school_id", str(path))
+    return gdf.to_crs(crs)
+
+
 def build_demand(
-    scenario: Scenario, area: StudyArea, *, cache_dir: Path | None = None
+    scenario: Scenario,
+    area: StudyArea,
+    *,
+    cache_dir: Path | None = None,
+    catchments: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     """Demand units with seat demand per level (cached), tagged with their current schools.
+
+    Parameters
+    ----------
+    catchments
+        Current catchments by level as :func:`read_catchments` returns them; read from the scenario's
+        files when None.
 
     Returns
     -------
@@ -129,7 +163,7 @@ def build_demand(
     """
     standards = scenario.standards_object()
     growth = scenario.population.growth.model_dump() if scenario.population.growth else None
-    units_layer = read_layer(scenario.population.units) if scenario.population.units else None
+    units_layer = read_units(scenario.population.units) if scenario.population.units else None
 
     def build() -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
         return demand.demand_from_raster(
@@ -149,13 +183,32 @@ def build_demand(
     (units, report), _ = cached("demand", demand_key(scenario, area.crs), build, cache_dir=cache_dir)
     units = units.copy()
     for level, path in scenario.current_catchments.items():
-        layer = read_layer(path).to_crs(area.crs)
+        layer = catchments[level] if catchments is not None else read_catchments(path, area.crs)
         units = demand.assign_current(units, layer, level=level, name=str(path))
     return units, report
 
 
-def read_facilities(scenario: Scenario, units: gpd.GeoDataFrame, crs: str) -> Facilities:
+def read_school_layers(scenario: Scenario, crs: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Existing schools and reserved sites as read (:func:`~siting.facilities.read_schools`), in ``crs``."""
+    standards, indicators = scenario.standards_object(), scenario.indicator_columns()
+    schools = read_schools(scenario.schools, crs=crs, standards=standards, indicator_columns=indicators)
+    sites = read_sites(scenario.sites, crs=crs) if scenario.sites else _empty_sites(crs)
+    return schools, sites
+
+
+def read_facilities(
+    scenario: Scenario,
+    units: gpd.GeoDataFrame,
+    crs: str,
+    *,
+    layers: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None = None,
+) -> Facilities:
     """Existing schools and reserved sites, their size options, and a check of the current school ids.
+
+    Parameters
+    ----------
+    layers
+        ``(schools, sites)`` already read by :func:`read_school_layers`; read from the files when None.
 
     Raises
     ------
@@ -163,8 +216,7 @@ def read_facilities(scenario: Scenario, units: gpd.GeoDataFrame, crs: str) -> Fa
         If a current catchment names a school that is not in the schools file.
     """
     standards = scenario.standards_object()
-    schools = read_schools(scenario.schools, crs=crs, standards=standards)
-    sites = read_sites(scenario.sites, crs=crs) if scenario.sites else _empty_sites(crs)
+    schools, sites = layers if layers is not None else read_school_layers(scenario, crs)
     facilities = combine_facilities(schools, sites)
     options = size_options(
         facilities,
@@ -173,6 +225,7 @@ def read_facilities(scenario: Scenario, units: gpd.GeoDataFrame, crs: str) -> Fa
         expansion_step_classes=scenario.model.expansion_step_classes,
     )
     _check_current_ids(units, facilities, scenario)
+    network.require_schools_per_level(units, facilities, name=str(scenario.schools))
     return Facilities(schools, sites, facilities, options)
 
 
@@ -204,7 +257,9 @@ def build_costs(
 ) -> Costs:
     """The walking-cost table (cached) and the units that reach no school of each level.
 
-    Pairs within the hard walking limit, plus every unit's current school whatever its distance.
+    Pairs within the hard walking limit, plus every unit's current school whatever its distance, plus one
+    fallback pair per unit and level with demand that has neither (:func:`siting.network.complete_costs`),
+    so the model can seat every home. Every distance is finite (straight line where ``off_network``).
     """
     standards = scenario.standards_object()
     key = join_key(
@@ -212,21 +267,33 @@ def build_costs(
         demand_key(scenario, crs),
         scenario.section_key("schools", "sites", "current_catchments", "standards"),
         str(scenario.network.max_snap_m),
+        "fallback-pairs",  # tables cached before fallback pairs existed are not reused
     )
-    costs, _ = cached(
-        "costs",
-        key,
-        lambda: network.travel_costs(
+
+    def build() -> pd.DataFrame:
+        limits = dict(standards.hard_max_distance_m)
+        speed, snap = standards.walking_speed_mps, scenario.network.max_snap_m
+        table = network.travel_costs(
             graph,
             units,
             facilities,
-            max_distance_m=dict(standards.hard_max_distance_m),
-            walking_speed_mps=standards.walking_speed_mps,
-            max_snap_m=scenario.network.max_snap_m,
+            max_distance_m=limits,
+            walking_speed_mps=speed,
+            max_snap_m=snap,
             pairs=_current_pairs(units),
-        ),
-        cache_dir=cache_dir,
-    )
+        )
+        return network.complete_costs(
+            graph,
+            units,
+            facilities,
+            table,
+            hard_max_distance_m=limits,
+            walking_speed_mps=speed,
+            max_snap_m=snap,
+            name=str(scenario.schools),
+        )
+
+    costs, _ = cached("costs", key, build, cache_dir=cache_dir)
     unreachable = pd.concat(
         [
             network.unreachable_units(
@@ -241,6 +308,20 @@ def build_costs(
     return Costs(costs, unreachable)
 
 
+def current_schools(
+    scenario: Scenario, units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, costs: pd.DataFrame
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+    """Today's school of every unit per level: from the scenario's catchment file, else the nearest by walk.
+
+    Returns
+    -------
+    tuple
+        ``(units, how)``: units with ``current_<level>`` for every level, and per level how they were
+        obtained (``summary.json`` records it under ``current_assignment``).
+    """
+    return seating.derive_current(units, facilities, costs, dict(scenario.current_catchments))
+
+
 def solve_model(
     scenario: Scenario,
     units: gpd.GeoDataFrame,
@@ -249,13 +330,12 @@ def solve_model(
 ) -> SitingResult:
     """Build the siting model from the scenario's model parameters and solve it."""
     mp = scenario.model
-    standards = scenario.standards_object()
     model = SitingModel.from_scenario(
         units,
         facilities.facilities,
         facilities.options,
-        _bridge_fallback_pairs(units, facilities.facilities, costs, standards),
-        standards=standards,
+        costs,
+        standards=scenario.standards_object(),
         max_new_schools=mp.max_new_schools,
         budget_yuan=mp.budget_yuan,
         allow_expansion=mp.allow_expansion,
@@ -278,19 +358,34 @@ def draw_catchments(
     solution: SitingResult,
     costs: pd.DataFrame,
     crs: str,
+    *,
+    unreachable: pd.DataFrame | None = None,
 ) -> Catchments:
-    """Apply the solution to the units, repair contiguity, and draw today's and the plan's catchments."""
-    units = _apply_assignment(units, solution.assignment)
-    schools_after = _schools_after(facilities, solution.opened)
+    """Apply the solution to the units, repair contiguity, and draw today's and the plan's catchments.
+
+    The final assignment carries ``beyond_limit`` and ``off_network``; ``unreachable`` (from
+    :func:`build_costs`) comes back with the school each of its units got.
+    """
+    standards = scenario.standards_object()
+    units = seating.apply_assignment(units, solution.assignment)
+    schools_after = seating.schools_after(
+        facilities, solution.opened, standards, scenario.indicator_columns()
+    )
+    seating.check_overflow(solution, schools_after)
     units, contiguity = _repair_contiguity(scenario, units, schools_after, costs, crs)
-    assignment = _final_assignment(units, solution.assignment, costs)
-    units = _add_seated_pupils(units, assignment)
+    assignment = seating.final_assignment(units, solution.assignment, costs)
+    assignment = seating.flag_walks(assignment, costs, standards)
+    units = seating.add_seated_pupils(units, assignment)
     proposed = pd.concat(
         [catch.catchments_from_assignment(units, level=level) for level in LEVELS], ignore_index=True
     )
     current, _ = cached(  # today's catchments do not depend on the model: reuse them within a session
         "current_catchments",
-        join_key(demand_key(scenario, crs), scenario.section_key("current_catchments")),
+        join_key(
+            demand_key(scenario, crs),
+            network_key(scenario, crs),  # derived current schools depend on the walks
+            scenario.section_key("current_catchments", "schools", "standards"),
+        ),
         lambda: pd.concat(
             [
                 catch.catchments_from_assignment(units, level=level, column=f"current_{level}")
@@ -313,35 +408,105 @@ def draw_catchments(
         ],
         ignore_index=True,
     )
-    return Catchments(units, schools_after, assignment, proposed, current, changes, contiguity)
+    got = seating.unreachable_schools(
+        unreachable if unreachable is not None else pd.DataFrame(columns=["unit_id", "level"]),
+        assignment,
+        units,
+        costs,
+    )
+    return Catchments(units, schools_after, assignment, proposed, current, changes, contiguity, got)
 
 
 def compute_metrics(
-    schools: gpd.GeoDataFrame, units: gpd.GeoDataFrame, costs: pd.DataFrame, standards: Standards
+    schools: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    costs: pd.DataFrame,
+    standards: Standards,
+    *,
+    indicators: Mapping[str, str] | None = None,
+    design_year: int | None = None,
+    plan_for: str | None = None,
 ) -> Metrics:
-    """Per-school and per-district metrics for today (``current``) and the plan (``proposed``), and CVs."""
-    school_table = pd.concat(
-        [
-            metrics.school_metrics(schools, units, standards=standards, column_prefix=p, costs=costs)
-            for p in ("current", "proposed")
-        ],
-        ignore_index=True,
-    )
-    district_table = pd.concat(
-        [
+    """Metrics for today (``current``) and the plan (``proposed``): schools, districts, years, CV, overflow.
+
+    The overflow table (:func:`siting.metrics.overflow_table`) is read from the same per-school metrics.
+
+    Parameters
+    ----------
+    schools, units, costs
+        The schools after the plan, the units with both assignments, the walking costs.
+    standards
+        Policy values.
+    indicators
+        ``{column: indicator key}`` (``Scenario.indicator_columns()``); declared indicators whose column is
+        missing are logged and listed in the CV table, never counted as zero.
+    design_year, plan_for
+        How the units' demand was chosen (the scenario's), so seats per 1,000 residents use the residents
+        of that year; ``plan_for=None`` infers it from the units' columns.
+    """
+    _warn_missing_indicators(schools, indicators)
+    tables = {"schools": [], "districts": [], "years": []}
+    for state in [s for s in metrics.STATES if any(f"{s}_{lv}" in units.columns for lv in LEVELS)]:
+        school_table = metrics.school_metrics(
+            schools, units, standards=standards, column_prefix=state, costs=costs
+        )
+        tables["schools"].append(school_table)
+        common = {"standards": standards, "column_prefix": state, "school_table": school_table}
+        tables["districts"].append(
             metrics.district_metrics(
-                schools,
-                units,
-                standards=standards,
-                column_prefix=p,
-                costs=costs,
-                school_table=school_table[school_table["state"] == p],
+                schools, units, costs=costs, year=design_year, plan_for=plan_for, **common
             )
-            for p in ("current", "proposed")
-        ],
-        ignore_index=True,
+        )
+        tables["years"].append(metrics.district_years(schools, units, **common))
+    cv = metrics.cv_tables(schools, units, standards=standards, indicators=indicators)
+    balance = metrics.balance_schools(schools, units, standards=standards, indicators=indicators, cv=cv)
+    joined = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
+    overflow = metrics.overflow_table(
+        schools, units, standards=standards, costs=costs, school_table=joined["schools"]
     )
-    return Metrics(school_table, district_table, metrics.cv_tables(schools, units, standards=standards))
+    return Metrics(joined["schools"], joined["districts"], cv, joined["years"], balance, overflow)
+
+
+def _warn_missing_indicators(schools: gpd.GeoDataFrame, indicators: Mapping[str, str] | None) -> None:
+    """Log the national indicators the schools file gives no data for (they are reported, not zero)."""
+    table = metrics.indicator_columns(schools, indicators)
+    missing = table[table["status"] == "missing column"]
+    if len(missing):
+        listed = ", ".join(f"{r.indicator} (column {r.column!r})" for r in missing.itertuples())
+        log.warning(
+            "schools: no data for indicator(s) %s; the difference coefficient lists them as missing. Add the "
+            "columns or map yours under 'indicators:' in the scenario.",
+            listed,
+        )
+    undeclared = table.loc[table["status"] == "not declared", "indicator"].tolist()
+    if undeclared:
+        log.warning(
+            "scenario: indicator(s) %s not mapped to a schools column under 'indicators:'.", undeclared
+        )
+
+
+def find_search_areas(
+    scenario: Scenario,
+    drawn: Catchments,
+    facilities: Facilities,
+    overflow: pd.DataFrame,
+    costs: pd.DataFrame,
+) -> gpd.GeoDataFrame:
+    """Search areas for new school land behind the overflow the plan leaves (:func:`siting.search_areas`).
+
+    Reads the overflow after the plan (``overflow.csv``'s ``overflow_after``), the final catchments and the
+    reserved parcels the plan did not open.
+    """
+    after = overflow[["school_id", "level", "overflow_after"]].rename(columns={"overflow_after": "overflow"})
+    return areas.search_areas(
+        drawn.units,
+        drawn.schools,
+        after,
+        costs=costs,
+        standards=scenario.standards_object(),
+        sites=facilities.sites,
+        options=facilities.options,
+    )
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -375,35 +540,6 @@ def _check_current_ids(units: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, scena
             )
 
 
-def _apply_assignment(units: gpd.GeoDataFrame, assignment: pd.DataFrame) -> gpd.GeoDataFrame:
-    units = units.copy()
-    for level in LEVELS:
-        rows = assignment[assignment["level"] == level]
-        # single-sourced: one row per unit; in split mode keep the school serving most pupils
-        rows = rows.sort_values(["unit_id", "pupils"], ascending=[True, False]).drop_duplicates("unit_id")
-        units[f"proposed_{level}"] = rows.set_index("unit_id")["school_id"].reindex(units.index)
-    return units
-
-
-def _schools_after(facilities: gpd.GeoDataFrame, opened: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Schools and sites with the plan applied: ``opened``, ``expanded``, ``option`` and capacities after."""
-    out = facilities.copy()
-    out["opened"] = out.index.isin(opened.index) & (out["status"] == "site")
-    out["expanded"] = out.index.isin(opened.index) & (out["status"] == "existing")
-    out["option"] = opened["option"].reindex(out.index) if len(opened) else pd.NA
-    for level in LEVELS:
-        added = opened[f"capacity_{level}"].reindex(out.index).fillna(0) if len(opened) else 0
-        out[f"capacity_after_{level}"] = (out[f"capacity_{level}"] + added).astype("int64")
-        classes = opened[f"classes_{level}"].reindex(out.index).fillna(0) if len(opened) else 0
-        out[f"classes_after_{level}"] = (out[f"classes_{level}"] + classes).astype("int64")
-    if len(opened) and "floor_area_m2" in opened.columns and "floor_area_m2" in out.columns:
-        # a new school's floor area is the planned building's (the CV of the proposed state counts it)
-        new_floor = opened["floor_area_m2"].reindex(out.index)
-        is_new = out["opened"] & new_floor.notna()
-        out.loc[is_new, "floor_area_m2"] = new_floor[is_new]
-    return out
-
-
 def _repair_contiguity(
     scenario: Scenario,
     units: gpd.GeoDataFrame,
@@ -432,90 +568,3 @@ def _repair_contiguity(
         )
         repairs.append(report.assign(level=level) if "level" not in report.columns else report)
     return units, pd.concat(repairs, ignore_index=True)
-
-
-def _add_seated_pupils(units: gpd.GeoDataFrame, assignment: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Add ``proposed_<level>_pupils``: the pupils each unit has at its school (the rest is shortfall)."""
-    units = units.copy()
-    for level in LEVELS:
-        rows = assignment[assignment["level"] == level]
-        seated = rows.groupby("unit_id")["pupils"].sum()
-        units[f"proposed_{level}_pupils"] = seated.reindex(units.index).fillna(0.0).to_numpy()
-    return units
-
-
-def _final_assignment(units: gpd.GeoDataFrame, solved: pd.DataFrame, costs: pd.DataFrame) -> pd.DataFrame:
-    """Return the assignment after contiguity repair: the solver's, with repaired units' schools and walks.
-
-    The solver's own assignment stays in ``solution.assignment`` (and ``solver_assignment.csv``); its
-    objective refers to that one. Units moved by the repair keep their pupils and get the new walk.
-    """
-    out = solved.copy()
-    lookup = costs.set_index(["unit_id", "school_id"])["distance_m"]
-    for level in LEVELS:
-        col = f"proposed_{level}"
-        if col not in units.columns:
-            continue
-        rows = out["level"] == level
-        final = units[col].reindex(out.loc[rows, "unit_id"]).to_numpy()
-        moved = rows.copy()
-        moved.loc[rows] = pd.notna(final) & (final != out.loc[rows, "school_id"].to_numpy())
-        if moved.any():
-            new_school = units[col].reindex(out.loc[moved, "unit_id"]).to_numpy()
-            out.loc[moved, "school_id"] = new_school
-            keys = pd.MultiIndex.from_arrays([out.loc[moved, "unit_id"], new_school])
-            out.loc[moved, "distance_m"] = lookup.reindex(keys).to_numpy()
-    return out
-
-
-def _bridge_fallback_pairs(
-    units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, costs: pd.DataFrame, standards: Standards
-) -> pd.DataFrame:
-    """Bridge until the cost stage adds fallback pairs (issue 13, pipeline side): remove it with that.
-
-    A cost table without the ``fallback`` column predates them. A pair whose walk is ``inf`` (a current
-    school across a gap in the network) gets its straight-line distance, and each unit-level with demand,
-    no pair within the hard limit to an existing school with seats at that level and no current school
-    gets one pair to the nearest such school by straight line (``fallback=True``), so the model can seat
-    every unit.
-    """
-    if "fallback" in costs.columns:
-        return costs
-    upt = units.geometry.representative_point()
-    spt = facilities.geometry.representative_point()
-    costs = costs.copy()
-    gap = ~np.isfinite(costs["distance_m"].to_numpy(dtype=float))
-    if gap.any():
-        ends = costs.loc[gap]
-        line = upt[ends["unit_id"]].distance(spt[ends["school_id"]], align=False).to_numpy(dtype=float)
-        costs.loc[gap, "distance_m"] = line
-        costs.loc[gap, "time_s"] = line / standards.walking_speed_mps
-        log.warning("bridge: %d pair(s) off the network get their straight-line distance", int(gap.sum()))
-    kind = facilities["level"].astype(str)
-    added = []
-    for level in LEVELS:
-        seats = pd.to_numeric(facilities[f"capacity_{level}"], errors="coerce").fillna(0.0)
-        serving = kind.map(lambda k, lv=level: lv in LEVELS_SERVED.get(k, ())).astype(bool)
-        ok = facilities.index[((facilities["status"] == "existing") & serving & (seats > 0)).to_numpy()]
-        near = costs["school_id"].isin(ok) & (costs["distance_m"] <= standards.hard_max_distance_m[level])
-        current = units.get(f"current_{level}", pd.Series(None, index=units.index, dtype=object))
-        need = units.index[
-            (units[level] > 0) & current.isna() & ~units.index.isin(costs.loc[near, "unit_id"])
-        ]
-        if not len(need) or not len(ok):
-            continue
-        dx = upt[need].x.to_numpy()[:, None] - spt[ok].x.to_numpy()[None, :]
-        dy = upt[need].y.to_numpy()[:, None] - spt[ok].y.to_numpy()[None, :]
-        dist = np.hypot(dx, dy)
-        pick = dist.argmin(axis=1)
-        metres = dist[np.arange(len(need)), pick]
-        added.append(pd.DataFrame({"unit_id": need, "school_id": ok[pick], "distance_m": metres}))
-    out = costs.assign(fallback=False)
-    if not added:
-        return out
-    extra = pd.concat(added, ignore_index=True).drop_duplicates(["unit_id", "school_id"])
-    known = pd.MultiIndex.from_frame(out[["unit_id", "school_id"]])
-    extra = extra[~pd.MultiIndex.from_frame(extra[["unit_id", "school_id"]]).isin(known)]
-    extra = extra.assign(time_s=extra["distance_m"] / standards.walking_speed_mps, fallback=True)
-    log.warning("bridge: %d fallback pair(s) by straight line for units without any school", len(extra))
-    return pd.concat([out, extra], ignore_index=True)

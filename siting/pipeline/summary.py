@@ -7,6 +7,7 @@ from typing import Any
 from siting import __version__, metrics
 from siting.config import Scenario
 from siting.model import SitingResult
+from siting.pipeline.seating import beyond_limit_counts
 from siting.pipeline.stages import Catchments, Costs, Metrics
 from siting.standards import LEVELS
 
@@ -19,11 +20,15 @@ def run_summary(
     costs: Costs,
     drawn: Catchments,
     tables: Metrics,
+    current_how: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Return the summary of one run (made JSON-ready by the caller with ``json_ready``).
 
     Its ``key_figures`` are the flat dict of :func:`siting.metrics.summary`, computed from the metric
-    tables the run already has.
+    tables the run already has. ``current_assignment`` says per level how today's schools were obtained
+    (``current_how``: a catchment file, or the nearest existing school by walk); ``beyond_limit`` counts
+    the units and pupils whose school is farther than the hard limit; ``overflow`` the pupils above
+    standard capacity per level, before and after.
     """
     standards = scenario.standards_object()
     key = metrics.summary(
@@ -60,11 +65,27 @@ def run_summary(
         ],
         "demand": demand_report,
         "units": len(drawn.units),
+        "current_assignment": dict(current_how or {}),
         "unreachable_units": {
             level: int((unreachable["level"] == level).sum()) if len(unreachable) else 0 for level in LEVELS
         },
+        "beyond_limit": beyond_limit_counts(drawn.assignment),
+        "overflow": _overflow_totals(tables.overflow),
         "contiguity_repairs": len(drawn.contiguity),
         "changes": len(drawn.changes),
         "model_parameters": scenario.model.model_dump(mode="json"),
         "standards": standards.to_dict(),
     }
+
+
+def _overflow_totals(overflow: Any) -> dict[str, dict[str, float]]:
+    """Per level: pupils above standard capacity before and after, and the schools with more after."""
+    out = {}
+    for level in LEVELS:
+        rows = overflow[overflow["level"] == level] if len(overflow) else overflow
+        out[level] = {
+            "before": float(rows["overflow_before"].sum()) if len(rows) else 0.0,
+            "after": float(rows["overflow_after"].sum()) if len(rows) else 0.0,
+            "schools_with_more_after": int((rows["why"].fillna("") != "").sum()) if len(rows) else 0,
+        }
+    return out

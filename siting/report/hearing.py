@@ -1,12 +1,14 @@
 """Hearing tables: what each new site gives (seats, land, walks, relief) and what each expansion adds.
 
-``shortfall_removed`` credits a site with the pupils it serves who had no current school plus its share of
-the overcrowding removed at the schools its pupils come from (see :func:`hearing_tables`).
+``overflow_removed`` credits a site with the pupils it serves who had no current school plus its share of
+the overflow (pupils above standard capacity) removed at the schools its pupils come from (see
+:func:`hearing_tables`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,11 +23,11 @@ from siting.standards import LEVELS, Standards
 def hearing_tables(result: Any) -> dict[str, pd.DataFrame]:
     """Return the tables a public hearing on new sites needs.
 
-    ``shortfall_removed`` (pupils) credits a new site with the pupils it serves who had no current school,
-    plus its share of the overcrowding removed at the schools its pupils come from: for each source school
-    ``s``, ``removed_s = max(0, over_before_s − over_after_s)`` (pupils above capacity, current vs proposed),
-    shared among the schools that take pupils from ``s`` in proportion to the pupils each takes. Summed over
-    all sites and schools it never exceeds the overcrowding actually removed.
+    ``overflow_removed`` (pupils) credits a new site with the pupils it serves who had no current school,
+    plus its share of the overflow removed at the schools its pupils come from: for each source school
+    ``s``, ``removed_s = max(0, over_before_s − over_after_s)`` (pupils above standard capacity, current
+    vs proposed), shared among the schools that take pupils from ``s`` in proportion to the pupils each
+    takes. Summed over all sites and schools it never exceeds the overflow actually removed.
 
     Parameters
     ----------
@@ -40,41 +42,72 @@ def hearing_tables(result: Any) -> dict[str, pd.DataFrame]:
         capacity_primary, capacity_junior, land_per_pupil_m2`` (parcel area / seats), ``land_standard_m2``
         (seat-weighted standard, central or not), ``meets_land_standard``, and per level ``pupils_<level>``,
         ``walk_before_m_<level>`` (pupil-weighted mean walk of the pupils it will serve to their current
-        school), ``walk_after_m_<level>``, then ``newly_served`` and ``shortfall_removed`` (pupils, both
+        school), ``walk_after_m_<level>``, then ``newly_served`` and ``overflow_removed`` (pupils, both
         levels) and ``from_schools`` (where its pupils come from).
         ``expansions``: one row per expanded existing school and level: ``school_id, name, level, option,
         seats_added, pupils_before, pupils_after, utilization_before, utilization_after``.
     """
-    units, schools = _attr(result, "units"), _attr(result, "schools")
-    costs, standards = _attr(result, "costs"), _attr(result, "standards")
+    plan = _plan(result)
+    schools = plan.schools
     opened = _flag(schools, "opened") & (_text(schools, "status") == "site")
     expanded = _flag(schools, "expanded") & (_text(schools, "status") != "site")
-    before = school_metrics(schools, units, standards=standards, column_prefix="current", costs=costs)
-    after = school_metrics(schools, units, standards=standards, column_prefix="proposed", costs=costs)
-    changes = compare_catchments(units, level=[lv for lv in LEVELS if f"current_{lv}" in units.columns])
-    over = _overload_removed(before, after, changes)
-    served = school_pupils(units, column_prefix="proposed")
-    districts = school_districts(schools, units)
-    rows = [
-        _site_row(str(sid), row, units, costs, standards, served, districts.get(str(sid)), over)
-        for sid, row in schools[opened.to_numpy()].iterrows()
-    ]
+    rows = [_site_row(str(sid), row, plan) for sid, row in schools[opened.to_numpy()].iterrows()]
     return {
         "sites": pd.DataFrame(rows),
-        "expansions": _expansions(schools[expanded.to_numpy()], before, after),
+        "expansions": _expansions(schools[expanded.to_numpy()], plan.before, plan.after),
     }
 
 
-def _site_row(
-    sid: str,
-    row: pd.Series,
-    units: pd.DataFrame,
-    costs: pd.DataFrame | None,
-    standards: Standards,
-    served: pd.DataFrame,
-    district: str | None,
-    over: dict[tuple[str, str], tuple[float, float]],
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Plan:
+    """What the hearing tables and the brief read of a result, computed once.
+
+    Attributes
+    ----------
+    units, schools, costs, standards
+        The result's tables and policy values.
+    before, after
+        :func:`siting.metrics.school_metrics` of the current and the proposed state.
+    over
+        (school, level) -> (overflow removed, pupils moved out), from :func:`_overload_removed`.
+    served
+        Proposed catchment pupils per school and level (:func:`siting.metrics.school_pupils`).
+    districts
+        School id -> district (:func:`siting.metrics.school_districts`).
+    """
+
+    units: pd.DataFrame
+    schools: pd.DataFrame
+    costs: pd.DataFrame | None
+    standards: Standards
+    before: pd.DataFrame
+    after: pd.DataFrame
+    over: dict[tuple[str, str], tuple[float, float]]
+    served: pd.DataFrame
+    districts: pd.Series
+
+
+def _plan(result: Any) -> _Plan:
+    """Read a result once for the hearing tables and the brief (see :class:`_Plan`)."""
+    units, schools = _attr(result, "units"), _attr(result, "schools")
+    costs, standards = _attr(result, "costs"), _attr(result, "standards")
+    before = school_metrics(schools, units, standards=standards, column_prefix="current", costs=costs)
+    after = school_metrics(schools, units, standards=standards, column_prefix="proposed", costs=costs)
+    changes = compare_catchments(units, level=[lv for lv in LEVELS if f"current_{lv}" in units.columns])
+    return _Plan(
+        units=units,
+        schools=schools,
+        costs=costs,
+        standards=standards,
+        before=before,
+        after=after,
+        over=_overload_removed(before, after, changes),
+        served=school_pupils(units, column_prefix="proposed"),
+        districts=school_districts(schools, units),
+    )
+
+
+def _site_row(sid: str, row: pd.Series, plan: _Plan) -> dict[str, Any]:
     """Return the ``sites`` row of one opened site (see :func:`hearing_tables` for the columns).
 
     Parameters
@@ -83,18 +116,8 @@ def _site_row(
         The site's ``school_id``.
     row
         Its row of the schools table after the run.
-    units
-        Demand units with ``current_<level>`` and ``proposed_<level>``.
-    costs
-        Travel costs for the walks (m), or ``None``.
-    standards
-        Policy values (land per pupil, service radii).
-    served
-        Proposed catchment pupils per school and level (:func:`siting.metrics.school_pupils`).
-    district
-        The site's district.
-    over
-        (school, level) -> (overcrowding removed, pupils moved out), from :func:`_overload_removed`.
+    plan
+        The result as read by :func:`_plan`.
 
     Returns
     -------
@@ -104,32 +127,58 @@ def _site_row(
     entry: dict[str, Any] = {
         "school_id": sid,
         "name": str(row.get("name", sid)),
-        "district": district,
+        "district": plan.districts.get(sid),
         "kind": str(row.get("level")),
         "option": row.get("option"),
-        **_land_figures(row, standards),
+        **_land_figures(row, plan.standards),
     }
     newly = removed = 0.0
     sources: dict[str, float] = {}
     for lv in LEVELS:
-        moved = _arrivals(units, lv, sid, costs)
-        entry[f"pupils_{lv}"] = float(served[lv].get(sid, 0.0)) if lv in served.columns else 0.0
-        radius = float(standards.service_radius_m[lv])
+        moved = _arrivals(plan.units, lv, sid, plan.costs)
+        entry[f"pupils_{lv}"] = float(plan.served[lv].get(sid, 0.0)) if lv in plan.served.columns else 0.0
+        radius = float(plan.standards.service_radius_m[lv])
         for when in ("before", "after"):
             walk = walk_stats(moved[f"walk_{when}"], moved["pupils"], radius)
             entry[f"walk_{when}_m_{lv}"] = walk["walk_mean_m"]
         newly += float(moved.loc[moved["old"].isna(), "pupils"].sum())
-        for old, pupils in moved[moved["old"].notna()].groupby("old")["pupils"].sum().items():
-            sources[str(old)] = sources.get(str(old), 0.0) + float(pupils)
-            share = over.get((str(old), lv))
-            if share is not None and share[1] > 0:
-                removed += share[0] * float(pupils) / share[1]
+        for source in _relief(moved, plan.over, lv):
+            sources[source["from_school"]] = sources.get(source["from_school"], 0.0) + source["pupils"]
+            removed += source["relieved"]
     entry["newly_served"] = newly
-    entry["shortfall_removed"] = newly + removed
+    entry["overflow_removed"] = newly + removed
     entry["from_schools"] = ", ".join(
         f"{s} ({p:,.0f})" for s, p in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
     )
     return entry
+
+
+def _relief(
+    moved: pd.DataFrame, over: dict[tuple[str, str], tuple[float, float]], level: str
+) -> list[dict[str, Any]]:
+    """Return, per school a site's pupils come from, the pupils taken and the overflow relieved there.
+
+    Parameters
+    ----------
+    moved
+        :func:`_arrivals` of the site at ``level``.
+    over
+        (school, level) -> (overflow removed, pupils moved out), from :func:`_overload_removed`.
+    level
+        The level.
+
+    Returns
+    -------
+    list of dict
+        ``from_school, level, pupils`` (taken from it) and ``relieved``: the site's share of the
+        overflow removed at that school, ``removed × pupils / pupils moved out`` (pupils), largest first.
+    """
+    out = []
+    for old, pupils in moved[moved["old"].notna()].groupby("old")["pupils"].sum().items():
+        share = over.get((str(old), level))
+        relieved = share[0] * float(pupils) / share[1] if share is not None and share[1] > 0 else 0.0
+        out.append({"from_school": str(old), "level": level, "pupils": float(pupils), "relieved": relieved})
+    return sorted(out, key=lambda r: (-r["pupils"], r["from_school"]))
 
 
 def _land_figures(row: pd.Series, standards: Standards) -> dict[str, Any]:
@@ -250,7 +299,7 @@ def _arrivals(units: pd.DataFrame, level: str, school_id: str, costs: pd.DataFra
 def _overload_removed(
     before: pd.DataFrame, after: pd.DataFrame, changes: pd.DataFrame
 ) -> dict[tuple[str, str], tuple[float, float]]:
-    """Return (school, level) -> (overcrowding removed, pupils moved out to any school)."""
+    """Return (school, level) -> (overflow removed, pupils moved out to any school)."""
     a = after.set_index(["school_id", "level"])["over_capacity"]
     gone = changes.dropna(subset=["old_school"]).groupby(["old_school", "level"])["pupils"].sum()
     out = {}

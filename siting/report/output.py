@@ -1,14 +1,13 @@
 """Table output: aligned text for a terminal, Markdown, and CSV / Markdown / HTML files written atomically.
 
 Cells are formatted the same way everywhere: utilization and shares as percentages, CVs with two decimals,
-other numbers with thousands separators, ``–`` for a missing value.
+other numbers with thousands separators, ``–`` for a missing value. Ids (a column named ``id`` or ending in
+``_id``) print plainly, as a person types them: ``2305870313394540024``, never ``2,305,870,…``.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from siting._atomic import write_text_atomic
 from siting._log import get_logger
 from siting.errors import InputError, OutputExistsError, describe
 
@@ -26,9 +26,18 @@ FORMATS: tuple[str, ...] = ("csv", "md", "html")
 """File formats :func:`write_tables` can write."""
 
 
+def is_id_column(column: str) -> bool:
+    """Return whether ``column`` holds identifiers (``id`` or ``*_id``), printed without separators."""
+    return column == "id" or column.endswith("_id")
+
+
 def _cell(value: Any, column: str) -> str:
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if is_id_column(column):
+        if isinstance(value, float | np.floating) and float(value).is_integer():
+            return str(int(value))
+        return str(value)
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
     if isinstance(value, int | np.integer):
@@ -52,7 +61,12 @@ def _width(text: str) -> int:
 def _cells(df: pd.DataFrame) -> tuple[list[str], list[list[str]], list[bool]]:
     header = [str(c) for c in df.columns]
     body = [[_cell(v, str(c)) for v, c in zip(row, df.columns, strict=True)] for row in df.itertuples(False)]
-    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in df]
+    numeric = [
+        pd.api.types.is_numeric_dtype(df[c])
+        and not pd.api.types.is_bool_dtype(df[c])
+        and not is_id_column(str(c))
+        for c in df
+    ]
     return header, body, numeric
 
 
@@ -121,14 +135,7 @@ def markdown_table(df: pd.DataFrame) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text, newline="")  # umask permissions (mkstemp gave 0600)
 
 
 def write_tables(

@@ -47,6 +47,8 @@ TERMINAL_COLUMNS: Mapping[str, tuple[str, ...]] = {
         "seat_shortfall_after",
         "schools_over_capacity_before",
         "schools_over_capacity_after",
+        "over_capacity_before",
+        "over_capacity_after",
         "large_classes_before",
         "large_classes_after",
         "walk_mean_m_before",
@@ -71,7 +73,6 @@ _DISTRICT_FIELDS = (
     "seats",
     "seats_per_1000",
     "seat_shortfall",
-    "unserved",
     "schools_over_capacity",
     "over_capacity",
     "large_classes",
@@ -104,9 +105,10 @@ def review_tables(
         ``schools``: per school and level, ``<figure>_before`` / ``<figure>_after`` for pupils, capacity,
         utilization, over_capacity, classes_needed, classes_available, large_classes, super_large_classes
         and walk_mean_m, most crowded (before) first.
-        ``districts``: per district and level (plus ``(all)``), seats, seats per 1,000, seat shortfall,
-        unserved pupils, schools over capacity, large classes and walks before and after, with
-        ``units_moved`` and ``pupils_moved``.
+        ``districts``: per district and level (plus ``(all)``), seats, seats per 1,000, seat shortfall
+        (seats below the per-1,000 standard), schools over capacity and their overflow (``over_capacity``,
+        pupils above standard capacity), large classes and walks before and after, with ``units_moved``
+        and ``pupils_moved``.
         ``cv``: difference coefficient per level and indicator before and after (when the schools carry
         resource columns).
     """

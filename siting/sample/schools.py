@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 from siting.sample.layout import DISTRICTS, _clip_inside, _Layout, _off_river, _Random
 from siting.sample.names import _school_names
 from siting.sample.population import _Population
-from siting.standards import LEVELS, LEVELS_SERVED, Standards
+from siting.standards import INDICATORS, LEVELS, LEVELS_SERVED, Standards
 
 _STANDARDS = Standards.foshan()
 _SEATS = {level: float(_STANDARDS.seats_per_1000[level]) for level in LEVELS}
@@ -390,8 +390,8 @@ def _land_and_resources(
 ) -> dict[str, np.ndarray]:
     """Land and resources: old, cramped schools in the centre; new buildings, few senior staff in Newtown.
 
-    Returns the columns ``area_m2``, ``central``, ``floor_area_m2``, ``sports_area_m2``,
-    ``equipment_value_yuan`` and ``backbone_teachers``, in the order of the schools file.
+    Returns the columns ``area_m2``, ``central``, ``floor_area_m2`` (teaching and auxiliary rooms),
+    ``sports_area_m2``, ``equipment_value_yuan`` and ``backbone_teachers``, in the order of the schools file.
     """
     n = len(dist_idx)
     cap_p, cap_j = cols["capacity_primary"], cols["capacity_junior"]
@@ -406,14 +406,18 @@ def _land_and_resources(
     quality_sport = np.where(central, 0.55, 1.0) * np.exp(0.25 * rnd.normal(n))
     quality_equip = np.array([1.1, 1.05, 0.95, 0.75])[dist_idx] * np.exp(0.3 * rnd.normal(n))
     quality_staff = np.array([1.35, 0.7, 1.0, 0.6])[dist_idx] * np.exp(0.25 * rnd.normal(n))
-    fpp, spp = _STANDARDS.floor_per_pupil_m2, {"primary": 7.5, "junior": 10.2}
+    # resources per seat at the 优质均衡 minima; floor_area_m2 is the teaching and auxiliary floor area
+    fpp, spp = INDICATORS["teaching_aux_area"].minimum, INDICATORS["sports_area"].minimum
+    epp = INDICATORS["equipment_value"].minimum
     enrolled_total = cols["enrolled_primary"] + cols["enrolled_junior"]
     return {
         "area_m2": np.round(area, -1),
         "central": central,
         "floor_area_m2": np.round((cap_p * fpp["primary"] + cap_j * fpp["junior"]) * quality_build),
         "sports_area_m2": np.round((cap_p * spp["primary"] + cap_j * spp["junior"]) * quality_sport),
-        "equipment_value_yuan": np.round((cap_p * 2000.0 + cap_j * 2500.0) * quality_equip, -3),
+        "equipment_value_yuan": np.round(
+            (cap_p * epp["primary"] + cap_j * epp["junior"]) * quality_equip, -3
+        ),
         "backbone_teachers": np.maximum(np.rint(enrolled_total / 100.0 * quality_staff), 1).astype(np.int64),
     }
 
