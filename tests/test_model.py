@@ -484,6 +484,41 @@ def test_site_opens_at_exactly_one_size() -> None:
         site_city(2000.0, single_source=False)
 
 
+def school_and_site(
+    seats: float,
+    option: str,
+    option_seats: float,
+    cost_yuan: float,
+    *,
+    ids: tuple[str, str] = ("E", "S"),
+    **cols: object,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One existing primary school with ``seats`` and one primary site with a single size option.
+
+    Returns the schools table (extra columns from ``cols``, one value per school) and the options table.
+    """
+    schools = pd.DataFrame(
+        {
+            "level": ["primary", "primary"],
+            "status": ["existing", "site"],
+            "capacity_primary": [seats, 0.0],
+            "capacity_junior": [0.0, 0.0],
+            **cols,
+        },
+        index=pd.Index(list(ids), name="school_id"),
+    )
+    options = pd.DataFrame(
+        {
+            "school_id": [ids[1]],
+            "option": [option],
+            "capacity_primary": [option_seats],
+            "capacity_junior": [0.0],
+            "cost_yuan": [cost_yuan],
+        }
+    )
+    return schools, options
+
+
 def test_new_sites_never_overflow() -> None:
     # 50 pupils 100 m from site S (one option, 45 seats) and 1,400 m from existing school E (10 seats).
     # Were S allowed to overflow, 50 at S (5 over) would be cheapest. It is not: single-sourced, the unit
@@ -491,24 +526,7 @@ def test_new_sites_never_overflow() -> None:
     units = pd.DataFrame(
         {"primary": [50.0], "junior": [0.0], "current_primary": ["E"]}, index=pd.Index([1], name="unit_id")
     )
-    schools = pd.DataFrame(
-        {
-            "level": ["primary", "primary"],
-            "status": ["existing", "site"],
-            "capacity_primary": [10.0, 0.0],
-            "capacity_junior": [0.0, 0.0],
-        },
-        index=pd.Index(["E", "S"], name="school_id"),
-    )
-    options = pd.DataFrame(
-        {
-            "school_id": ["S"],
-            "option": ["1P"],
-            "capacity_primary": [45.0],
-            "capacity_junior": [0.0],
-            "cost_yuan": [1.0],
-        }
-    )
+    schools, options = school_and_site(10.0, "1P", 45.0, 1.0)
     costs = pd.DataFrame({"unit_id": [1, 1], "school_id": ["E", "S"], "distance_m": [1400.0, 100.0]})
     std = Standards.foshan()
     model = SitingModel.from_scenario(units, schools, options, costs, standards=std)
@@ -531,25 +549,7 @@ def test_site_not_available_in_the_design_year_cannot_open() -> None:
     units = pd.DataFrame(
         {"primary": [100.0], "junior": [0.0], "current_primary": ["E"]}, index=pd.Index([1], name="unit_id")
     )
-    schools = pd.DataFrame(
-        {
-            "level": ["primary", "primary"],
-            "status": ["existing", "site"],
-            "capacity_primary": [50.0, 0.0],
-            "capacity_junior": [0.0, 0.0],
-            "available_from": [np.nan, 2032],
-        },
-        index=pd.Index(["E", "S"], name="school_id"),
-    )
-    options = pd.DataFrame(
-        {
-            "school_id": ["S"],
-            "option": ["24P"],
-            "capacity_primary": [1080.0],
-            "capacity_junior": [0.0],
-            "cost_yuan": [1.0],
-        }
-    )
+    schools, options = school_and_site(50.0, "24P", 1080.0, 1.0, available_from=[np.nan, 2032])
     costs = pd.DataFrame({"unit_id": [1, 1], "school_id": ["E", "S"], "distance_m": [1400.0, 200.0]})
     std = Standards.foshan()
     late = SitingModel.from_scenario(units, schools, options, costs, standards=std, design_year=2030).solve()
@@ -638,24 +638,7 @@ def test_explain_reports_walk_before_and_after() -> None:
         {"primary": [10.0, 30.0], "junior": [0.0, 0.0], "current_primary": ["A", "A"]},
         index=pd.Index([1, 2], name="unit_id"),
     )
-    schools = pd.DataFrame(
-        {
-            "level": ["primary", "primary"],
-            "status": ["existing", "site"],
-            "capacity_primary": [100.0, 0.0],
-            "capacity_junior": [0.0, 0.0],
-        },
-        index=pd.Index(["A", "S"], name="school_id"),
-    )
-    options = pd.DataFrame(
-        {
-            "school_id": ["S"],
-            "option": ["24P"],
-            "capacity_primary": [1080.0],
-            "capacity_junior": [0.0],
-            "cost_yuan": [1000.0],
-        }
-    )
+    schools, options = school_and_site(100.0, "24P", 1080.0, 1000.0, ids=("A", "S"))
     costs = pd.DataFrame(
         {
             "unit_id": [1, 1, 2, 2],
