@@ -64,7 +64,7 @@ def solve_instance(
         **to_model_inputs(inst),  # type: ignore[arg-type]
         exactly_new=inst.p,
         single_source=mode != "split",
-        shortfall_penalty=None,
+        overflow_penalty=None,
     )
     res = model.solve(mode=mode, time_limit_s=limit, gap=GAP, threads=threads)
     return {

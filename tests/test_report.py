@@ -199,7 +199,7 @@ def test_cli_review_prints_tables(tmp_path):
             {"option": ["1P"], "capacity_primary": [45]}, index=pd.Index(["S"], name="school_id")
         ),
         assignment=assignment,
-        shortfall=pd.DataFrame(columns=["unit_id", "level", "pupils"]),
+        overflow=pd.DataFrame(columns=["school_id", "level", "capacity", "pupils", "overflow"]),
     )
     empty = gpd.GeoDataFrame(geometry=[], crs=CRS)
     result = pipeline.RunResult(

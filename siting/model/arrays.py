@@ -1,8 +1,9 @@
 """The core arrays every program is built from: the validated inputs of :meth:`SitingModel.from_costs`.
 
-:func:`core_data` checks the general inputs (arcs, demand, capacity, options, limits), turns them into
-integer-indexed numpy arrays (pairs ``k_*``, arcs ``a_*``, options ``o_*``, facilities), runs the
-presolve checks and times it all. :func:`need_columns` is the shared column check.
+:func:`core_data` checks the general inputs (arcs, demand, capacity, options, overflow, limits), turns them
+into integer-indexed numpy arrays (pairs ``k_*``, arcs ``a_*``, options ``o_*``, facilities, the overflow
+columns ``over_*``), runs the presolve checks and times it all. :func:`need_columns` is the shared column
+check.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ def core_data(
     budget: float | None,
     max_open: int | None,
     single_source: bool,
-    shortfall_penalty: float | None,
+    overflow_penalty: float | None,
+    overflow_ceiling: pd.DataFrame | None,
     min_load: pd.DataFrame | None,
     current_distance: pd.DataFrame | None,
 ) -> dict[str, Any]:
@@ -64,7 +66,8 @@ def core_data(
     pair_of, arc = _pairs_and_arcs(arcs, dem, base, opt["o_f"], opt["o_cap"], u_pos, f_pos, levels)
     mload = _min_loads(min_load, capacity, levels, base)
     cur = _current_distance(current_distance, u_pos, pd.Index(levels), pair_of, len(arc["k_u"]))
-    _check_limits(shortfall_penalty, max_new, exactly_new, max_open, budget)
+    _check_limits(overflow_penalty, max_new, exactly_new, max_open, budget)
+    over = _overflow_arrays(overflow_penalty, overflow_ceiling, base, f_pos, levels, arc)
     data = {
         "levels": levels,
         "n_levels": len(levels),
@@ -81,6 +84,7 @@ def core_data(
         "a_cost": arc["a_cost"],
         "a_dis": arc["a_dis"],
         "a_dist": arc["a_dist"],
+        "a_beyond": arc["a_beyond"],
         "arc_frame": _arc_frame(arc, cur, units, facilities, levels),
         **opt,
         "forced": forced,
@@ -89,8 +93,7 @@ def core_data(
         "budget": budget,
         "max_open": max_open,
         "single_source": single_source,
-        "has_shortfall": shortfall_penalty is not None,
-        "penalty": float(shortfall_penalty) if shortfall_penalty is not None else 0.0,
+        **over,
         "min_load": mload,
     }
     presolve_checks(data)
@@ -123,8 +126,10 @@ def _level_arrays(
 def _option_arrays(options: pd.DataFrame | None, levels: list[Any], f_pos: pd.Index) -> dict[str, Any]:
     """Check the options and return their arrays.
 
-    The keys are ``o_f`` (facility of each option), ``o_cap`` (capacity per level, pupils), ``o_fixed``
-    and ``o_budget`` (fixed and budget cost) and ``o_table`` (the options, with ``budget_cost``).
+    The keys are ``o_f`` (facility of each option), ``o_cap`` (capacity per level, pupils), ``o_room``
+    (pupils per level the option adds to the facility's overflow ceiling, from the optional columns
+    ``overflow_ceiling_<level>``; 0 without them), ``o_fixed`` and ``o_budget`` (fixed and budget cost)
+    and ``o_table`` (the options, with ``budget_cost``).
     """
     if options is None:
         options = pd.DataFrame(
@@ -150,7 +155,21 @@ def _option_arrays(options: pd.DataFrame | None, levels: list[Any], f_pos: pd.In
     o_budget = otab["budget_cost"].to_numpy(dtype=float)
     if np.isnan(o_cap).any() or (o_cap < 0).any() or np.isnan(o_fixed).any():
         raise InputError("options: capacities and fixed_cost must be numbers >= 0.")
-    return {"o_f": o_f, "o_cap": o_cap, "o_fixed": o_fixed, "o_budget": o_budget, "o_table": otab}
+    o_room = np.zeros_like(o_cap)
+    for li, lv in enumerate(levels):
+        col = f"overflow_ceiling_{lv}"
+        if col in otab.columns:
+            o_room[:, li] = (
+                pd.to_numeric(otab[col], errors="coerce").fillna(0.0).clip(lower=0.0).to_numpy(float)
+            )
+    return {
+        "o_f": o_f,
+        "o_cap": o_cap,
+        "o_room": o_room,
+        "o_fixed": o_fixed,
+        "o_budget": o_budget,
+        "o_table": otab,
+    }
 
 
 def _pairs_and_arcs(
@@ -171,8 +190,8 @@ def _pairs_and_arcs(
         Pair number per (unit, level) position, ``-1`` without demand.
     arrays
         ``k_u, k_l, k_d`` (unit, level and demand of each pair, level-major) and ``a_k, a_f, a_cost, a_dis,
-        a_dist`` (pair, facility, cost, disruption and distance of each arc, sorted by pair then facility;
-        arcs of a level their facility can never serve are dropped).
+        a_dist, a_beyond`` (pair, facility, cost, disruption, distance and beyond-the-limit flag of each arc,
+        sorted by pair then facility; arcs of a level their facility can never serve are dropped).
     """
     a_u = u_pos.get_indexer(arcs["unit_id"])
     a_f = f_pos.get_indexer(arcs["school_id"])
@@ -187,6 +206,11 @@ def _pairs_and_arcs(
     a_cost = arcs["cost"].to_numpy(dtype=float)
     a_dis = arcs["disruption"].to_numpy(dtype=float) if "disruption" in arcs else np.zeros(len(arcs))
     a_dist = arcs["distance_m"].to_numpy(dtype=float) if "distance_m" in arcs else np.full(len(arcs), np.nan)
+    a_beyond = (
+        arcs["beyond_limit"].fillna(False).to_numpy(dtype=bool)
+        if "beyond_limit" in arcs
+        else np.zeros(len(arcs), dtype=bool)
+    )
     if not np.isfinite(a_cost).all() or not np.isfinite(a_dis).all():
         raise InputError("arcs: cost and disruption must be finite numbers (drop unreachable pairs instead).")
     # pairs with demand
@@ -198,10 +222,11 @@ def _pairs_and_arcs(
     k_d = dem[k_u, k_l]
     a_k = pair_of[a_u, a_l]
     keep = a_k >= 0
-    a_k, a_f, a_cost, a_dis, a_dist = a_k[keep], a_f[keep], a_cost[keep], a_dis[keep], a_dist[keep]
-    key = a_k * len(f_pos) + a_f
+    cols = [v[keep] for v in (a_k, a_f, a_cost, a_dis, a_dist, a_beyond)]
+    key = cols[0] * len(f_pos) + cols[1]
     order = np.argsort(key, kind="stable")
-    a_k, a_f, a_cost, a_dis, a_dist, key = (v[order] for v in (a_k, a_f, a_cost, a_dis, a_dist, key))
+    key = key[order]
+    a_k, a_f, a_cost, a_dis, a_dist, a_beyond = (v[order] for v in cols)
     if len(key) and (np.diff(key) == 0).any():
         i = int(np.flatnonzero(np.diff(key) == 0)[0])
         raise InputError(
@@ -213,9 +238,11 @@ def _pairs_and_arcs(
     if len(o_f):
         np.add.at(can_serve, o_f, o_cap)
     usable = can_serve[a_f, k_l[a_k]] > 0
-    a_k, a_f, a_cost, a_dis, a_dist = (v[usable] for v in (a_k, a_f, a_cost, a_dis, a_dist))
+    a_k, a_f, a_cost, a_dis, a_dist, a_beyond = (
+        v[usable] for v in (a_k, a_f, a_cost, a_dis, a_dist, a_beyond)
+    )
     arrays = {"k_u": k_u, "k_l": k_l, "k_d": k_d, "a_k": a_k, "a_f": a_f}
-    return pair_of, {**arrays, "a_cost": a_cost, "a_dis": a_dis, "a_dist": a_dist}
+    return pair_of, {**arrays, "a_cost": a_cost, "a_dis": a_dis, "a_dist": a_dist, "a_beyond": a_beyond}
 
 
 def _min_loads(
@@ -227,6 +254,55 @@ def _min_loads(
         ml = min_load.reindex(index=capacity.index, columns=levels).fillna(0.0).to_numpy(dtype=float)
         mload = np.clip(ml, 0.0, None)
     return mload
+
+
+def _overflow_arrays(
+    overflow_penalty: float | None,
+    overflow_ceiling: pd.DataFrame | None,
+    base: np.ndarray,
+    f_pos: pd.Index,
+    levels: list[Any],
+    arc: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """Return where pupils may be placed above capacity (overflow), and at what price.
+
+    Only a facility with base capacity for a level (an existing school) may overflow in it; new facilities
+    never do. The keys are ``has_overflow`` (a penalty was given), ``penalty`` (cost per pupil above
+    capacity; 0 without), ``may_over`` (facility × level), ``room0`` (facility × level: most pupils above
+    capacity with no option open; ``inf`` without a ceiling, 0 where it may not overflow) and ``over_fl``
+    (the overflow columns' (facility, level) numbers ``facility * n_levels + level``: those that may
+    overflow and have an arc).
+    """
+    n_f, n_l = base.shape
+    has = overflow_penalty is not None
+    may = (base > 0) & has
+    room = np.where(may, np.inf, 0.0)
+    if overflow_ceiling is not None:
+        if not has:
+            raise InputError(
+                "overflow_ceiling needs overflow_penalty: without a penalty no school goes above capacity."
+            )
+        pos = f_pos.get_indexer(overflow_ceiling.index)
+        if overflow_ceiling.index.has_duplicates or (pos < 0).any():
+            bad = [s for s, p in zip(overflow_ceiling.index, pos, strict=True) if p < 0]
+            raise InputError(
+                f"overflow_ceiling must be indexed by unique, known school_id; unknown: {bad[:5]} "
+                "(add them to the capacity table or drop them)."
+            )
+        table = overflow_ceiling.reindex(index=f_pos, columns=levels)
+        ceil = table.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+        if (ceil < 0).any():
+            raise InputError("overflow_ceiling must be >= 0 (pupils above capacity) or missing (no ceiling).")
+        room = np.where(may & np.isfinite(ceil), ceil, room)
+    used = np.zeros(n_f * n_l, dtype=bool)
+    used[arc["a_f"] * n_l + arc["k_l"][arc["a_k"]]] = True
+    return {
+        "has_overflow": has,
+        "penalty": float(overflow_penalty) if has else 0.0,
+        "may_over": may,
+        "room0": room,
+        "over_fl": np.flatnonzero(may.reshape(-1) & used),
+    }
 
 
 def _current_distance(
@@ -249,16 +325,17 @@ def _current_distance(
 
 
 def _check_limits(
-    shortfall_penalty: float | None,
+    overflow_penalty: float | None,
     max_new: int | None,
     exactly_new: int | None,
     max_open: int | None,
     budget: float | None,
 ) -> None:
-    """Raise :class:`~siting.errors.InputError` for a shortfall penalty or limit out of range."""
-    if shortfall_penalty is not None and not (shortfall_penalty >= 0 and math.isfinite(shortfall_penalty)):
+    """Raise :class:`~siting.errors.InputError` for an overflow penalty or limit out of range."""
+    if overflow_penalty is not None and not (overflow_penalty >= 0 and math.isfinite(overflow_penalty)):
         raise InputError(
-            f"shortfall_penalty must be a finite number >= 0 or None, got {shortfall_penalty!r}."
+            "overflow_penalty must be a finite number >= 0 or None (hard capacities), "
+            f"got {overflow_penalty!r}."
         )
     for name, value in (("max_new", max_new), ("exactly_new", exactly_new), ("max_open", max_open)):
         if value is not None and (int(value) != value or value < 0):

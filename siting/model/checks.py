@@ -1,19 +1,19 @@
 """Checks with numbers: before solving, whether the model can be feasible; after, whether an answer is.
 
 :func:`presolve_checks` raises :class:`~siting.errors.InfeasibleError` naming the numbers (forced sites,
-minimum loads, unreachable demand, total capacity) before any solver runs. :func:`check_result`
+minimum loads, demand without any arc, total capacity) before any solver runs. :func:`check_result`
 recomputes a result's objective and feasibility from its tables (:meth:`SitingModel.check`).
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from siting.errors import InfeasibleError
+from siting.model.program import plan_capacity
 from siting.model.result import attach_arc_parts
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def presolve_checks(d: dict[str, Any]) -> None:
     """Raise :class:`InfeasibleError` with numbers when the model cannot be feasible."""
     levels = d["levels"]
     is_new = d["is_new_f"]
-    o_f, o_cap = d["o_f"], d["o_cap"]
+    o_f = d["o_f"]
     n_new_candidates = len(np.unique(o_f[is_new[o_f]])) if len(o_f) else 0
     for name in ("exactly_new",):
         p = d[name]
@@ -64,23 +64,43 @@ def presolve_checks(d: dict[str, Any]) -> None:
                 f"{levels[lv]} pupils but only {seats_text(reach[f, lv])} live within reach; "
                 "lower min_enrolment_share."
             )
-    if d["has_shortfall"]:
-        return
-    # units that reach no school
+    _check_reach(d)
+    _check_total_capacity(d, limit_new)
+
+
+def _check_reach(d: dict[str, Any]) -> None:
+    """Raise :class:`InfeasibleError` naming the unit-levels with demand that have no arc to any school."""
     reached = np.zeros(len(d["k_u"]), dtype=bool)
     reached[d["a_k"]] = True
-    if not reached.all():
-        miss = np.flatnonzero(~reached)
-        pupils = d["k_d"][miss].sum()
-        examples = ", ".join(id_text(d["units"][d["k_u"][k]]) for k in miss[:5])
-        raise InfeasibleError(
-            f"{len(miss)} unit-level demand(s) ({seats_text(pupils)} seats) can reach no school that serves "
-            f"them (e.g. units {examples}) and shortfall is disabled; allow shortfall or add sites."
-        )
-    # total capacity per level
+    if reached.all():
+        return
+    miss = np.flatnonzero(~reached)
+    pupils = d["k_d"][miss].sum()
+    examples = ", ".join(f"{id_text(d['units'][d['k_u'][k]])} ({d['levels'][d['k_l'][k]]})" for k in miss[:5])
+    raise InfeasibleError(
+        f"{len(miss)} unit-level demand(s) ({seats_text(pupils)} pupils) have no school that may serve them "
+        f"(e.g. units {examples}); every unit-level with demand needs at least one arc (e.g. to its nearest "
+        "school of that level)."
+    )
+
+
+def _check_total_capacity(d: dict[str, Any], limit_new: int | None) -> None:
+    """Raise :class:`InfeasibleError` when a level's demand exceeds every seat the model could offer.
+
+    The seats are base capacity, the largest option of every existing facility, the largest options of
+    as many new facilities as may open, and the overflow room of the school-levels that may overflow
+    (no check for a level where one may overflow without a ceiling).
+    """
+    levels, is_new = d["levels"], d["is_new_f"]
+    o_f, o_cap, o_room = d["o_f"], d["o_cap"], d["o_room"]
     for li, level in enumerate(levels):
+        room = d["room0"][:, li].copy()
+        for f in np.unique(o_f):
+            room[f] += float(o_room[o_f == f, li].max())
+        if not np.isfinite(room[d["may_over"][:, li]]).all():
+            continue
         demand = float(d["k_d"][d["k_l"] == li].sum())
-        cap = float(d["base"][:, li].sum())
+        cap = float(d["base"][:, li].sum() + room[d["may_over"][:, li]].sum())
         new_gain = []
         for f in np.unique(o_f):
             best = float(o_cap[o_f == f, li].max())
@@ -93,10 +113,20 @@ def presolve_checks(d: dict[str, Any]) -> None:
             new_gain = new_gain[: int(limit_new)]
         cap += sum(new_gain)
         if cap + 1e-9 < demand:
+            may = bool(d["may_over"][:, li].any())
+            if not d["has_overflow"]:
+                fix = "allow overflow at existing schools, more sites or a bigger budget"
+            elif may:
+                fix = "a higher overflow ceiling, more sites or a bigger budget"
+            else:
+                fix = (
+                    "no existing school of this level may take overflow (new schools never do): more sites "
+                    "or a bigger budget"
+                )
+            what = "seats and overflow room" if may else "seats"
             raise InfeasibleError(
-                f"the largest possible capacity {seats_text(cap)} seats is below the demand "
-                f"{seats_text(demand)} seats for level {level!r}; shortfall is disabled: allow shortfall, "
-                "more sites or a bigger budget."
+                f"the largest possible capacity {seats_text(cap)} {what} is below the demand "
+                f"{seats_text(demand)} pupils for level {level!r}: {fix}."
             )
 
 
@@ -118,46 +148,50 @@ def check_result(d: dict[str, Any], levels: list[Any], result: SitingResult) -> 
         The numbers :meth:`SitingModel.check` documents.
     """
     asg = attach_arc_parts(d, result.assignment)
-    unknown = int(asg["cost"].isna().sum())
-    distance = float(asg["distance_part"].sum())
-    disruption = float(asg["disruption_part"].sum())
     opened = result.opened.reset_index()
     otab = d["o_table"]
     merged = opened[["school_id", "option"]].merge(otab, on=["school_id", "option"], how="left")
     building = float(merged["fixed_cost"].sum())
-    short_pupils = result.shortfall["pupils"].to_numpy(float)
-    shortfall = float(short_pupils.sum() * d["penalty"]) if d["has_shortfall"] else 0.0
-    # capacity
-    cap = pd.DataFrame(d["base"], index=d["facilities"], columns=levels)
-    for _, row in merged.iterrows():
-        for level in levels:
-            cap.loc[row["school_id"], level] += float(row[f"capacity_{level}"])
-    load = asg.groupby(["school_id", "level"])["pupils"].sum()
-    excess = -math.inf
-    for (sid, level), pupils in load.items():
-        excess = max(excess, float(pupils) - float(cap.loc[sid, level]))
-    # coverage
+    z = np.zeros(len(otab))
+    hit = otab.reset_index().merge(opened[["school_id", "option"]], on=["school_id", "option"])["index"]
+    z[hit.to_numpy(dtype=np.int64)] = 1.0
+    seats, room = plan_capacity(d, z)
+    load = np.zeros_like(seats)
+    f_pos = pd.Index(d["facilities"]).get_indexer(asg["school_id"])
+    l_pos = pd.Index(levels).get_indexer(asg["level"])
+    ok = (f_pos >= 0) & (l_pos >= 0)
+    np.add.at(load, (f_pos[ok], l_pos[ok]), asg["pupils"].to_numpy(float)[ok])
+    above = load - seats
+    over = np.where(d["may_over"], np.clip(above, 0.0, None), 0.0)
+    excess = np.where(d["may_over"], above - room, above)
+    worst = float(excess[(load > 0) | (seats > 0)].max(initial=-np.inf))
+    # the result's own overflow table against the recomputed one
+    table = pd.DataFrame(over, index=d["facilities"], columns=levels).stack()
+    told = result.overflow.set_index(["school_id", "level"])["overflow"] if len(result.overflow) else None
+    told = told.reindex(table.index, fill_value=0.0) if told is not None else table * 0.0
+    # coverage: every unit-level with demand assigned in full
     dem = pd.Series(
         d["k_d"],
         index=pd.MultiIndex.from_arrays([d["units"][d["k_u"]], np.asarray(levels, dtype=object)[d["k_l"]]]),
     )
     served = result.assignment.groupby(["unit_id", "level"])["pupils"].sum()
-    short = result.shortfall.groupby(["unit_id", "level"])["pupils"].sum()
-    total = served.reindex(dem.index, fill_value=0.0) + short.reindex(dem.index, fill_value=0.0)
-    cov = float((total - dem).abs().max()) if len(dem) else 0.0
+    cov = float((served.reindex(dem.index, fill_value=0.0) - dem).abs().max()) if len(dem) else 0.0
     sources = (
         int(result.assignment.groupby(["unit_id", "level"]).size().max()) if len(result.assignment) else 0
     )
-    per_school = int(opened.groupby("school_id").size().max()) if len(opened) else 0
-    return {
-        "objective": distance + disruption + building + shortfall,
-        "distance": distance,
-        "disruption": disruption,
+    parts = {
+        "distance": float(asg["distance_part"].sum()),
+        "disruption": float(asg["disruption_part"].sum()),
         "building": building,
-        "shortfall": shortfall,
-        "max_capacity_excess": excess if math.isfinite(excess) else 0.0,
+        "overflow": float(over.sum() * d["penalty"]),
+    }
+    return {
+        "objective": sum(parts.values()),
+        **parts,
+        "max_capacity_excess": worst if np.isfinite(worst) else 0.0,
         "max_coverage_error": cov,
-        "unknown_arcs": float(unknown),
+        "max_overflow_error": float((told - table).abs().max()) if len(table) else 0.0,
+        "unknown_arcs": float(asg["cost"].isna().sum()),
         "max_sources": float(sources),
-        "options_per_school": float(per_school),
+        "options_per_school": float(opened.groupby("school_id").size().max()) if len(opened) else 0.0,
     }

@@ -1,27 +1,27 @@
 r"""Capacity-aware local search for single-school assignments (the rounding step of the model).
 
 The relaxation of the siting model splits a few units between schools. Rounding them one by one leaves
-some schools a little over capacity (the surplus becomes shortfall) and others a little under, and the
-fix usually needs a chain of moves across neighbouring catchments. This module does that with shift
-moves (one unit-level pair to another school, or to none), evaluated exactly against the model's
-objective, before any repair MIP is tried. On the sample city it closes the rounding gap in well under
-a second, where the repair MIP needed about 15 s.
+some schools a little over capacity and others a little under, and the fix usually needs a chain of moves
+across neighbouring catchments. This module does that with shift moves (one unit-level pair to another
+school) and swaps (two pairs trade schools), evaluated exactly against the model's objective, before any
+repair MIP is tried. On the sample city it closes the rounding gap in well under a second.
 
-The objective of a school-level ``b`` holding pairs ``S`` is that of the model with single sourcing and
-partial shortfall: the cheapest pupils per head are seated up to the capacity ``C_b`` and the rest are
-short at ``penalty`` per pupil,
+Every pair is at exactly one of its arcs. The objective of a school-level ``b`` holding pairs ``S`` with
+load :math:`L = \sum_{k \in S} d_k` is that of the model: the arcs' costs plus the overflow price,
 
-.. math:: F_b(S) = \sum_{k \in S} d_k c_k + \sum_{\text{short pupils } p} (P - c_p),
+.. math:: F_b(S) = \sum_{k \in S} c_k + P_b \max(0, \min(L, H_b) - C_b) + M \max(0, L - H_b, m_b - L),
 
-where ``c_k`` is the cost per pupil of the pair's arc to ``b``. A school-level with a minimum load must
-seat at least that many pupils. Without shortfall (``allow_short=False``) the same search runs with a
-large internal penalty on overflow, and the answer is used only if it has no overflow.
+where ``C_b`` is the capacity, ``P_b`` the price per pupil above it (the overflow penalty), ``H_b`` the
+most pupils the school-level may hold (``C_b`` plus its overflow ceiling; ``C_b`` where it may not
+overflow, e.g. a new school) and ``m_b`` its minimum load. ``M`` is a large internal penalty: a state
+above ``H_b`` or below ``m_b`` is infeasible, and the answer is reported infeasible unless the search
+drives every such excess out. With hard capacities everywhere (no overflow) this is the same search with
+``H_b = C_b``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,11 +36,13 @@ class LocalSearchResult:
     Attributes
     ----------
     arc
-        Chosen arc per pair, ``-1`` for none (the pair is short).
-    seated
-        Share of the pair's demand seated by its arc (0–1; below 1 where its school is full).
+        Chosen arc per pair (``-1`` only for a pair without usable arcs, which makes it infeasible).
+    load
+        Pupils per school-level.
+    overflow
+        Pupils above capacity per school-level (``max(0, load - capacity)``).
     feasible
-        Whether every capacity, minimum load and (without shortfall) assignment holds.
+        Whether every pair has an arc and every ceiling, hard capacity and minimum load holds.
     moves
         Number of improving moves made.
     sweeps
@@ -50,66 +52,42 @@ class LocalSearchResult:
     """
 
     arc: np.ndarray
-    seated: np.ndarray
+    load: np.ndarray
+    overflow: np.ndarray
     feasible: bool
     moves: int
     sweeps: int
     seconds: float
 
 
-class _Bin:
-    """One school-level: its pairs sorted by cost per pupil, most expensive first."""
+def bin_limits(
+    capacity: np.ndarray, penalty: float | np.ndarray | None, ceiling: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the price per pupil above capacity and the most pupils each school-level may hold.
 
-    __slots__ = ("arcs", "cs", "ds", "load", "pos", "spend")
+    Parameters
+    ----------
+    capacity
+        Seats per school-level.
+    penalty
+        Price per pupil above capacity, one for all or one per school-level; ``None`` or ``inf`` where a
+        school-level may not go above capacity.
+    ceiling
+        Most pupils above capacity per school-level (``inf``: no ceiling); None: no ceiling anywhere.
 
-    def __init__(self) -> None:
-        self.arcs: list[int] = []
-        self.cs: list[float] = []
-        self.ds: list[float] = []
-        self.pos: dict[int, int] = {}
-        self.load = 0.0
-        self.spend = 0.0
-
-    def rebuild(self, arcs: list[int], cpp: np.ndarray, dem: np.ndarray) -> None:
-        arcs = sorted(arcs, key=lambda a: (-cpp[a], a))
-        self.arcs = arcs
-        self.cs = [float(cpp[a]) for a in arcs]
-        self.ds = [float(dem[a]) for a in arcs]
-        self.pos = {a: i for i, a in enumerate(arcs)}
-        self.load = float(sum(self.ds))
-        self.spend = float(sum(c * d for c, d in zip(self.cs, self.ds, strict=True)))
-
-
-def _short_cost(
-    b: _Bin, excess: float, penalty: float, add_c: float | None = None, add_d: float = 0.0, skip: int = -1
-) -> float:
-    """Return what leaving the ``excess`` most expensive pupils of ``b`` short adds to its spend.
-
-    Optionally as if one pair (cost per pupil ``add_c``, ``add_d`` pupils) were added, or the pair at
-    position ``skip`` removed.
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(price, hard)``: price 0 where the school-level may not overflow, ``hard = capacity`` there.
     """
-    total = 0.0
-    need = excess
-    i = 0
-    n = len(b.cs)
-    added = add_c is None
-    while need > _EPS:
-        if not added and (i >= n or add_c >= b.cs[i]):  # type: ignore[operator]
-            take = min(add_d, need)
-            total += take * (penalty - add_c)  # type: ignore[operator]
-            need -= take
-            added = True
-            continue
-        if i >= n:
-            break
-        if i == skip:
-            i += 1
-            continue
-        take = min(b.ds[i], need)
-        total += take * (penalty - b.cs[i])
-        need -= take
-        i += 1
-    return total
+    n = len(capacity)
+    price = (
+        np.full(n, np.inf) if penalty is None else np.broadcast_to(np.asarray(penalty, float), (n,)).copy()
+    )
+    may = np.isfinite(price)
+    room = np.full(n, np.inf) if ceiling is None else np.asarray(ceiling, dtype=float)
+    hard = np.where(may, capacity + np.maximum(room, 0.0), capacity)
+    return np.where(may, price, 0.0), hard
 
 
 def improve_assignment(
@@ -121,16 +99,17 @@ def improve_assignment(
     min_load: np.ndarray,
     start: np.ndarray,
     *,
-    penalty: float | None,
+    penalty: float | np.ndarray | None,
+    ceiling: np.ndarray | None = None,
     stop_below: float = -np.inf,
     max_seconds: float = 5.0,
     max_sweeps: int = 50,
 ) -> LocalSearchResult:
     """Improve a single-school assignment by shift and swap moves until none improves the objective.
 
-    Shift moves (one pair to another school-level, or to none) run first. Only if the objective is then
-    still above ``stop_below`` are swaps tried as well (two pairs at two school-levels trade places),
-    which escape the local optima that tight capacities create.
+    Shift moves (one pair to another school-level) run first. Only if the objective is then still above
+    ``stop_below`` are swaps tried as well (two pairs at two school-levels trade places), which escape the
+    local optima that tight capacities create.
 
     Parameters
     ----------
@@ -141,13 +120,16 @@ def improve_assignment(
     pair_demand
         Demand of each pair, pupils (> 0).
     capacity, min_load
-        Seats and minimum seated pupils per school-level (0 where none).
+        Seats and minimum pupils per school-level (0 where none).
     start
-        Starting arc per pair (``-1`` for none).
+        Starting arc per pair (``-1``: start at its cheapest usable arc).
     penalty
-        Shortfall cost per pupil, or None when every pair must be served in full.
+        Price per pupil above capacity (overflow), one for all or one per school-level; ``None`` or
+        ``inf`` where a school-level may not go above capacity.
+    ceiling
+        Most pupils above capacity per school-level (``inf`` or None: no ceiling).
     stop_below
-        Skip the swap phase (or end it) once the objective (assignment costs plus shortfall) is at most this.
+        Skip the swap phase (or end it) once the objective (arc costs plus overflow) is at most this.
     max_seconds, max_sweeps
         Stop after this long or this many passes (the answer so far is returned).
 
@@ -156,7 +138,8 @@ def improve_assignment(
     LocalSearchResult
     """
     t0 = time.perf_counter()
-    search = _Search(pair_of_arc, bin_of_arc, arc_cost, pair_demand, capacity, min_load, start, penalty)
+    price, hard = bin_limits(np.asarray(capacity, dtype=float), penalty, ceiling)
+    search = _Search(pair_of_arc, bin_of_arc, arc_cost, pair_demand, capacity, min_load, start, price, hard)
     for swaps in (False, True):
         if swaps and search.objective() <= stop_below:
             break
@@ -166,55 +149,28 @@ def improve_assignment(
             improved = search.sweep(swaps, seen, t0, max_seconds)
             if not improved or (swaps and search.objective() <= stop_below):
                 break
-    seated, feasible = search.seating()
+    load = np.asarray(search.load, dtype=float)
     return LocalSearchResult(
-        search.assign, seated, feasible, search.moves, search.sweeps, time.perf_counter() - t0
+        search.assign,
+        load,
+        np.clip(load - np.asarray(capacity, dtype=float), 0.0, None),
+        search.feasible(),
+        search.moves,
+        search.sweeps,
+        time.perf_counter() - t0,
     )
 
 
-def _bin_cost(
-    bins: list[_Bin], cap: list[float], low: list[float], arc_dem: list[float], arc_cpp: list[float], p: float
-) -> Callable[..., float]:
-    """Return ``value(b, out=-1, into=-1)``, the cost of school-level ``b`` as if changed by one move.
-
-    That is with arc ``out`` removed and/or arc ``into`` added; infinite below the minimum load.
-
-    A closure over the search's lists rather than a method: it is the innermost call of the search.
-    """
-
-    def value(b: int, out: int = -1, into: int = -1) -> float:
-        x = bins[b]
-        load, spend = x.load, x.spend
-        if out >= 0:
-            load -= arc_dem[out]
-            spend -= arc_dem[out] * arc_cpp[out]
-        add_c = None
-        if into >= 0:
-            load += arc_dem[into]
-            spend += arc_dem[into] * arc_cpp[into]
-            add_c = arc_cpp[into]
-        if min(load, cap[b]) < low[b] - 1e-6:
-            return np.inf
-        excess = load - cap[b]
-        if excess <= _EPS:
-            return spend
-        skip = x.pos[out] if out >= 0 else -1
-        return spend + _short_cost(x, excess, p, add_c, arc_dem[into] if into >= 0 else 0.0, skip)
-
-    return value
-
-
-_Move = tuple[int, int, int, float, float]
-"""A move: (arc the pair takes or -1, partner pair or -1, partner's arc, new cost of the pair's old
-school-level, new cost of its new one)."""
+_Move = tuple[int, int, int, float]
+"""A move: (arc the pair takes, partner pair or -1, partner's arc, change of the objective)."""
 
 
 class _Search:
-    """The state of one local search: school-levels, the assignment, and the counters of moves and passes.
+    """The state of one local search: loads of the school-levels, the assignment, the counters.
 
-    Parameters are those of :func:`improve_assignment`. Arcs to school-levels without capacity, and with
-    shortfall those costing more per pupil than the penalty, are never used. Without shortfall the
-    unassigned pairs start at their cheapest arc and a large internal penalty stands for overflow.
+    Parameters are those of :func:`improve_assignment`, with ``price`` and ``hard`` from
+    :func:`bin_limits`. Arcs to school-levels that can hold no one are never used; pairs without a start
+    begin at their cheapest arc.
     """
 
     def __init__(
@@ -226,75 +182,67 @@ class _Search:
         capacity: np.ndarray,
         min_load: np.ndarray,
         start: np.ndarray,
-        penalty: float | None,
+        price: np.ndarray,
+        hard: np.ndarray,
     ) -> None:
         self.n_pair = n_pair = len(pair_demand)
-        self.pair_of_arc = pair_of_arc
-        self.dem = dem = pair_demand[pair_of_arc].astype(float)
-        self.cpp = cpp = arc_cost / dem
-        self.allow_short = allow_short = penalty is not None
-        usable = capacity[bin_of_arc] > 0
-        if allow_short:
-            self.p = float(penalty)  # type: ignore[arg-type]
-            usable &= cpp < self.p  # a pupil costing more than the penalty is better left short
-        else:
-            span = float(np.abs(cpp).max()) if len(cpp) else 1.0
-            self.p = 1e3 * (span + 1.0)
+        usable = hard[bin_of_arc] > _EPS
+        span = float(np.abs(arc_cost / pair_demand[pair_of_arc]).max()) if len(arc_cost) else 1.0
+        self.big = 1e3 * (span + float(price.max(initial=0.0)) + 1.0)
+        """Internal price per pupil above a hard limit or below a minimum load (any real move is cheaper)."""
         self.arcs_of: list[list[int]] = [[] for _ in range(n_pair)]
         for a in np.flatnonzero(usable).tolist():
             self.arcs_of[pair_of_arc[a]].append(a)
-        self.assign = assign = np.where((start >= 0) & usable[np.maximum(start, 0)], start, -1)
-        if not allow_short:  # everyone needs a school: start the unassigned at their cheapest arc
-            for k in np.flatnonzero(assign < 0).tolist():
-                if self.arcs_of[k]:
-                    assign[k] = min(self.arcs_of[k], key=lambda a: (cpp[a], a))
-        n_bin = int(capacity.shape[0])
-        members: list[list[int]] = [[] for _ in range(n_bin)]
-        for a in assign[assign >= 0].tolist():
-            members[bin_of_arc[a]].append(a)
-        self.bins = [_Bin() for _ in range(n_bin)]
-        self.cap: list[float] = capacity.astype(float).tolist()
-        self.low: list[float] = min_load.astype(float).tolist()
-        for b in range(n_bin):
-            if members[b]:
-                self.bins[b].rebuild(members[b], cpp, dem)
-        self._index_arcs(bin_of_arc, pair_demand)
-        self.value = _bin_cost(self.bins, self.cap, self.low, self.arc_dem, self.arc_cpp, self.p)
-        """``value(b, out, into)``: cost of school-level ``b`` with arc ``out`` out and/or ``into`` in."""
-        self.current = [self.value(b) for b in range(n_bin)]
-        self.unassigned = (
-            float(sum(self.pdem[k] for k in np.flatnonzero(assign < 0).tolist())) if allow_short else 0.0
-        )
+        self.assign = np.where((start >= 0) & usable[np.maximum(start, 0)], start, -1)
+        for k in np.flatnonzero(self.assign < 0).tolist():
+            if self.arcs_of[k]:
+                self.assign[k] = min(self.arcs_of[k], key=lambda a: (arc_cost[a], a))
+        self.arc_bin: list[int] = bin_of_arc.tolist()
+        self.arc_pair: list[int] = pair_of_arc.tolist()
+        self.arc_cost: list[float] = np.asarray(arc_cost, dtype=float).tolist()
+        self.pdem: list[float] = pair_demand.astype(float).tolist()
+        self.cap: list[float] = np.asarray(capacity, dtype=float).tolist()
+        self.price: list[float] = price.tolist()
+        self.hard: list[float] = hard.tolist()
+        self.low: list[float] = np.asarray(min_load, dtype=float).tolist()
+        n_bin = len(self.cap)
+        self.load = [0.0] * n_bin
+        self.members: list[set[int]] = [set() for _ in range(n_bin)]
+        for a in self.assign[self.assign >= 0].tolist():
+            self.load[self.arc_bin[a]] += self.pdem[self.arc_pair[a]]
+            self.members[self.arc_bin[a]].add(a)
+        self.arc_at = [{self.arc_bin[a]: a for a in options} for options in self.arcs_of]
         # a pair's best move depends only on the school-levels it can reach: skip it while none has changed
         self.bins_of = [[self.arc_bin[a] for a in options] for options in self.arcs_of]
         self.changed = [0] * n_bin  # move count when the school-level last changed
         self.moves = 0
         self.sweeps = 0
 
-    def _index_arcs(self, bin_of_arc: np.ndarray, pair_demand: np.ndarray) -> None:
-        """Keep the arc arrays as Python lists (fast to index), and each pair's arc per school-level."""
-        self.arc_bin: list[int] = bin_of_arc.tolist()
-        self.arc_pair: list[int] = self.pair_of_arc.tolist()
-        self.arc_cpp: list[float] = self.cpp.tolist()
-        self.arc_dem: list[float] = self.dem.tolist()
-        self.pdem: list[float] = pair_demand.astype(float).tolist()
-        self.arc_at = [{self.arc_bin[a]: a for a in options} for options in self.arcs_of]
+    def term(self, b: int, load: float) -> float:
+        """Return the load-dependent cost of school-level ``b`` at ``load``: overflow price and excesses."""
+        cap, hard = self.cap[b], self.hard[b]
+        cost = self.price[b] * max(0.0, min(load, hard) - cap) if load > cap + _EPS else 0.0
+        excess = max(load - hard, self.low[b] - load, 0.0)
+        return cost + self.big * excess if excess > 1e-6 else cost
 
     def objective(self) -> float:
-        """Return the objective: the school-levels' costs plus the penalty of the unassigned pupils."""
-        return float(sum(self.current)) + self.p * self.unassigned
+        """Return the objective: the arcs' costs plus every school-level's load-dependent cost."""
+        arcs = sum(self.arc_cost[a] for a in self.assign.tolist() if a >= 0)
+        return float(arcs + sum(self.term(b, load) for b, load in enumerate(self.load)))
 
-    def update(self, b: int, out: int, into: int, cost: float) -> None:
-        """Take arc ``out`` from school-level ``b`` and/or put arc ``into`` in it, now costing ``cost``."""
-        arcs = [a for a in self.bins[b].arcs if a != out]
-        if into >= 0:
-            arcs.append(into)
-        self.bins[b].rebuild(arcs, self.cpp, self.dem)
-        self.current[b] = cost
-        self.changed[b] = self.moves
+    def feasible(self) -> bool:
+        """Whether every pair has an arc and every school-level is within its hard limit and minimum."""
+        if (self.assign < 0).any():
+            return False
+        return all(
+            load <= self.hard[b] + 1e-6 and load >= self.low[b] - 1e-6 for b, load in enumerate(self.load)
+        )
 
     def sweep(self, swaps: bool, seen: list[int], t0: float, max_seconds: float) -> int:
         """Make the best move of each pair whose school-levels changed since it was last examined.
+
+        A pair that moved is examined again in the next pass: after a swap its own best shift may have
+        changed (the partner's school-level changed too).
 
         Returns
         -------
@@ -303,7 +251,7 @@ class _Search:
         """
         improved = 0
         for k in range(self.n_pair):
-            if not self.arcs_of[k]:
+            if not self.arcs_of[k] or self.assign[k] < 0:
                 continue
             if k % 64 == 0 and time.perf_counter() - t0 > max_seconds:
                 break
@@ -315,81 +263,61 @@ class _Search:
             if best is None:
                 continue
             self.apply(k, best)
-            seen[k] = self.moves
             improved += 1
         return improved
 
     def best_move(self, k: int, swaps: bool) -> _Move | None:
         """Return pair ``k``'s most improving shift (or, with ``swaps``, swap), or None when none improves."""
-        value, arc_bin, current, p = self.value, self.arc_bin, self.current, self.p
+        arc_bin, arc_cost, load, term = self.arc_bin, self.arc_cost, self.load, self.term
         a0 = int(self.assign[k])
         d_k = self.pdem[k]
-        b0 = arc_bin[a0] if a0 >= 0 else -1
-        new0 = value(b0, out=a0) if a0 >= 0 else 0.0
-        delta0 = new0 - current[b0] if a0 >= 0 else -p * d_k
-        best_delta = -1e-7 * max(1.0, abs(delta0))
+        b0 = arc_bin[a0]
+        l0 = load[b0]
+        now0 = term(b0, l0)
+        out0 = term(b0, l0 - d_k) - now0 - arc_cost[a0]  # change at b0 when k leaves
+        best_delta = -1e-7 * max(1.0, abs(now0) + abs(arc_cost[a0]))
         best: _Move | None = None
-        if a0 >= 0 and self.allow_short and delta0 + p * d_k < best_delta:  # leave the pair short
-            best_delta, best = delta0 + p * d_k, (-1, -1, -1, new0, 0.0)
         for a in self.arcs_of[k]:
             b = arc_bin[a]
             if b == b0:
                 continue
-            new1 = value(b, into=a)
-            delta = delta0 + new1 - current[b]
+            lb, now_b = load[b], term(b, load[b])
+            delta = out0 + arc_cost[a] + term(b, lb + d_k) - now_b
             if delta < best_delta:
-                best_delta, best = delta, (a, -1, -1, new0, new1)
-            if not swaps or a0 < 0:
+                best_delta, best = delta, (a, -1, -1, delta)
+            if not swaps:
                 continue
-            for m in self.bins[b].arcs:  # trade places with a pair at b that can reach b0
+            for m in self.members[b]:  # trade places with a pair at b that can reach b0
                 k2 = self.arc_pair[m]
                 m2 = self.arc_at[k2].get(b0, -1)
                 if m2 < 0:
                     continue
-                s0 = value(b0, out=a0, into=m2)
-                s1 = value(b, out=m, into=a)
-                delta = s0 - current[b0] + s1 - current[b]
+                d2 = self.pdem[k2]
+                delta = (
+                    arc_cost[a] + arc_cost[m2] - arc_cost[a0] - arc_cost[m]
+                    + term(b0, l0 - d_k + d2) - now0
+                    + term(b, lb - d2 + d_k) - now_b
+                )  # fmt: skip
                 if delta < best_delta:
-                    best_delta, best = delta, (a, k2, m2, s0, s1)
+                    best_delta, best = delta, (a, k2, m2, delta)
         return best
 
     def apply(self, k: int, best: _Move) -> None:
         """Make the move ``best`` of pair ``k``."""
         a0 = int(self.assign[k])
-        d_k = self.pdem[k]
-        b0 = self.arc_bin[a0] if a0 >= 0 else -1
-        a1, k2, m2, new0, new1 = best
+        a1, k2, m2, _ = best
         self.moves += 1
-        if k2 < 0:  # shift k from b0 (or none) to a1's school-level (or none)
-            if a0 >= 0:
-                self.update(b0, a0, -1, new0)
-            else:
-                self.unassigned -= d_k
-            if a1 >= 0:
-                self.update(self.arc_bin[a1], -1, a1, new1)
-            else:
-                self.unassigned += d_k
-        else:  # swap: k goes to a1's school-level, k2 comes to b0 over its arc m2
-            self.update(b0, a0, m2, new0)
-            self.update(self.arc_bin[a1], int(self.assign[k2]), a1, new1)
-            self.assign[k2] = m2
-        self.assign[k] = a1
+        self._move(k, a0, a1)
+        if k2 >= 0:  # swap: k2 comes to k's old school-level over its arc m2
+            self._move(k2, int(self.assign[k2]), m2)
 
-    def seating(self) -> tuple[np.ndarray, bool]:
-        """Return the share of each pair's demand seated (cheapest pupils first) and whether all holds."""
-        seated = np.zeros(self.n_pair)
-        feasible = True
-        for b, x in enumerate(self.bins):
-            if not x.arcs:
-                feasible &= self.low[b] <= 1e-6
-                continue
-            room = self.cap[b]
-            for i in range(len(x.arcs) - 1, -1, -1):  # cheapest first
-                take = min(x.ds[i], max(room, 0.0))
-                room -= take
-                seated[self.pair_of_arc[x.arcs[i]]] = take / x.ds[i]
-            feasible &= min(x.load, self.cap[b]) >= self.low[b] - 1e-6
-        if not self.allow_short:
-            feasible &= bool((self.assign >= 0).all()) and bool((seated >= 1 - 1e-9).all())
-        seated[self.assign < 0] = 0.0
-        return seated, bool(feasible)
+    def _move(self, k: int, old: int, new: int) -> None:
+        """Move pair ``k`` from arc ``old`` to arc ``new``, updating loads and members."""
+        d_k = self.pdem[k]
+        b_old, b_new = self.arc_bin[old], self.arc_bin[new]
+        self.load[b_old] -= d_k
+        self.load[b_new] += d_k
+        self.members[b_old].discard(old)
+        self.members[b_new].add(new)
+        self.changed[b_old] = self.changed[b_new] = self.moves
+        self.assign[k] = new

@@ -3,8 +3,9 @@
 ``"exact"`` makes the assignments binary; ``"split"`` keeps them continuous and returns that answer;
 ``"round"`` solves the continuous-assignment MIP (a valid lower bound for single sourcing), then assigns
 the few split pairs to single schools (:mod:`siting.model.rounding`: a local search, then small repair
-MIPs that keep capacities, with the other assignments and the opened options fixed), and certifies the
-gap of the rounded answer against the continuous bound.
+MIPs with the opened options fixed), and certifies the gap of the rounded answer against the continuous
+bound. One time limit covers the whole solve: every solver call gets the time left of one
+:class:`~siting.model.solvers.Deadline`.
 
 :data:`MODES` names them; :func:`solve_model` is the body of :meth:`SitingModel.solve`.
 """
@@ -12,17 +13,14 @@ gap of the rounded answer against the continuous bound.
 from __future__ import annotations
 
 import math
-import time
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from siting._log import get_logger
 from siting.errors import InputError
-from siting.model.program import clean, with_indicators
+from siting.model.program import clean, settle_overflow
 from siting.model.result import SitingResult, empty_result, objective_parts, result_from_x
 from siting.model.rounding import round_split
-from siting.model.solvers import relative_gap, solve_program
+from siting.model.solvers import MIN_SOLVE_S, Deadline, relative_gap, solve_program
 
 if TYPE_CHECKING:
     from siting.model.siting_model import SitingModel
@@ -31,6 +29,9 @@ log = get_logger(__name__)
 
 MODES: tuple[str, ...] = ("round", "exact", "split")
 """Solve modes: round continuous assignments to single schools, binary assignments, or split assignments."""
+
+_RELAXATION_SHARE = 0.8
+"""In mode ``"round"`` the relaxation may use this share of the time left; the rest is the rounding's."""
 
 
 def resolve_mode(mode: str | None, single_source: bool) -> str:
@@ -64,16 +65,33 @@ def solve_model(
     msg: bool,
 ) -> SitingResult:
     """Solve ``model``: the body of :meth:`SitingModel.solve`, whose parameters these are."""
+    if not (time_limit_s > 0 and math.isfinite(time_limit_s)):
+        raise InputError(f"time_limit_s must be a finite number of seconds > 0, got {time_limit_s!r}.")
     mode = resolve_mode(mode, model.single_source)
+    deadline = Deadline.after(time_limit_s)
     if mode == "exact":
-        return solve_exact(model, solver=solver, time_limit_s=time_limit_s, gap=gap, threads=threads, msg=msg)
-    prog, select_s = model._working_program(solver, time_limit_s, threads)
-    integer = prog.integer.copy()
+        return solve_exact(model, solver=solver, deadline=deadline, gap=gap, threads=threads, msg=msg)
+    return solve_relaxed(model, mode, solver=solver, deadline=deadline, gap=gap, threads=threads, msg=msg)
+
+
+def solve_relaxed(
+    model: SitingModel,
+    mode: str,
+    *,
+    solver: str,
+    deadline: Deadline,
+    gap: float,
+    threads: int | None,
+    msg: bool,
+) -> SitingResult:
+    """Mode ``"split"`` or ``"round"``: the continuous-assignment MIP, rounded in mode ``"round"``."""
+    prog, select_s = model._working_program(solver, deadline, threads)
+    share = _RELAXATION_SHARE if mode == "round" else 1.0
     # in round mode the relaxation gets a quarter of the gap, leaving the rest for the rounding
     first = solve_program(
-        prog.with_bounds(prog.lb, prog.ub, integer),
+        prog,
         solver=solver,
-        time_limit_s=max(time_limit_s - select_s, 0.1 * time_limit_s),
+        time_limit_s=max(share * deadline.left(), MIN_SOLVE_S),
         gap=gap / 4 if mode == "round" else gap,
         threads=threads,
         msg=msg,
@@ -83,12 +101,19 @@ def solve_model(
     solve_time = first.seconds
     if first.x is None:
         return empty_result(model, first, mode, solve_time)
-    x = first.x.copy()
     n_split = 0
     status, words, bound = first.status, first.solver_status, first.bound
     if mode == "round":
         x, n_split, rep = round_split(
-            model._d, prog, x, solver, time_limit_s, first.seconds, gap, threads, msg, first.bound
+            model._d,
+            prog,
+            first.x,
+            solver=solver,
+            deadline=deadline,
+            gap=gap,
+            threads=threads,
+            msg=msg,
+            certified_bound=first.bound,
         )
         if rep is not None:
             solve_time += rep.seconds
@@ -96,11 +121,10 @@ def solve_model(
             if rep.x is None:
                 return empty_result(model, rep, mode, solve_time, words=words)
     else:
-        x = clean(x, integer)
+        x = settle_overflow(model._d, clean(first.x, prog.integer))
+        bound = first.bound if math.isfinite(first.bound) else math.nan
     parts = objective_parts(model._d, x)
     objective = float(sum(parts.values()))
-    if mode == "split":
-        bound = first.bound if math.isfinite(first.bound) else math.nan
     gap_value = relative_gap(objective, bound)
     if mode == "round" and first.status in ("optimal", "feasible"):
         status = "optimal" if math.isfinite(gap_value) and gap_value <= gap + 1e-9 else "feasible"
@@ -110,46 +134,43 @@ def solve_model(
 
 
 def solve_exact(
-    model: SitingModel, *, solver: str, time_limit_s: float, gap: float, threads: int | None, msg: bool
+    model: SitingModel, *, solver: str, deadline: Deadline, gap: float, threads: int | None, msg: bool
 ) -> SitingResult:
     """Binary assignments, warm-started from the rounded answer (which also gives a second bound).
 
-    The ``"round"`` answer comes first (at most half the time limit). If its certified gap is already
-    within ``gap`` it is returned; otherwise the binary-assignment MIP starts from it, so a time-limited
-    solve still returns at least the rounded answer, and the better of the two proven bounds is kept.
+    The ``"round"`` answer comes first (at most half the time left). If its certified gap is already
+    within ``gap`` it is returned; otherwise the binary-assignment MIP starts from it with the time left,
+    so a time-limited solve still returns at least the rounded answer, and the better of the two proven
+    bounds is kept.
     """
-    start = time.perf_counter()
-    warm = model.solve(
-        mode="round", solver=solver, time_limit_s=time_limit_s / 2, gap=gap, threads=threads, msg=msg
+    warm = solve_relaxed(
+        model, "round", solver=solver, deadline=deadline.part(0.5), gap=gap, threads=threads, msg=msg
     )
     if warm._x is not None and math.isfinite(warm.gap) and warm.gap <= gap:
         warm.mode = "exact"
         warm.solver_status = f"rounded answer within the gap ({warm.solver_status})"
         return warm
-    prog, _ = model._working_program(solver, time_limit_s, threads)
+    if deadline.left() < MIN_SOLVE_S:
+        warm.mode = "exact"
+        warm.solver_status = f"warm start (round): {warm.solver_status}; exact: no time left"
+        return warm
+    prog, _ = model._working_program(solver, deadline, threads)
     n_arc = len(model._d["a_k"])
     integer = prog.integer.copy()
-    remaining = max(time_limit_s - (time.perf_counter() - start), 0.1 * time_limit_s)
-    if model._d["has_shortfall"]:
-        # binary choice of school, continuous share of the unit it seats (the rest is short)
-        work = with_indicators(
-            prog.with_bounds(prog.lb, prog.ub, integer), model._d["a_k"], np.ones(n_arc, bool), warm._x
-        )
-    else:
-        integer[:n_arc] = True
-        work = prog.with_bounds(prog.lb, prog.ub, integer, start=warm._x)
-    out = solve_program(work, solver=solver, time_limit_s=remaining, gap=gap, threads=threads, msg=msg)
-    if out.x is not None:
-        out.x = out.x[: prog.shape[1]]
+    integer[:n_arc] = True
+    work = prog.with_bounds(prog.lb, prog.ub, integer, start=warm._x)
+    out = solve_program(work, solver=solver, time_limit_s=deadline.left(), gap=gap, threads=threads, msg=msg)
     solve_time = warm.solve_time_s + out.seconds
     words = f"warm start (round): {warm.status}; exact: {out.solver_status}"
     bounds = [b for b in (out.bound, warm.bound) if math.isfinite(b)]
     bound = max(bounds) if bounds else math.nan
-    x = clean(out.x, integer) if out.x is not None else warm._x
+    x = settle_overflow(model._d, clean(out.x, integer)) if out.x is not None else warm._x
     if x is None:
         return empty_result(model, out, "exact", solve_time, words=words)
     parts = objective_parts(model._d, x)
     objective = float(sum(parts.values()))
+    if warm._x is not None and warm.objective < objective - 1e-9:  # the solver did not keep the start
+        x, parts, objective = warm._x, warm.objective_parts, warm.objective
     bound = min(bound, objective) if math.isfinite(bound) else bound
     gap_value = relative_gap(objective, bound)
     proven = out.status == "optimal" and out.x is not None

@@ -3,27 +3,33 @@ r"""The matrix program built from the core arrays, and the rows added or chosen 
 Formulation (one program for all levels :math:`l`). Pairs :math:`k=(i,l)` are units with demand
 :math:`d_{il}>0`; arcs :math:`a=(i,j,l)` join a pair to a facility that may serve it, with cost :math:`c_a`
 (the cost of serving *all* of :math:`d_{il}` from :math:`j`) and, optionally, a disruption cost :math:`r_a`.
-Options :math:`o` of facility :math:`j` add capacity :math:`q_{ol}` at fixed cost :math:`f_o`.
+Options :math:`o` of facility :math:`j` add capacity :math:`q_{ol}` at fixed cost :math:`f_o`. Where an
+overflow penalty :math:`\pi` is given, a facility with base capacity :math:`Q_{jl} > 0` (an existing
+school) may hold pupils above its capacity: the overflow :math:`v_{jl} \ge 0`.
 
 .. math::
 
-    \min \sum_a (c_a + r_a)\,x_a + \sum_o f_o z_o + \sum_k \pi\, d_k\, s_k
+    \min \sum_a (c_a + r_a)\,x_a + \sum_o f_o z_o + \sum_{j,l} \pi\, v_{jl}
 
 subject to
 
-* every pair served or short: :math:`\sum_{a \in k} x_a + s_k = 1` (:math:`s_k = 0` without shortfall);
-* capacity: :math:`\sum_{a \to (j,l)} d_a x_a \le Q_{jl} + \sum_{o \in j} q_{ol} z_o`;
+* every pair assigned in full: :math:`\sum_{a \in k} x_a = 1`;
+* capacity: :math:`\sum_{a \to (j,l)} d_a x_a - v_{jl} \le Q_{jl} + \sum_{o \in j} q_{ol} z_o`
+  (:math:`v_{jl}` only where :math:`Q_{jl} > 0` and overflow is allowed; new facilities never overflow);
+* optional overflow ceiling: :math:`v_{jl} \le V_{jl} + \sum_{o \in j} e_{ol} z_o` (a bound when no option
+  adds room);
 * a facility with no base capacity for a level serves it only through an opened option:
   :math:`x_a \le \sum_{o \in j,\, q_{ol} > 0} z_o` (the strong linking rows);
 * at most one option per facility, exactly one for a forced-open facility without base capacity;
 * limits: new openings :math:`\le` ``max_new`` (or :math:`=` ``exactly_new``), budget on the options'
   ``budget_cost``, total open facilities :math:`\le` ``max_open``;
 * optional minimum loads :math:`\sum_{a \to (j,l)} d_a x_a \ge m_{jl}`;
-* :math:`z` binary, :math:`x \in [0,1]` (split) or binary (single-sourced).
+* :math:`z` binary, :math:`x \in [0,1]` (split, and the relaxation of mode ``"round"``) or binary
+  (single-sourced).
 
-:func:`build_program` builds it (columns: arcs, options, shortfall); :func:`lazy_links` and
-:func:`select_linking_rows` keep only the linking rows the LP needs on large models;
-:func:`with_indicators` adds single sourcing with partial shortfall; :func:`clean` rounds solver noise.
+:func:`build_program` builds it (columns: arcs, options, overflow); :func:`lazy_links` and
+:func:`select_linking_rows` keep only the linking rows the LP needs on large models; :func:`clean` rounds
+solver noise and :func:`settle_overflow` sets each overflow column to the load above capacity.
 """
 
 from __future__ import annotations
@@ -34,7 +40,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from siting._log import get_logger
 from siting.model.solvers import MatrixProgram, solve_program, sparse_rows
@@ -42,7 +47,7 @@ from siting.model.solvers import MatrixProgram, solve_program, sparse_rows
 log = get_logger(__name__)
 
 TOL = 1e-6
-"""Tolerance on column values: below it an arc or shortfall share counts as 0 (above ``1 - TOL`` as 1)."""
+"""Tolerance on column values: below it an arc share counts as 0 (above ``1 - TOL`` as 1)."""
 _LINK_ROWS_ALL = 20_000
 """Up to this many linking rows are always all built; above it HiGHS gets only those the LP needs."""
 
@@ -82,14 +87,15 @@ class _Rows:
 
 @dataclass
 class _Columns:
-    """Where the variables sit: the columns of arcs, options and shortfall, and the (facility, level) rows.
+    """Where the variables sit: the columns of arcs, options and overflow, and the (facility, level) rows.
 
     A (facility, level) is numbered ``facility * n_levels + level``.
     """
 
     arc: np.ndarray
     opt: np.ndarray
-    short: np.ndarray
+    over: np.ndarray
+    """Column of each overflow variable (one per (facility, level) of ``d["over_fl"]``)."""
     fl: np.ndarray
     """(facility, level) of each arc."""
     o_fl: np.ndarray
@@ -101,16 +107,15 @@ class _Columns:
 
 
 def _columns(d: dict[str, Any]) -> _Columns:
-    """Return the column layout of the program of ``d``: arcs, then options, then shortfall (if allowed)."""
+    """Return the column layout of the program of ``d``: arcs, then options, then overflow."""
     a_k, o_f = d["a_k"], d["o_f"]
-    n_arc, n_opt, n_pair = len(a_k), len(o_f), len(d["k_d"])
+    n_arc, n_opt = len(a_k), len(o_f)
     n_l = d["base"].shape[1]
-    n_s = n_pair if d["has_shortfall"] else 0
     opt_cols = n_arc + np.arange(n_opt)
     return _Columns(
         arc=np.arange(n_arc),
         opt=opt_cols,
-        short=n_arc + n_opt + np.arange(n_s),
+        over=n_arc + n_opt + np.arange(len(d["over_fl"])),
         fl=d["a_f"] * n_l + d["k_l"][a_k],
         o_fl=np.repeat(o_f, n_l) * n_l + np.tile(np.arange(n_l), n_opt),
         o_col=opt_cols[np.repeat(np.arange(n_opt), n_l)],
@@ -118,16 +123,19 @@ def _columns(d: dict[str, Any]) -> _Columns:
     )
 
 
+def overflow_columns(d: dict[str, Any]) -> np.ndarray:
+    """Return the program's overflow columns (after the arcs and options), one per ``d["over_fl"]``."""
+    return len(d["a_k"]) + len(d["o_f"]) + np.arange(len(d["over_fl"]))
+
+
 def build_program(d: dict[str, Any], link_mask: np.ndarray | None = None) -> MatrixProgram:
-    """Build the matrix program (columns: arcs, options, shortfall) from the core arrays.
+    """Build the matrix program (columns: arcs, options, overflow) from the core arrays.
 
     ``link_mask`` (one flag per arc) keeps only some linking rows; the capacity rows alone already forbid
     serving from a closed facility, so any subset gives a valid model (the rows only tighten the bound).
-    Sets ``d["s_col"]``, the shortfall columns.
     """
     cols = _columns(d)
-    d["s_col"] = cols.short
-    n_col = len(cols.arc) + len(cols.opt) + len(cols.short)
+    n_col = len(cols.arc) + len(cols.opt) + len(cols.over)
     m = _Rows()
     _assignment_rows(m, d, cols)
     used_fl = _capacity_rows(m, d, cols)
@@ -135,29 +143,25 @@ def build_program(d: dict[str, Any], link_mask: np.ndarray | None = None) -> Mat
     _option_rows(m, d, cols)
     _linking_rows(m, d, cols, link_mask)
     _limit_rows(m, d, cols)
+    over_ub = _ceiling_rows(m, d, cols)
     a = sparse_rows(m.rows, m.cols, m.vals, (m.n, n_col))
-    c = np.concatenate(
-        [d["a_cost"] + d["a_dis"], d["o_fixed"], d["k_d"] * d["penalty"] if len(cols.short) else np.zeros(0)]
-    )
+    c = np.concatenate([d["a_cost"] + d["a_dis"], d["o_fixed"], np.full(len(cols.over), d["penalty"])])
     lb = np.zeros(n_col)
-    ub = np.ones(n_col)
+    ub = np.concatenate([np.ones(len(cols.arc) + len(cols.opt)), over_ub])
     integer = np.zeros(n_col, dtype=bool)
     integer[cols.opt] = True
     return MatrixProgram(c, lb, ub, integer, a, np.concatenate(m.lo), np.concatenate(m.hi))
 
 
 def _assignment_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> None:
-    """Rows 1, assignment: ``sum x + s = 1`` per pair (``s`` only with shortfall)."""
+    """Rows 1, assignment: ``sum x = 1`` per pair (every unit-level with demand goes somewhere)."""
     n_pair = len(d["k_d"])
-    r0 = m.n
-    m.add(r0 + d["a_k"], cols.arc, np.ones(len(cols.arc)))
-    if len(cols.short):
-        m.add(r0 + np.arange(n_pair), cols.short, np.ones(n_pair))
+    m.add(m.n + d["a_k"], cols.arc, np.ones(len(cols.arc)))
     m.close(np.ones(n_pair), np.ones(n_pair))
 
 
 def _capacity_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> np.ndarray:
-    """Rows 2, capacity per used (facility, level): ``sum d x - sum q z <= base``; return those pairs."""
+    """Rows 2, capacity per used (facility, level): ``sum d x - sum q z - v <= base``; return those pairs."""
     n_f, n_l = d["base"].shape
     used_fl = np.unique(cols.fl)
     row_of = np.full(n_f * n_l, -1, dtype=np.int64)
@@ -166,8 +170,73 @@ def _capacity_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> np.ndarray:
     o_rows = row_of[cols.o_fl]
     mask = (o_rows >= 0) & (cols.o_q > 0)
     m.add(o_rows[mask], cols.o_col[mask], -cols.o_q[mask])
+    if len(cols.over):
+        m.add(row_of[d["over_fl"]], cols.over, -np.ones(len(cols.over)))
     m.close(np.full(len(used_fl), -np.inf), d["base"].reshape(-1)[used_fl])
     return used_fl
+
+
+def _ceiling_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> np.ndarray:
+    """Rows 7, overflow ceilings that options raise: ``v - sum e z <= V``; return the overflow bounds.
+
+    Where no option adds room the ceiling is the column's upper bound ``V`` (``inf`` without a ceiling);
+    where one does, the bound is ``V`` plus the most any option adds, and a row holds the exact ceiling.
+    """
+    room0 = d["room0"].reshape(-1)[d["over_fl"]]
+    if not len(room0):
+        return room0
+    e = d["o_room"].reshape(-1)
+    extra = np.zeros(len(room0))
+    pos = pd.Index(d["over_fl"]).get_indexer(cols.o_fl)
+    has = (pos >= 0) & (e > 0) & np.isfinite(room0[np.maximum(pos, 0)])
+    if not has.any():
+        return room0
+    np.maximum.at(extra, pos[has], e[has])
+    rows_for = np.flatnonzero(extra > 0)
+    r_of = np.full(len(room0), -1, dtype=np.int64)
+    r_of[rows_for] = m.n + np.arange(len(rows_for))
+    m.add(r_of[rows_for], cols.over[rows_for], np.ones(len(rows_for)))
+    m.add(r_of[pos[has]], cols.o_col[has], -e[has])
+    m.close(np.full(len(rows_for), -np.inf), room0[rows_for])
+    return room0 + extra
+
+
+def settle_overflow(d: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """Return ``x`` with each overflow column set to its load above capacity (``max(0, load - seats)``).
+
+    Any answer's overflow columns are at least that (the capacity rows); setting them to it keeps every
+    row and is never costlier. Capacities are those of the options open in ``x``.
+    """
+    cols = overflow_columns(d)
+    if not len(cols):
+        return x
+    out = x.copy()
+    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
+    seats, _ = plan_capacity(d, np.round(x[n_arc : n_arc + n_opt]))
+    fl = d["over_fl"]
+    out[cols] = np.clip(school_loads(d, x[:n_arc]).reshape(-1)[fl] - seats.reshape(-1)[fl], 0.0, None)
+    return out
+
+
+def school_loads(d: dict[str, Any], xa: np.ndarray) -> np.ndarray:
+    """Return the pupils the arc values ``xa`` assign to each facility and level (facility × level)."""
+    load = np.zeros_like(d["base"], dtype=float)
+    np.add.at(load, (d["a_f"], d["k_l"][d["a_k"]]), d["k_d"][d["a_k"]] * xa)
+    return load
+
+
+def plan_capacity(d: dict[str, Any], z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the seats and the overflow room (most pupils above the seats) with options ``z`` open.
+
+    Both facility × level: seats are base capacity plus the open options'; the room is ``room0`` plus
+    what the open options add (``inf`` without a ceiling, 0 where the facility may not overflow).
+    """
+    seats = d["base"].astype(float).copy()
+    room = d["room0"].astype(float).copy()
+    for li in range(seats.shape[1]):
+        np.add.at(seats[:, li], d["o_f"], z * d["o_cap"][:, li])
+        np.add.at(room[:, li], d["o_f"], z * d["o_room"][:, li])
+    return seats, np.where(d["may_over"], room, 0.0)
 
 
 def _min_load_rows(m: _Rows, d: dict[str, Any], cols: _Columns, used_fl: np.ndarray) -> None:
@@ -259,13 +328,12 @@ def lazy_links(d: dict[str, Any], solver: str) -> np.ndarray | None:
 
 
 def select_linking_rows(
-    d: dict[str, Any], link_all: np.ndarray, time_limit_s: float, threads: int | None
+    d: dict[str, Any], link_all: np.ndarray, seconds: float, threads: int | None
 ) -> MatrixProgram:
     """Return the program with only the linking rows the LP relaxation needs.
 
-    Solve the LP, add the violated rows ``x_a <= open_j``, repeat until none is violated (at most a
-    quarter of the time limit). The bound is then as strong at the root as with every row, and the LP is
-    much smaller.
+    Solve the LP, add the violated rows ``x_a <= open_j``, repeat until none is violated (at most
+    ``seconds``). The bound is then as strong at the root as with every row, and the LP is much smaller.
 
     Parameters
     ----------
@@ -273,8 +341,8 @@ def select_linking_rows(
         The core arrays.
     link_all
         The arcs with a linking row (:func:`lazy_links`).
-    time_limit_s
-        The solve's time limit, seconds (a quarter of it may be spent here).
+    seconds
+        Time for the rounds of LPs, seconds.
     threads
         Solver threads (None: solver default).
 
@@ -291,7 +359,7 @@ def select_linking_rows(
     mask = np.zeros(n_arc, dtype=bool)
     prog = build_program(d, mask)
     for rnd in range(50):
-        left = 0.25 * time_limit_s - (time.perf_counter() - start)
+        left = seconds - (time.perf_counter() - start)
         if left <= 0:
             break
         lp = solve_program(
@@ -315,60 +383,3 @@ def select_linking_rows(
         mask[viol] = True
         prog = build_program(d, mask)
     return prog
-
-
-def with_indicators(
-    prog: MatrixProgram, a_k: np.ndarray, arcs: np.ndarray, start: np.ndarray | None = None
-) -> MatrixProgram:
-    r"""Single sourcing with partial shortfall: give the chosen arcs a binary indicator.
-
-    For each arc in ``arcs`` a binary column :math:`y_a` is added with :math:`x_a \le y_a`, and
-    :math:`\sum_{a \in k} y_a \le 1` for each pair :math:`k` they belong to; the arcs' :math:`x_a` become
-    continuous. A unit then goes to at most one school per level, and whatever that school cannot seat is
-    counted short, instead of its whole demand being served or short. Columns of ``prog`` keep their
-    positions; the indicators come after them.
-
-    Parameters
-    ----------
-    prog
-        The program (arc columns first, as built by :func:`build_program`).
-    a_k
-        Pair of each arc.
-    arcs
-        Boolean mask over arcs: those that get an indicator.
-    start
-        Optional start for ``prog``'s columns; the indicators' start is ``x_a > 0``.
-    """
-    n_row, n_col = prog.shape
-    idx = np.flatnonzero(arcs)
-    m = len(idx)
-    if m == 0:
-        return prog
-    _, pair_row = np.unique(a_k[idx], return_inverse=True)
-    n_pairs = int(pair_row.max()) + 1
-    ycols = np.arange(m)
-    ones = np.ones(m)
-    link = sp.coo_matrix(
-        (
-            np.concatenate([ones, -ones]),
-            (np.concatenate([ycols, ycols]), np.concatenate([idx, n_col + ycols])),
-        ),
-        shape=(m, n_col + m),
-    )
-    choose = sp.coo_matrix((ones, (pair_row, n_col + ycols)), shape=(n_pairs, n_col + m))
-    a = sp.vstack([sp.hstack([prog.a, sp.csr_matrix((n_row, m))]), link, choose]).tocsr()
-    integer = np.concatenate([prog.integer, np.ones(m, dtype=bool)])
-    integer[idx] = False
-    first = None
-    if start is not None:
-        first = np.concatenate([start, (start[idx] > TOL).astype(float)])
-    return MatrixProgram(
-        np.concatenate([prog.c, np.zeros(m)]),
-        np.concatenate([prog.lb, np.zeros(m)]),
-        np.concatenate([prog.ub, np.ones(m)]),
-        integer,
-        a,
-        np.concatenate([prog.row_lo, np.full(m + n_pairs, -np.inf)]),
-        np.concatenate([prog.row_hi, np.zeros(m), np.ones(n_pairs)]),
-        first,
-    )

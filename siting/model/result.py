@@ -1,7 +1,7 @@
 """The answer of the model: :class:`SitingResult`, and how one is read off the program's column values.
 
 :class:`SitingResult` holds the status, objective, bound and gap and the tables (``opened``,
-``assignment``, ``shortfall``). :func:`result_from_x` and :func:`empty_result` build it from a solve;
+``assignment``, ``overflow``). :func:`result_from_x` and :func:`empty_result` build it from a solve;
 :func:`objective_parts` and :func:`attach_arc_parts` split the objective into its terms.
 """
 
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import SolverError
+from siting.model.program import overflow_columns, plan_capacity, school_loads
 from siting.model.solvers import SolveOutcome
 
 if TYPE_CHECKING:
@@ -47,11 +48,15 @@ class SitingResult:
         option table's columns (``option``, ``capacity_<level>``, ``fixed_cost``, ``budget_cost`` and any
         others such as ``classes_*``, ``cost_yuan``, ``subsidy_yuan``).
     assignment
-        ``unit_id, level, school_id, pupils, distance_m``; one row per unit and level when single-sourced.
-    shortfall
-        ``unit_id, level, pupils`` left unserved.
+        ``unit_id, level, school_id, pupils, distance_m, beyond_limit``: every unit-level with demand, in
+        full (one row per unit and level when single-sourced; ``pupils`` is then the unit's whole demand);
+        ``beyond_limit`` marks walks longer than the hard limit (the status quo, or a fallback school).
+    overflow
+        ``school_id, level, capacity, pupils, overflow``: one row per school-level with seats or pupils;
+        ``capacity`` is the seats after the plan at the standard class size, ``overflow`` the pupils above
+        them (``max(0, pupils - capacity)``; only existing schools may have any).
     objective_parts
-        ``distance``, ``building``, ``disruption``, ``shortfall`` (objective units; sum = ``objective``).
+        ``distance``, ``building``, ``disruption``, ``overflow`` (objective units; sum = ``objective``).
     solver
         Which solver path produced the answer.
     """
@@ -67,7 +72,7 @@ class SitingResult:
     mode: str
     opened: pd.DataFrame
     assignment: pd.DataFrame
-    shortfall: pd.DataFrame
+    overflow: pd.DataFrame
     objective_parts: dict[str, float]
     solver: str = "highs"
     _model: SitingModel | None = field(default=None, repr=False)
@@ -80,7 +85,7 @@ class SitingResult:
         summary: Mapping[str, Any],
         opened: pd.DataFrame,
         assignment: pd.DataFrame,
-        shortfall: pd.DataFrame,
+        overflow: pd.DataFrame | None = None,
     ) -> SitingResult:
         """Rebuild a result saved as tables plus its :meth:`summary` (no model attached: no :meth:`explain`).
 
@@ -88,8 +93,8 @@ class SitingResult:
         ----------
         summary
             The dict :meth:`summary` returned.
-        opened, assignment, shortfall
-            The result's tables as saved.
+        opened, assignment, overflow
+            The result's tables as saved (no ``overflow``: an empty table).
 
         Returns
         -------
@@ -114,16 +119,16 @@ class SitingResult:
             mode=str(summary.get("mode", "")),
             opened=opened,
             assignment=assignment if len(assignment.columns) else empty_assignment(),
-            shortfall=shortfall if len(shortfall.columns) else empty_shortfall(),
+            overflow=overflow if overflow is not None and len(overflow.columns) else empty_overflow(),
             objective_parts={k: float(v) for k, v in parts.items()},
             solver=str(summary.get("solver", "")),
         )
 
     def summary(self) -> dict[str, Any]:
-        """Return the headline numbers as JSON-ready data."""
+        """Return the headline numbers as JSON-ready data (``served``, ``overflow``: pupils per level)."""
         served = self.assignment.groupby("level")["pupils"].sum() if len(self.assignment) else pd.Series()
-        short = self.shortfall.groupby("level")["pupils"].sum() if len(self.shortfall) else pd.Series()
-        levels = sorted(set(served.index) | set(short.index), key=str)
+        over = self.overflow.groupby("level")["overflow"].sum() if len(self.overflow) else pd.Series()
+        levels = sorted(set(served.index) | set(over.index), key=str)
 
         def _num(v: float) -> float | None:
             return None if v is None or not math.isfinite(v) else float(v)
@@ -142,7 +147,7 @@ class SitingResult:
             "n_opened": len(self.opened),
             "opened": {str(k): str(v) for k, v in self.opened["option"].items()} if len(self.opened) else {},
             "served": {str(lv): float(served.get(lv, 0.0)) for lv in levels},
-            "shortfall": {str(lv): float(short.get(lv, 0.0)) for lv in levels},
+            "overflow": {str(lv): float(over.get(lv, 0.0)) for lv in levels},
             "objective_parts": {k: float(v) for k, v in self.objective_parts.items()},
         }
 
@@ -215,10 +220,10 @@ class SitingResult:
 
     def __repr__(self) -> str:
         gap = "n/a" if not math.isfinite(self.gap) else f"{100 * self.gap:.2f}%"
-        short = float(self.shortfall["pupils"].sum()) if len(self.shortfall) else 0.0
+        over = float(self.overflow["overflow"].sum()) if len(self.overflow) else 0.0
         return (
             f"SitingResult(status={self.status!r}, mode={self.mode!r}, objective={self.objective:,.1f}, "
-            f"gap={gap}, opened={len(self.opened)}, shortfall={short:,.0f} pupils, "
+            f"gap={gap}, opened={len(self.opened)}, overflow={over:,.0f} pupils, "
             f"split rounded={self.n_split_rounded}, solve {self.solve_time_s:.1f} s)"
         )
 
@@ -232,14 +237,29 @@ class SitingResult:
         return f"<table><caption>SitingResult</caption>{rows}</table>"
 
 
+ASSIGNMENT_COLUMNS: tuple[str, ...] = (
+    "unit_id",
+    "level",
+    "school_id",
+    "pupils",
+    "distance_m",
+    "beyond_limit",
+)
+"""Columns of :attr:`SitingResult.assignment`."""
+OVERFLOW_COLUMNS: tuple[str, ...] = ("school_id", "level", "capacity", "pupils", "overflow")
+"""Columns of :attr:`SitingResult.overflow`."""
+_NOISE = 1e-6
+"""Pupils above capacity below this are solver noise and count as none."""
+
+
 def empty_assignment() -> pd.DataFrame:
-    """Return an assignment table without rows (``unit_id, level, school_id, pupils, distance_m``)."""
-    return pd.DataFrame(columns=["unit_id", "level", "school_id", "pupils", "distance_m"])
+    """Return an assignment table without rows (:data:`ASSIGNMENT_COLUMNS`)."""
+    return pd.DataFrame(columns=list(ASSIGNMENT_COLUMNS))
 
 
-def empty_shortfall() -> pd.DataFrame:
-    """Return a shortfall table without rows (``unit_id, level, pupils``)."""
-    return pd.DataFrame(columns=["unit_id", "level", "pupils"])
+def empty_overflow() -> pd.DataFrame:
+    """Return an overflow table without rows (:data:`OVERFLOW_COLUMNS`)."""
+    return pd.DataFrame(columns=list(OVERFLOW_COLUMNS))
 
 
 def attach_arc_parts(d: dict[str, Any], assignment: pd.DataFrame) -> pd.DataFrame:
@@ -267,14 +287,14 @@ def attach_arc_parts(d: dict[str, Any], assignment: pd.DataFrame) -> pd.DataFram
 
 
 def objective_parts(d: dict[str, Any], x: np.ndarray) -> dict[str, float]:
-    """Return the objective's ``distance``, ``building``, ``disruption`` and ``shortfall`` at ``x``.
+    """Return the objective's ``distance``, ``building``, ``disruption`` and ``overflow`` at ``x``.
 
     Parameters
     ----------
     d
         The model's core arrays.
     x
-        Column values of the program (arcs, options, shortfall).
+        Column values of the program (arcs, options, overflow).
 
     Returns
     -------
@@ -283,12 +303,11 @@ def objective_parts(d: dict[str, Any], x: np.ndarray) -> dict[str, float]:
     """
     n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
     xa = x[:n_arc]
-    short = float(np.dot(x[d["s_col"]], d["k_d"] * d["penalty"])) if d["has_shortfall"] else 0.0
     return {
         "distance": float(np.dot(xa, d["a_cost"])),
         "building": float(np.dot(x[n_arc : n_arc + n_opt], d["o_fixed"])),
         "disruption": float(np.dot(xa, d["a_dis"])),
-        "shortfall": short,
+        "overflow": float(x[overflow_columns(d)].sum() * d["penalty"]),
     }
 
 
@@ -328,12 +347,12 @@ def empty_result(
         mode=mode,
         opened=model._d["o_table"].iloc[0:0].set_index("school_id"),
         assignment=empty_assignment(),
-        shortfall=empty_shortfall(),
+        overflow=empty_overflow(),
         objective_parts={
             "distance": math.nan,
             "building": math.nan,
             "disruption": math.nan,
-            "shortfall": math.nan,
+            "overflow": math.nan,
         },
         solver=out.solver,
         _model=model,
@@ -361,7 +380,7 @@ def result_from_x(
     model
         The model solved.
     x
-        Column values of the program (arcs, options, shortfall).
+        Column values of the program (arcs, options, overflow).
     status, words
         Our status and the solver's own words.
     objective, bound, gap_value
@@ -380,7 +399,7 @@ def result_from_x(
     Returns
     -------
     SitingResult
-        With ``opened``, ``assignment`` and ``shortfall`` from ``x``.
+        With ``opened``, ``assignment`` and ``overflow`` from ``x``.
     """
     d = model._d
     n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
@@ -398,7 +417,7 @@ def result_from_x(
         mode=mode,
         opened=opened,
         assignment=_assignment_table(d, model.levels, x),
-        shortfall=_shortfall_table(d, model.levels, x),
+        overflow=_overflow_table(d, model.levels, x),
         objective_parts=parts,
         solver=first.solver,
         _model=model,
@@ -407,7 +426,7 @@ def result_from_x(
 
 
 def _assignment_table(d: dict[str, Any], levels: list[Any], x: np.ndarray) -> pd.DataFrame:
-    """Return the arcs used in ``x`` as ``unit_id, level, school_id, pupils, distance_m`` rows."""
+    """Return the arcs used in ``x`` as :data:`ASSIGNMENT_COLUMNS` rows."""
     xa = x[: len(d["a_k"])]
     used = np.flatnonzero(xa > 1e-9)
     k = d["a_k"][used]
@@ -418,21 +437,25 @@ def _assignment_table(d: dict[str, Any], levels: list[Any], x: np.ndarray) -> pd
             "school_id": d["facilities"][d["a_f"][used]],
             "pupils": d["k_d"][k] * xa[used],
             "distance_m": d["a_dist"][used],
+            "beyond_limit": d["a_beyond"][used],
         }
     )
     return assignment.sort_values(["level", "unit_id", "school_id"], kind="stable").reset_index(drop=True)
 
 
-def _shortfall_table(d: dict[str, Any], levels: list[Any], x: np.ndarray) -> pd.DataFrame:
-    """Return the pupils ``x`` leaves short as ``unit_id, level, pupils`` rows."""
-    if not d["has_shortfall"]:
-        return empty_shortfall()
-    s = x[d["s_col"]]
-    hit = np.flatnonzero(s > 1e-9)
+def _overflow_table(d: dict[str, Any], levels: list[Any], x: np.ndarray) -> pd.DataFrame:
+    """Return the seats, pupils and overflow of every school-level with seats or pupils at ``x``."""
+    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
+    seats, _ = plan_capacity(d, np.round(x[n_arc : n_arc + n_opt]))
+    load = school_loads(d, x[:n_arc])
+    li, f = np.nonzero(((seats > 0) | (load > _NOISE)).T)  # level by level, in facility order
+    over = load[f, li] - seats[f, li]
     return pd.DataFrame(
         {
-            "unit_id": d["units"][d["k_u"][hit]],
-            "level": np.asarray(levels, dtype=object)[d["k_l"][hit]],
-            "pupils": d["k_d"][hit] * s[hit],
+            "school_id": d["facilities"][f],
+            "level": np.asarray(levels, dtype=object)[li],
+            "capacity": seats[f, li],
+            "pupils": load[f, li],
+            "overflow": np.where(over > _NOISE, over, 0.0),
         }
     )

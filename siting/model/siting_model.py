@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from siting.model.arrays import core_data
@@ -26,7 +25,7 @@ from siting.model.checks import check_result
 from siting.model.modes import solve_model
 from siting.model.program import build_program, lazy_links, select_linking_rows
 from siting.model.result import SitingResult
-from siting.model.solvers import MatrixProgram
+from siting.model.solvers import Deadline, MatrixProgram
 from siting.model.tables import scenario_tables
 from siting.standards import Standards
 
@@ -60,18 +59,24 @@ class SitingModel:
         budget: float | None = None,
         max_open: int | None = None,
         single_source: bool = True,
-        shortfall_penalty: float | None = None,
+        overflow_penalty: float | None = None,
+        overflow_ceiling: pd.DataFrame | None = None,
         min_load: pd.DataFrame | None = None,
         current_distance: pd.DataFrame | None = None,
     ) -> SitingModel:
         """Build the general model from costs, demands and capacities.
+
+        (Long because of its fourteen documented parameters; the checks are in
+        :func:`~siting.model.arrays.core_data`.)
 
         Parameters
         ----------
         arcs
             Long table ``unit_id, school_id, level, cost`` (cost of serving ALL of the unit's demand of that
             level from that school, objective units), optional ``disruption`` (added to the cost, reported
-            separately) and ``distance_m`` (reported in the assignment). Duplicate pairs are an error.
+            separately), ``distance_m`` and ``beyond_limit`` (bool; both reported in the assignment).
+            Duplicate pairs are an error. Every unit-level with demand must have at least one arc: each is
+            assigned in full to exactly one school (``single_source``) or split.
         demand
             Index ``unit_id``, one column per level (demand, pupils); the column order sets the levels.
         capacity
@@ -79,8 +84,9 @@ class SitingModel:
             in any level is a *new* facility and serves only through an opened option.
         options
             ``school_id, option, fixed_cost, capacity_<level>...``, optional ``budget_cost`` (defaults to
-            ``fixed_cost``); other columns are carried into :attr:`SitingResult.opened`. At most one option
-            per school opens.
+            ``fixed_cost``) and ``overflow_ceiling_<level>`` (pupils the option adds to the school's overflow
+            ceiling); other columns are carried into :attr:`SitingResult.opened`. At most one option per
+            school opens.
         force_open
             Schools that must open (for a new facility: exactly one of its options opens).
         max_new, exactly_new
@@ -91,8 +97,13 @@ class SitingModel:
             Upper limit on the number of facilities open (existing ones count as open).
         single_source
             Each unit to one school per level (the modes ``"round"``/``"exact"``); False allows splitting.
-        shortfall_penalty
-            Cost per pupil of unserved demand; None forbids shortfall (then an impossible demand raises).
+        overflow_penalty
+            Cost per pupil assigned above a school's capacity (overflow). Only a school with base capacity
+            for the level may overflow; new facilities never do. None: hard capacities everywhere (then a
+            demand that cannot fit raises :class:`~siting.errors.InfeasibleError` or solves infeasible).
+        overflow_ceiling
+            Index ``school_id``, one column per level: the most pupils above capacity (NaN or missing: no
+            ceiling). Needs ``overflow_penalty``.
         min_load
             Index ``school_id``, one column per level: the least pupils a school must keep.
         current_distance
@@ -108,7 +119,8 @@ class SitingModel:
         InputError
             For missing columns, unknown ids, negative values or duplicate arcs.
         InfeasibleError
-            When the problem cannot be feasible (checked with numbers before solving).
+            When the problem cannot be feasible (checked with numbers before solving), e.g. a unit-level
+            with demand and no arc.
         """
         data = core_data(
             arcs,
@@ -121,7 +133,8 @@ class SitingModel:
             budget=budget,
             max_open=max_open,
             single_source=single_source,
-            shortfall_penalty=shortfall_penalty,
+            overflow_penalty=overflow_penalty,
+            overflow_ceiling=overflow_ceiling,
             min_load=min_load,
             current_distance=current_distance,
         )
@@ -142,14 +155,15 @@ class SitingModel:
         far_penalty: float = 3.0,
         disruption_m: float = 300.0,
         building_weight: float = 0.001,
-        shortfall_m: float | None = 1e5,
+        overflow_m: float | None = 10_000.0,
+        overflow_ceiling_class_size: int | None = None,
         min_enrolment_share: float | None = None,
         single_source: bool = True,
         design_year: int | None = None,
     ) -> SitingModel:
         """Build the planning model for both levels from the contract tables (``docs/architecture.md``).
 
-        (Long because of its fifteen parameters; the tables are built by
+        (Long because of its sixteen parameters; the tables are built by
         :func:`~siting.model.tables.scenario_tables`.)
 
         Parameters
@@ -160,14 +174,16 @@ class SitingModel:
         schools
             Existing schools and reserved sites, index ``school_id``: ``level``, ``status``,
             ``capacity_primary``, ``capacity_junior``, optionally ``enrolled_*``, ``available_from``.
-            Existing schools keep their capacity at the standard class size even when already over it: the
-            plan then moves pupils away or reports a shortfall, it never plans large classes.
+            Existing schools keep their capacity at the standard class size even when already over it;
+            pupils assigned above it are overflow, charged ``overflow_m`` each.
         options
             Size options (``facilities.size_options``): ``school_id, option, capacity_primary,
             capacity_junior, cost_yuan`` and more. Sites open at most one; existing schools may take one.
         costs
-            ``unit_id, school_id, distance_m, time_s`` (long, sparse; pairs beyond the hard limit are ignored
-            for assignment but give the current walk).
+            ``unit_id, school_id, distance_m, time_s`` (long, sparse) and optionally ``fallback`` (bool).
+            Arcs are the pairs within the level's hard limit, the pair to the unit's current school of that
+            level at any distance (the status quo is always allowed) and the ``fallback`` pairs (the
+            nearest school of a unit with none of the others). Every unit-level with demand needs one.
         standards
             Class sizes, service radii and hard limits.
         max_new_schools
@@ -182,8 +198,13 @@ class SitingModel:
             Pupil-metres charged per pupil assigned anywhere but its current school (0: redraw freely).
         building_weight
             Pupil-metres per yuan of building cost.
-        shortfall_m
-            Pupil-metres per seat of unmet demand; None forbids shortfall.
+        overflow_m
+            Pupil-metres per pupil above an existing school's standard capacity; None: hard capacities.
+            A warning is logged when it is below the costliest walk within the limits (then the model
+            prefers overflow to such a walk).
+        overflow_ceiling_class_size
+            With it, an existing school holds at most this class size × its classes after the plan (e.g.
+            66, the super-large class); None: no ceiling.
         min_enrolment_share
             Existing schools keep at least this share of their current enrolment per level (None: off);
             capped at the school's capacity.
@@ -200,9 +221,10 @@ class SitingModel:
         Raises
         ------
         InputError
-            For a missing column or a bad parameter, naming it.
+            For a missing column or a bad parameter, naming it, and for unit-levels with demand but no
+            school they may go to (naming them).
         InfeasibleError
-            When demand cannot be met and shortfall is disabled (with the numbers).
+            When demand cannot be met (with the numbers), e.g. with hard capacities.
         """
         start = time.perf_counter()
         tables = scenario_tables(
@@ -217,13 +239,15 @@ class SitingModel:
             building_weight=building_weight,
             min_enrolment_share=min_enrolment_share,
             design_year=design_year,
+            overflow_m=overflow_m,
+            overflow_ceiling_class_size=overflow_ceiling_class_size,
         )
         model = cls.from_costs(
             **tables,
             max_new=max_new_schools,
             budget=budget_yuan,
             single_source=single_source,
-            shortfall_penalty=shortfall_m,
+            overflow_penalty=overflow_m,
         )
         model.build_time_s = time.perf_counter() - start
         return model
@@ -237,33 +261,14 @@ class SitingModel:
             self.build_time_s += time.perf_counter() - start
         return self._program
 
-    def unreachable(self) -> pd.DataFrame:
-        """Return the unit-levels with demand but no school that may serve them (they can only be short).
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``unit_id, level, pupils``; their shortfall is the same in every answer.
-        """
-        d = self._d
-        reached = np.zeros(len(d["k_u"]), dtype=bool)
-        reached[d["a_k"]] = True
-        miss = np.flatnonzero(~reached)
-        return pd.DataFrame(
-            {
-                "unit_id": d["units"][d["k_u"][miss]],
-                "level": np.asarray(self.levels, dtype=object)[d["k_l"][miss]],
-                "pupils": d["k_d"][miss],
-            }
-        )
-
     def _working_program(
-        self, solver: str, time_limit_s: float, threads: int | None = None
+        self, solver: str, deadline: Deadline, threads: int | None = None
     ) -> tuple[MatrixProgram, float]:
         """Return the program to solve with ``solver`` and the seconds spent choosing its linking rows.
 
         With HiGHS and many linking rows, only the rows the LP relaxation needs are kept
-        (:func:`~siting.model.program.select_linking_rows`); the choice is made once per model.
+        (:func:`~siting.model.program.select_linking_rows`, at most a quarter of the time left before
+        ``deadline``); the choice is made once per model.
         """
         link_all = lazy_links(self._d, solver)
         if link_all is None:
@@ -271,7 +276,7 @@ class SitingModel:
         if self._work is not None:
             return self._work, 0.0
         start = time.perf_counter()
-        self._work = select_linking_rows(self._d, link_all, time_limit_s, threads)
+        self._work = select_linking_rows(self._d, link_all, 0.25 * deadline.left(), threads)
         return self._work, time.perf_counter() - start
 
     @property
@@ -297,8 +302,9 @@ class SitingModel:
             ``"highs"`` (HiGHS, matrix passed directly; CBC if HiGHS fails), ``"cbc"`` (CBC through PuLP) or
             ``"highs-pulp"`` (HiGHS through PuLP).
         time_limit_s
-            Limit for each solver call, seconds (the repair in ``"round"`` mode gets the time left, at least
-            a tenth of it).
+            Limit for the whole solve, seconds: building the program, the relaxation, the rounding's local
+            search and repair MIPs, and the exact mode's second solve all share it (each solver call gets
+            the time left). The local search takes at least half a second.
         gap
             Relative gap at which a solve counts as optimal.
         mode
@@ -333,9 +339,13 @@ class SitingModel:
         Returns
         -------
         dict
-            ``objective`` (recomputed), ``max_capacity_excess`` (pupils over any capacity, ≤ 0 when
-            feasible), ``max_coverage_error`` (largest |served + short − demand| over unit-levels, pupils),
-            ``unknown_arcs`` (assignment rows that are not arcs of the model), ``max_sources`` (most schools
-            serving one unit-level), ``options_per_school`` (most options opened at one school).
+            ``objective`` (recomputed) and its parts ``distance``, ``disruption``, ``building`` and
+            ``overflow`` (penalty × pupils above capacity where a school may overflow),
+            ``max_capacity_excess`` (pupils over any hard limit: capacity where a school may not overflow,
+            capacity plus ceiling where it may; ≤ 0 when feasible), ``max_coverage_error`` (largest
+            |assigned − demand| over unit-levels, pupils), ``max_overflow_error`` (largest difference
+            between :attr:`SitingResult.overflow` and the recomputed overflow, pupils), ``unknown_arcs``
+            (assignment rows that are not arcs of the model), ``max_sources`` (most schools serving one
+            unit-level), ``options_per_school`` (most options opened at one school).
         """
         return check_result(self._d, self.levels, result)

@@ -108,6 +108,39 @@ class SolveOutcome:
     solver: str
 
 
+@dataclass
+class Deadline:
+    """The end of one time limit that every step of a solve shares (``time.perf_counter`` seconds).
+
+    Attributes
+    ----------
+    end
+        When the time is up.
+    total
+        The whole limit, seconds (steps size their own budgets from it).
+    """
+
+    end: float
+    total: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        """Return the deadline ``seconds`` from now."""
+        return cls(time.perf_counter() + seconds, seconds)
+
+    def left(self) -> float:
+        """Return the seconds left (0 once the time is up)."""
+        return max(0.0, self.end - time.perf_counter())
+
+    def part(self, share: float) -> Deadline:
+        """Return an earlier deadline: ``share`` of the time left from now (same ``total``)."""
+        return Deadline(time.perf_counter() + share * self.left(), self.total)
+
+
+MIN_SOLVE_S = 0.05
+"""A solver call is skipped when less than this is left of the time limit, seconds."""
+
+
 def relative_gap(objective: float, bound: float) -> float:
     """Return ``(objective - bound) / |objective|`` (0 when both are 0, NaN when either is unknown)."""
     if not (math.isfinite(objective) and math.isfinite(bound)):
@@ -328,9 +361,9 @@ def _solve_pulp(
             threads=threads,
             logPath=str(log_path),
             warmStart=prog.start is not None,
-            # CBC's preprocessing was seen to cut off the optimum of single-source models with partial
-            # shortfall (claiming "optimal" at a worse answer than HiGHS proves); CBC is the fallback,
-            # so correctness comes first
+            # CBC's preprocessing was seen to cut off the optimum of single-source models (claiming
+            # "optimal" at a worse answer than HiGHS proves, with the partial-shortfall form this model
+            # once had); CBC is the fallback, so correctness comes first
             options=["preprocess off"],
         )
         start = time.perf_counter()

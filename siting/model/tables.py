@@ -1,7 +1,9 @@
 """The planning tables turned into the core's tables (the work of :meth:`SitingModel.from_scenario`).
 
 :func:`scenario_tables` turns units, schools and sites, size options and travel costs into the arcs,
-demand, capacity, options, minimum loads and current walks that :meth:`SitingModel.from_costs` takes.
+demand, capacity, options, overflow ceilings, minimum loads and current walks that
+:meth:`SitingModel.from_costs` takes. The arcs are the pairs within the hard limit, the status quo (the
+unit's current school, at any distance) and the cost table's fallback pairs.
 :func:`walk_cost_m` is the penalised walk per pupil an arc costs.
 """
 
@@ -55,18 +57,21 @@ def scenario_tables(
     building_weight: float,
     min_enrolment_share: float | None,
     design_year: int | None,
+    overflow_m: float | None,
+    overflow_ceiling_class_size: int | None,
 ) -> dict[str, Any]:
     """Turn the planning tables into the core's arcs, demand, capacity, options and minimum loads.
 
     The parameters are those of :meth:`SitingModel.from_scenario`. The keys of the result are the
     parameters of :meth:`SitingModel.from_costs` they fill: ``arcs``, ``demand``, ``capacity``,
-    ``options``, ``min_load`` and ``current_distance``.
+    ``options``, ``overflow_ceiling``, ``min_load`` and ``current_distance``.
     """
     levels = list(LEVELS)
     need_columns(units, levels, "units")
     need_columns(schools, ["level", "status", *[f"capacity_{lv}" for lv in levels]], "schools")
     need_columns(costs, ["unit_id", "school_id", "distance_m"], "costs")
     _check_weights(far_penalty, disruption_m, building_weight, min_enrolment_share)
+    _check_overflow(overflow_m, overflow_ceiling_class_size)
     kinds, status = _kinds_and_status(schools)
     serves = pd.DataFrame({lv: [lv in LEVELS_SERVED[k] for k in kinds] for lv in levels}, index=schools.index)
     existing = (status == "existing").to_numpy()
@@ -87,8 +92,14 @@ def scenario_tables(
     _log_over_capacity(schools, capacity, existing, serves)
     min_load = _enrolment_minimums(schools, capacity, existing, serves, min_enrolment_share)
     arcs, current_distance = _scenario_arcs(
-        units, schools, costs, demand, serves, standards, far_penalty, disruption_m
+        units, schools, costs, demand, serves, capacity, standards, far_penalty, disruption_m
     )
+    _check_every_unit_has_an_arc(arcs, demand, standards)
+    if overflow_m is not None:
+        _warn_cheap_overflow(arcs, demand, overflow_m)
+    ceiling = None
+    if overflow_m is not None and overflow_ceiling_class_size is not None:
+        ceiling = _overflow_ceiling(schools, capacity, otab, standards, int(overflow_ceiling_class_size))
     if min_load is not None:
         # a school cannot be asked to keep more than that share of the pupils who live within its reach
         min_load = _cap_to_reach(min_load, arcs, demand, min_enrolment_share)
@@ -97,6 +108,7 @@ def scenario_tables(
         "demand": demand,
         "capacity": capacity,
         "options": otab,
+        "overflow_ceiling": ceiling,
         "min_load": min_load,
         "current_distance": current_distance,
     }
@@ -117,6 +129,86 @@ def _check_weights(
         raise InputError(
             f"model.min_enrolment_share must lie in [0, 1] or be null, got {min_enrolment_share!r}."
         )
+
+
+def _check_overflow(overflow_m: float | None, ceiling_class_size: int | None) -> None:
+    """Raise :class:`~siting.errors.InputError` for an overflow charge or ceiling class size out of range."""
+    if overflow_m is not None and not (overflow_m >= 0 and math.isfinite(overflow_m)):
+        raise InputError(
+            f"model.overflow_m must be a finite number >= 0 (pupil-metres per pupil above capacity), "
+            f"got {overflow_m!r}."
+        )
+    if ceiling_class_size is not None and not (
+        ceiling_class_size >= 1 and ceiling_class_size == int(ceiling_class_size)
+    ):
+        raise InputError(
+            f"model.overflow_ceiling_class_size must be a whole number of pupils per class or null, "
+            f"got {ceiling_class_size!r}."
+        )
+
+
+def _warn_cheap_overflow(arcs: pd.DataFrame, demand: pd.DataFrame, overflow_m: float) -> None:
+    """Warn when overflow costs less per pupil than the costliest walk within the limits."""
+    worst, where = 0.0, ""
+    for lv in LEVELS:
+        sub = arcs[(arcs["level"] == lv) & ~arcs["beyond_limit"].to_numpy(bool)]
+        if not len(sub):
+            continue
+        per = (sub["cost"] + sub["disruption"]).to_numpy(float) / sub["unit_id"].map(demand[lv]).to_numpy(
+            float
+        )
+        if per.max() > worst:
+            worst, where = float(per.max()), lv
+    if overflow_m < worst:
+        log.warning(
+            "model.overflow_m = %g pupil-metres per pupil is below the costliest %s walk within the limits "
+            "(%.0f, disruption included): the plan may place pupils above a school's capacity rather than "
+            "send them to a free seat that far; raise overflow_m above it to avoid that",
+            overflow_m,
+            where,
+            worst,
+        )
+
+
+def _overflow_ceiling(
+    schools: pd.DataFrame,
+    capacity: pd.DataFrame,
+    otab: pd.DataFrame,
+    standards: Standards,
+    class_size: int,
+) -> pd.DataFrame:
+    """Return each existing school's overflow ceiling per level; add the options' extra room to ``otab``.
+
+    The ceiling is ``class_size`` × the school's classes − its standard capacity (never below 0); an
+    option adds ``class_size`` × its classes − its capacity (columns ``overflow_ceiling_<level>``).
+    Classes are the ``classes_<level>`` columns, or capacity / standard class size where missing.
+    """
+    small = {lv: standards.class_size[lv] for lv in LEVELS if class_size < standards.class_size[lv]}
+    if small:
+        raise InputError(
+            f"model.overflow_ceiling_class_size {class_size} is below the standard class size {small}; give "
+            "at least the standard (e.g. 66, the super-large class) or null for no ceiling."
+        )
+    ceiling = pd.DataFrame(index=capacity.index)
+    for lv in LEVELS:
+        size = standards.class_size[lv]
+        col = f"classes_{lv}"
+        classes = (
+            pd.to_numeric(schools[col], errors="coerce").fillna(0.0)
+            if col in schools.columns
+            else capacity[lv] / size
+        )
+        room = (class_size * classes - capacity[lv]).clip(lower=0.0)
+        ceiling[lv] = room.where(capacity[lv] > 0)
+        if len(otab):
+            q = pd.to_numeric(otab[f"capacity_{lv}"], errors="coerce").fillna(0.0)
+            n = (
+                pd.to_numeric(otab[col], errors="coerce").fillna(q / size)
+                if col in otab.columns
+                else q / size
+            )
+            otab[f"overflow_ceiling_{lv}"] = (class_size * n - q).clip(lower=0.0).to_numpy(float)
+    return ceiling
 
 
 def _kinds_and_status(schools: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -200,7 +292,7 @@ def _log_over_capacity(
     if over:
         log.info(
             "%d existing school-level(s) are over capacity today (e.g. %r); the plan keeps their capacity "
-            "at the standard class size and moves pupils away or reports a shortfall",
+            "at the standard class size and counts the pupils above it as overflow",
             len(over),
             over[0],
         )
@@ -235,17 +327,21 @@ def _scenario_arcs(
     costs: pd.DataFrame,
     demand: pd.DataFrame,
     serves: pd.DataFrame,
+    capacity: pd.DataFrame,
     standards: Standards,
     far_penalty: float,
     disruption_m: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return the arcs of every level and the current walks.
 
-    The arcs have ``unit_id, school_id, distance_m, level, cost, disruption`` (cost and disruption in
-    pupil-metres); the current walks ``unit_id, level, distance_m``. Cost rows naming unknown units or
-    schools are ignored with a warning.
+    The arcs have ``unit_id, school_id, distance_m, level, cost, disruption, beyond_limit`` (cost and
+    disruption in pupil-metres); the current walks ``unit_id, level, distance_m``. Cost rows naming unknown
+    units or schools are ignored with a warning.
     """
     cost = costs[["unit_id", "school_id", "distance_m"]].copy()
+    cost["fallback"] = (
+        costs["fallback"].fillna(False).to_numpy(dtype=bool) if "fallback" in costs.columns else False
+    )
     known = cost["unit_id"].isin(units.index) & cost["school_id"].isin(schools.index)
     if not known.all():
         log.warning("%d cost row(s) name units or schools not in the tables; ignored", int((~known).sum()))
@@ -253,7 +349,9 @@ def _scenario_arcs(
     arcs_parts = []
     current_parts = []
     for lv in LEVELS:
-        part, now = _level_arcs(units, cost, demand[lv], serves[lv], lv, standards, far_penalty, disruption_m)
+        part, now = _level_arcs(
+            units, cost, demand[lv], serves[lv], capacity[lv] > 0, lv, standards, far_penalty, disruption_m
+        )
         arcs_parts.append(part)
         current_parts.append(now)
     arcs = pd.concat(arcs_parts, ignore_index=True)
@@ -267,6 +365,7 @@ def _level_arcs(
     cost: pd.DataFrame,
     dem_lv: pd.Series,
     serves_lv: pd.Series,
+    seats_lv: pd.Series,
     lv: str,
     standards: Standards,
     far_penalty: float,
@@ -274,8 +373,12 @@ def _level_arcs(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return one level's arcs and current walks.
 
-    Arcs are kept within the level's hard limit, to schools serving the level, from units with demand;
-    a unit leaving its current school pays ``disruption_m`` per pupil.
+    Arcs join units with demand to schools serving the level: within the level's hard limit; to the
+    unit's current school at any distance (the status quo is always allowed); and the ``fallback`` pairs
+    of units that have neither to a school with seats (``seats_lv``: an existing school, which stays
+    open in every plan; the cost table's fallback flag has no level, so a fallback pair of one level
+    does not widen another level's choice). A unit leaving its current school pays ``disruption_m`` per
+    pupil; ``beyond_limit`` marks arcs longer than the hard limit.
     """
     cur_col = f"current_{lv}"
     current = (
@@ -289,14 +392,14 @@ def _level_arcs(
     now = part[is_current]
     now = pd.DataFrame({"unit_id": now["unit_id"], "level": lv, "distance_m": now["distance_m"]})
     dist = part["distance_m"].to_numpy(float)
-    ok = (
-        np.isfinite(dist)
-        & (dist <= standards.hard_max_distance_m[lv])
-        & part["school_id"].map(serves_lv).to_numpy(bool)
-    )
+    limit = standards.hard_max_distance_m[lv]
     d_unit = part["unit_id"].map(dem_lv).to_numpy(float)
-    ok &= d_unit > 0
-    part = part[ok]
+    usable = np.isfinite(dist) & part["school_id"].map(serves_lv).to_numpy(bool) & (d_unit > 0)
+    ok = usable & ((dist <= limit) | is_current)
+    # fallback pairs only for the unit-levels without an arc to a school that is open in every plan
+    held = part.loc[ok & part["school_id"].map(seats_lv).fillna(False).to_numpy(bool), "unit_id"]
+    ok |= usable & part["fallback"].to_numpy(bool) & ~part["unit_id"].isin(held).to_numpy()
+    part = part[ok].drop(columns="fallback")
     d_unit = d_unit[ok]
     has_cur = cur_of[ok].notna().to_numpy()
     moved = has_cur & ~is_current[ok]
@@ -304,8 +407,32 @@ def _level_arcs(
         part["distance_m"].to_numpy(float), standards.service_radius_m[lv], far_penalty
     )
     part["disruption"] = np.where(moved, disruption_m * d_unit, 0.0)
-    # a unit whose current school is out of reach pays the disruption wherever it goes (a constant)
+    # a unit whose current school is not among its arcs pays the disruption wherever it goes (a constant)
+    part["beyond_limit"] = part["distance_m"].to_numpy(float) > limit
     return part, now
+
+
+def _check_every_unit_has_an_arc(arcs: pd.DataFrame, demand: pd.DataFrame, standards: Standards) -> None:
+    """Raise :class:`~siting.errors.InputError` naming the unit-levels with demand and no arc at all."""
+    missing = []
+    for lv in LEVELS:
+        need = demand.index[demand[lv].to_numpy(float) > 0]
+        have = pd.Index(arcs.loc[arcs["level"] == lv, "unit_id"].unique())
+        lack = need.difference(have, sort=False)
+        if len(lack):
+            missing.append((lv, lack))
+    if not missing:
+        return
+    parts = [
+        f"{len(lack)} {lv} (e.g. unit {', '.join(repr(u) for u in list(lack[:3]))}; hard limit "
+        f"{standards.hard_max_distance_m[lv]:,.0f} m)"
+        for lv, lack in missing
+    ]
+    raise InputError(
+        f"costs: unit-levels with demand have no school they may go to: {'; '.join(parts)}. Each needs a "
+        "pair within the hard limit, its current school, or a fallback pair to its nearest existing school "
+        "(costs column fallback=True; the pipeline's cost stage adds these)."
+    )
 
 
 def _cap_to_reach(

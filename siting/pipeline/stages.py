@@ -9,7 +9,6 @@ only model parameters reuses them.
 from __future__ import annotations
 
 import hashlib
-import inspect
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -343,10 +342,11 @@ def solve_model(
         far_penalty=mp.far_penalty,
         disruption_m=mp.disruption_m,
         building_weight=mp.building_weight,
+        overflow_m=mp.overflow_m,
+        overflow_ceiling_class_size=mp.overflow_ceiling_class_size,
         min_enrolment_share=mp.min_enrolment_share,
         single_source=mp.single_source,
         design_year=scenario.design_year,
-        **_overflow_arguments(mp.overflow_m, mp.overflow_ceiling_class_size),
     )
     return model.solve(solver=mp.solver, time_limit_s=mp.time_limit_s, gap=mp.gap, mode=mp.mode)
 
@@ -510,22 +510,6 @@ def find_search_areas(
 
 
 # ------------------------------------------------------------------------------------------ helpers
-def _overflow_arguments(overflow_m: float, ceiling_class_size: int | None) -> dict[str, Any]:
-    """The overflow charge (pupil-metres per pupil) and ceiling as ``SitingModel.from_scenario`` takes them.
-
-    Until the model of issue 13 (``overflow_m``) is merged, the model still takes ``shortfall_m``; it keeps
-    its own default then, so the rest of the run can be tried end to end and a plan rebuilt from
-    ``summary.json``'s parameters (:func:`siting.report.resolve_parcels`) is the same model.
-    """
-    accepted = inspect.signature(SitingModel.from_scenario).parameters
-    if "overflow_m" not in accepted:
-        return {}
-    out: dict[str, Any] = {"overflow_m": overflow_m}
-    if "overflow_ceiling_class_size" in accepted:
-        out["overflow_ceiling_class_size"] = ceiling_class_size
-    return out
-
-
 def _empty_sites(crs: str) -> gpd.GeoDataFrame:
     gdf = gpd.GeoDataFrame({"level": [], "status": []}, geometry=[], crs=crs)
     gdf.index.name = "school_id"
