@@ -1,8 +1,5 @@
 """Every home in a catchment (issue 13), end to end: the sample without catchments, a city of another size,
 a level without schools, and a hand-checked plan with two schools, one full.
-
-Tests marked ``needs_model`` check what the model side of issue 13 promises (every unit with demand seated,
-``SitingResult.overflow``); until that is merged they are expected to fail (strict: a pass is reported).
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ from shapely.geometry import box
 from siting import _cache, metrics
 from siting.config import load_scenario
 from siting.errors import InputError
-from siting.model import SitingModel, SitingResult
+from siting.model import SitingModel
 from siting.pipeline import RunResult, run_scenario, seating
 from siting.pipeline.seating import NEAREST, flag_walks
 from siting.sample import generate_city, write_city
@@ -30,13 +27,6 @@ from tests.test_overflow import CRS as SCHOOLS_CRS
 from tests.test_overflow import primary_schools_a_b
 
 pytestmark = pytest.mark.slow
-
-MODEL_SEATS_EVERYONE = "overflow" in getattr(SitingResult, "__dataclass_fields__", {})
-needs_model = pytest.mark.xfail(
-    not MODEL_SEATS_EVERYONE,
-    reason="the model side of issue 13 (every home seated, overflow) is not merged yet",
-    strict=True,
-)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +100,6 @@ def test_sample_without_current_catchments_runs_end_to_end(no_catchments):
     assert run.map_path is not None and run.map_path.exists()
 
 
-@needs_model
 def test_sample_without_current_catchments_seats_every_home(no_catchments):
     _every_home_seated(no_catchments)
 
@@ -122,7 +111,6 @@ def test_other_city_gives_every_home_a_pair_the_model_may_use(other_city):
         assert set(with_demand.index) <= _usable_pairs(other_city, level), level
 
 
-@needs_model
 def test_other_city_seats_every_home_and_its_catchments_have_no_holes(other_city):
     _every_home_seated(other_city)
 
@@ -249,7 +237,6 @@ def test_hand_solution_overflow_and_search_areas():
     _check_hand_plan(units, after, costs, Standards.foshan())
 
 
-@needs_model
 def test_two_schools_one_full_overflow_lands_where_the_hand_solution_puts_it():
     units, schools, costs = _hand_city()
     std = Standards.foshan()
