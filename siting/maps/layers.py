@@ -359,7 +359,7 @@ def _search_area_layer(data: _MapData, *, show: bool = True) -> folium.GeoJson |
     popups = [_search_area_popup(row) for row in gdf.itertuples()]
     tips = [
         f"{_esc(r.area_id)}: {_fmt(r.pupils)} {LEVEL_LABELS.get(str(r.level), str(r.level)).lower()} pupils "
-        "without a seat — search area for new school land"
+        "above standard capacity — search area for new school land"
         for r in gdf.itertuples()
     ]
     return _Layer(

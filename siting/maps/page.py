@@ -128,7 +128,9 @@ def _title_html(data: _MapData, heading: str | None) -> str:
     search = data.frame("search_areas")
     if search is not None:
         pupils = _fmt(pd.to_numeric(search["pupils"], errors="coerce").sum())
-        figures.append(("Search areas for new land", f"{len(search)} ({pupils} pupils without a seat)"))
+        figures.append(
+            ("Search areas for new land", f"{len(search)} ({pupils} pupils above standard capacity)")
+        )
     figures.append(
         (
             f"Large classes ({data.standards.large_class_min}+ pupils)",
