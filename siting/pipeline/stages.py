@@ -203,7 +203,10 @@ def read_facilities(
     *,
     layers: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None = None,
 ) -> Facilities:
-    """Existing schools and reserved sites, their size options, and a check of the current school ids.
+    """Existing schools and reserved sites and their size options.
+
+    The current catchments' school ids are checked once, before any work, by
+    :func:`siting.pipeline.checks.check_inputs` (which reads the same layers).
 
     Parameters
     ----------
@@ -213,7 +216,7 @@ def read_facilities(
     Raises
     ------
     InputError
-        If a current catchment names a school that is not in the schools file.
+        If a level with demand has no school at all.
     """
     standards = scenario.standards_object()
     schools, sites = layers if layers is not None else read_school_layers(scenario, crs)
@@ -224,7 +227,6 @@ def read_facilities(
         allow_expansion=scenario.model.allow_expansion,
         expansion_step_classes=scenario.model.expansion_step_classes,
     )
-    _check_current_ids(units, facilities, scenario)
     network.require_schools_per_level(units, facilities, name=str(scenario.schools))
     return Facilities(schools, sites, facilities, options)
 
@@ -527,17 +529,6 @@ def _current_pairs(units: gpd.GeoDataFrame) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({"unit_id": [], "school_id": []})
     return pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
-
-
-def _check_current_ids(units: gpd.GeoDataFrame, schools: gpd.GeoDataFrame, scenario: Scenario) -> None:
-    for level, path in scenario.current_catchments.items():
-        col = f"current_{level}"
-        unknown = sorted(set(units[col].dropna()) - set(schools.index))
-        if unknown:
-            raise InputError(
-                f"{path}: school_id value(s) {unknown[:5]} are not in the schools file {scenario.schools}; "
-                "every current catchment must name an existing school."
-            )
 
 
 def _repair_contiguity(
