@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,7 +173,7 @@ class RunResult:
             summary=summary.get("solution", {}),
             opened=opened.set_index("school_id") if "school_id" in opened.columns else opened,
             assignment=table("solver_assignment"),
-            **_solution_overflow(SitingResult, overflow),
+            overflow=_solution_overflow(overflow),
         )
         return cls(
             scenario=None,
@@ -258,18 +257,16 @@ def _href(path: Path) -> str:
         return path.resolve().as_uri()
 
 
-def _solution_overflow(result_class: Any, overflow: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def _solution_overflow(overflow: pd.DataFrame) -> pd.DataFrame:
     """The saved overflow as the model result's ``from_tables`` takes it.
 
     The model's own table (``school_id, level, capacity, pupils, overflow``) is the after-state of
-    ``overflow.csv``. Until the model of issue 13 is merged, ``from_tables`` still takes ``shortfall``.
+    ``overflow.csv``.
     """
-    if "overflow" not in inspect.signature(result_class.from_tables).parameters:
-        return {"shortfall": pd.DataFrame(columns=["unit_id", "level", "pupils"])}
     cols = {"capacity_after": "capacity", "pupils_after": "pupils", "overflow_after": "overflow"}
     if not set(cols) <= set(overflow.columns):
-        return {"overflow": pd.DataFrame(columns=["school_id", "level", *cols.values()])}
-    return {"overflow": overflow[["school_id", "level", *cols]].rename(columns=cols)}
+        return pd.DataFrame(columns=["school_id", "level", *cols.values()])
+    return overflow[["school_id", "level", *cols]].rename(columns=cols)
 
 
 def _read_summary(out_dir: Path) -> dict[str, Any]:
