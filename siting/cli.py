@@ -482,6 +482,13 @@ def _run_report(result: object) -> str:
         lines.append(f"  {key:<32} {shown}")
     for school in summary["new_schools"]:
         lines.append(f"  new school {school['school_id']} {school['name']}: {school['option']}")
+    for ind in summary.get("balance_worsened", []):
+        causes = ", ".join(f"{s['school_id']} ({s['action']})" for s in ind["schools"]) or "none named"
+        lines.append(
+            f"  balance: {ind['level']} {ind['indicator']} CV {ind['cv_before']:.3f} today, "
+            f"{ind['cv_after']:.3f} in the plan (limit {ind['cv_max']:.2f}); schools behind it: {causes} "
+            "(why: balance_schools.csv)"
+        )
     lines.append(f"results: {result.out_dir}")  # type: ignore[attr-defined]
     if result.map_path:  # type: ignore[attr-defined]
         lines.append(f"map: {result.map_path}")  # type: ignore[attr-defined]

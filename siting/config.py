@@ -143,6 +143,11 @@ class ModelConfig(_Strict):
     # optional ceiling: at most this class size x the school's classes after the plan (e.g. 66, super-large)
     overflow_ceiling_class_size: int | None = Field(default=None, ge=1)
     min_enrolment_share: float | None = Field(default=None, ge=0, le=1)
+    # balanced development: pupil-metres per pupil a school holds below its utilisation floor (null: off),
+    # and the floor as a share of its seats (null: standards.utilisation_floor, 0.6), capped at the pupils
+    # within the school's reach; see siting.model.underuse
+    balance_m: float | None = Field(default=1_000.0, ge=0)
+    utilisation_floor: float | None = Field(default=None, ge=0, le=1)
     single_source: bool = True
     mode: Literal["round", "exact", "split"] = "round"
     solver: Literal["highs", "cbc"] = "highs"

@@ -232,6 +232,7 @@ class Standards:
     build_cost_per_m2: float = 4500.0
     new_floor_subsidy_per_m2: float = 200.0
     cv_max: Mapping[str, float] = field(default_factory=lambda: _per_level(0.50, 0.45))
+    utilisation_floor: float = 0.6
     stage_split_weights: Mapping[str, float] = field(
         default_factory=lambda: _frozen({"primary": 1.0, "junior": 1.1, "senior": 1.32})
     )
@@ -433,6 +434,9 @@ SOURCES: Mapping[str, str] = MappingProxyType(
         "build_cost_per_m2": "common practice for Guangdong school construction (M): set locally",
         "new_floor_subsidy_per_m2": "Foshan action plan draft: 200 yuan/m² city subsidy (seed only)",
         "cv_max": "教督〔2017〕6号 优质均衡, per indicator, pupil-weighted (S)",
+        "utilisation_floor": "siting's planning default (D): a school kept at ≥ 60 % of its seats where "
+        "pupils within reach allow keeps per-pupil resources within about 1.7 x of a full school's, which "
+        "the CV limits 0.50 / 0.45 tolerate; not a published standard: set locally",
         "stage_split_weights": "local 均衡 practice, primary:junior:senior 1:1.1:1.32 (S)",
         "nearby_enrollment_share": "2017 measures (M)",
         "new_school_resources": "per indicator: see NEW_SCHOOL_SOURCES (S/D)",

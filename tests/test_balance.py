@@ -404,12 +404,8 @@ def test_every_new_school_value_has_a_source():
 
 
 # --------------------------------------------------------------------------------- the 一校一策 list
-def test_balance_schools_ranks_the_causes_by_hand():
-    # A: 100 pupils, 1,000 m² (10 per pupil); B: 100 pupils, 200 m² (2); C: 200 pupils, 400 m² (2).
-    #   x̄ = 1,600 / 400 = 4; terms (p/P)(x − x̄)²: A .25·36 = 9, B .25·4 = 1, C .5·4 = 2; S² = 12
-    #   CV = sqrt(12) / 4 = 0.866 > 0.50 → fails; shares A 0.75, C 1/6, B 1/12
-    # Fixing A (above the mean: fill it to 4 per pupil → 250 pupils): x̄ = 1,600 / 550 = 32/11,
-    #   S² = (250·(12/11)² + 300·(10/11)²) / 550 = 66,000 / 66,550 → CV = 0.342327 ≤ 0.50: A alone is needed
+def abc_schools() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Three primary schools with today's pupils and floor area (the hand case below) and no units."""
     schools = pd.DataFrame(
         {
             "name": ["A", "B", "C"],
@@ -420,7 +416,16 @@ def test_balance_schools_ranks_the_causes_by_hand():
         },
         index=pd.Index(["A", "B", "C"], name="school_id"),
     )
-    units = pd.DataFrame({"current_primary": [None]})
+    return schools, pd.DataFrame({"current_primary": [None]})
+
+
+def test_balance_schools_ranks_the_causes_by_hand():
+    # A: 100 pupils, 1,000 m² (10 per pupil); B: 100 pupils, 200 m² (2); C: 200 pupils, 400 m² (2).
+    #   x̄ = 1,600 / 400 = 4; terms (p/P)(x − x̄)²: A .25·36 = 9, B .25·4 = 1, C .5·4 = 2; S² = 12
+    #   CV = sqrt(12) / 4 = 0.866 > 0.50 → fails; shares A 0.75, C 1/6, B 1/12
+    # Fixing A (above the mean: fill it to 4 per pupil → 250 pupils): x̄ = 1,600 / 550 = 32/11,
+    #   S² = (250·(12/11)² + 300·(10/11)²) / 550 = 66,000 / 66,550 → CV = 0.342327 ≤ 0.50: A alone is needed
+    schools, units = abc_schools()
     table = balance_schools(schools, units, standards=STD).set_index("school_id")
     assert set(table["indicator"]) == {"teaching_aux_area"} and set(table["state"]) == {"current"}
     assert table["cv"].iloc[0] == pytest.approx(math.sqrt(12) / 4)
@@ -474,6 +479,23 @@ def test_sample_plan_names_the_schools_behind_every_indicator_it_worsens(sample_
             assert rows["needed"].any(), (level, key)
             fixed = rows.loc[rows["needed"], "cv_if_fixed"].iloc[-1]
             assert fixed <= rows["cv_max"].iloc[0] < rows["cv"].iloc[0]
+            assert rows["why"].str.len().gt(20).all()
+    # summary.json lists every indicator the plan worsens with the schools behind it and why
+    worsened = {(w["level"], w["indicator"]): w for w in result.summary["balance_worsened"]}
+    assert set(worsened) == {
+        (lv, k)
+        for lv in ("primary", "junior")
+        for k in filter(None, figures[f"{lv}_cv_worsened"].split(", "))
+    }
+    for w in worsened.values():
+        assert w["cv_before"] <= w["cv_max"] < w["cv_after"] and w["schools"]
+        assert all(s["why"] and s["action"] in {"invest", "fill", "share"} for s in w["schools"])
+    # the model's utilisation floor is on by default; on the sample it can only do so much: the schools
+    # behind primary floor area (P30, P31) have 5,000-6,000 m² for fewer pupils than live within their reach
+    assert result.summary["model_parameters"]["balance_m"] > 0
+    if ("primary", "teaching_aux_area") in worsened:
+        causes = {s["school_id"]: s["action"] for s in worsened[("primary", "teaching_aux_area")]["schools"]}
+        assert causes.get("P30") == "share"
     # the issue's example: Newtown primary's 15,840 seats are below its 16,952 pupils of 2030
     newtown = result.district_metrics.set_index(["state", "district", "level"]).loc[
         ("proposed", "Newtown", "primary")

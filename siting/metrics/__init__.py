@@ -46,13 +46,14 @@ Modules and public names
 - :mod:`~siting.metrics.cv`: :func:`cv_tables`, :func:`cv_table`, :func:`stage_parts`,
   :func:`indicator_columns`, :func:`resource_indicators`, :func:`indicator_scale`,
   :func:`per_pupil_values`, :func:`resource_values`, :func:`state_basis`, :func:`with_state_pupils`.
-- :mod:`~siting.metrics.balance`: :func:`balance_schools`.
+- :mod:`~siting.metrics.balance`: :func:`balance_schools`, :func:`pupils_within_reach`,
+  :func:`worsened_indicators`.
 - :mod:`~siting.metrics.overflow`: :func:`overflow_table`, :data:`OVERFLOW_COLUMNS` (pupils above
   standard capacity per school and level, before and after, with why it grew).
 - :mod:`~siting.metrics.summary`: :func:`summary`.
 """
 
-from siting.metrics.balance import BALANCE_COLUMNS, balance_schools
+from siting.metrics.balance import BALANCE_COLUMNS, balance_schools, pupils_within_reach, worsened_indicators
 from siting.metrics.cv import (
     cv_table,
     cv_tables,
@@ -97,6 +98,7 @@ __all__ = [
     "per_pupil_values",
     "planning_years",
     "pupil_weighted_cv",
+    "pupils_within_reach",
     "resource_indicators",
     "resource_values",
     "school_districts",
@@ -109,4 +111,5 @@ __all__ = [
     "walk_stats",
     "weighted_quantile",
     "with_state_pupils",
+    "worsened_indicators",
 ]

@@ -18,6 +18,7 @@ import pandas as pd
 
 from siting.errors import InputError
 from siting.model.checks import id_text, presolve_checks
+from siting.model.underuse import underuse_arrays
 
 
 def need_columns(frame: pd.DataFrame, cols: Sequence[str], what: str) -> None:
@@ -43,6 +44,8 @@ def core_data(
     overflow_ceiling: pd.DataFrame | None,
     min_load: pd.DataFrame | None,
     current_distance: pd.DataFrame | None,
+    underuse_penalty: float | None = None,
+    utilisation_floor: float | pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Validate the core inputs, turn them into integer-indexed numpy arrays and check feasibility.
 
@@ -68,6 +71,7 @@ def core_data(
     cur = _current_distance(current_distance, u_pos, pd.Index(levels), pair_of, len(arc["k_u"]))
     _check_limits(overflow_penalty, max_new, exactly_new, max_open, budget)
     over = _overflow_arrays(overflow_penalty, overflow_ceiling, base, f_pos, levels, arc)
+    under = underuse_arrays(underuse_penalty, utilisation_floor, base, opt, arc, f_pos, levels)
     data = {
         "levels": levels,
         "n_levels": len(levels),
@@ -94,6 +98,7 @@ def core_data(
         "max_open": max_open,
         "single_source": single_source,
         **over,
+        **under,
         "min_load": mload,
     }
     presolve_checks(data)

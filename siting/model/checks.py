@@ -15,6 +15,7 @@ import pandas as pd
 from siting.errors import InfeasibleError
 from siting.model.program import plan_capacity
 from siting.model.result import attach_arc_parts
+from siting.model.underuse import underuse_of
 
 if TYPE_CHECKING:
     from siting.model.result import SitingResult
@@ -184,6 +185,7 @@ def check_result(d: dict[str, Any], levels: list[Any], result: SitingResult) -> 
         "disruption": float(asg["disruption_part"].sum()),
         "building": building,
         "overflow": float(over.sum() * d["penalty"]),
+        "underuse": float(underuse_of(d, load, z).sum() * d["under_price"]),
     }
     return {
         "objective": sum(parts.values()),

@@ -9,9 +9,11 @@ repair MIP is tried. On the sample city it closes the rounding gap in well under
 Every pair is at exactly one of its arcs. The objective of a school-level ``b`` holding pairs ``S`` with
 load :math:`L = \sum_{k \in S} d_k` is that of the model: the arcs' costs plus the overflow price,
 
-.. math:: F_b(S) = \sum_{k \in S} c_k + P_b \max(0, \min(L, H_b) - C_b) + M \max(0, L - H_b, m_b - L),
+.. math:: F_b(S) = \sum_{k \in S} c_k + P_b \max(0, \min(L, H_b) - C_b) + B_b \max(0, F_b - L)
+   + M \max(0, L - H_b, m_b - L),
 
-where ``C_b`` is the capacity, ``P_b`` the price per pupil above it (the overflow penalty), ``H_b`` the
+where ``C_b`` is the capacity, ``P_b`` the price per pupil above it (the overflow penalty), ``B_b`` the
+price per pupil below the utilisation floor ``F_b`` (:mod:`siting.model.underuse`), ``H_b`` the
 most pupils the school-level may hold (``C_b`` plus its overflow ceiling; ``C_b`` where it may not
 overflow, e.g. a new school) and ``m_b`` its minimum load. ``M`` is a large internal penalty: a state
 above ``H_b`` or below ``m_b`` is infeasible, and the answer is reported infeasible unless the search
@@ -101,6 +103,8 @@ def improve_assignment(
     *,
     penalty: float | np.ndarray | None,
     ceiling: np.ndarray | None = None,
+    floor: np.ndarray | None = None,
+    floor_price: float | np.ndarray = 0.0,
     stop_below: float = -np.inf,
     max_seconds: float = 5.0,
     max_sweeps: int = 50,
@@ -128,6 +132,9 @@ def improve_assignment(
         ``inf`` where a school-level may not go above capacity.
     ceiling
         Most pupils above capacity per school-level (``inf`` or None: no ceiling).
+    floor, floor_price
+        Utilisation floor per school-level (pupils; None: none) and the price per pupil below it, one for
+        all or one per school-level (objective units).
     stop_below
         Skip the swap phase (or end it) once the objective (arc costs plus overflow) is at most this.
     max_seconds, max_sweeps
@@ -140,6 +147,8 @@ def improve_assignment(
     t0 = time.perf_counter()
     price, hard = bin_limits(np.asarray(capacity, dtype=float), penalty, ceiling)
     search = _Search(pair_of_arc, bin_of_arc, arc_cost, pair_demand, capacity, min_load, start, price, hard)
+    if floor is not None:
+        search.set_floor(floor, floor_price)
     for swaps in (False, True):
         if swaps and search.objective() <= stop_below:
             break
@@ -206,6 +215,8 @@ class _Search:
         self.hard: list[float] = hard.tolist()
         self.low: list[float] = np.asarray(min_load, dtype=float).tolist()
         n_bin = len(self.cap)
+        self.floor: list[float] = [0.0] * n_bin
+        self.floor_price: list[float] = [0.0] * n_bin
         self.load = [0.0] * n_bin
         self.members: list[set[int]] = [set() for _ in range(n_bin)]
         for a in self.assign[self.assign >= 0].tolist():
@@ -218,10 +229,18 @@ class _Search:
         self.moves = 0
         self.sweeps = 0
 
+    def set_floor(self, floor: np.ndarray, price: float | np.ndarray) -> None:
+        """Price each pupil below ``floor`` (per school-level, pupils) at ``price`` (objective units)."""
+        n_bin = len(self.cap)
+        self.floor = np.asarray(floor, dtype=float).reshape(n_bin).tolist()
+        self.floor_price = np.broadcast_to(np.asarray(price, dtype=float), (n_bin,)).tolist()
+
     def term(self, b: int, load: float) -> float:
-        """Return the load-dependent cost of school-level ``b`` at ``load``: overflow price and excesses."""
+        """Return the load-dependent cost of school-level ``b`` at ``load``: overflow, under-use, excesses."""
         cap, hard = self.cap[b], self.hard[b]
         cost = self.price[b] * max(0.0, min(load, hard) - cap) if load > cap + _EPS else 0.0
+        if load < self.floor[b] - _EPS:
+            cost += self.floor_price[b] * (self.floor[b] - load)
         excess = max(load - hard, self.low[b] - load, 0.0)
         return cost + self.big * excess if excess > 1e-6 else cost
 

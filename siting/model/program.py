@@ -9,7 +9,7 @@ school) may hold pupils above its capacity: the overflow :math:`v_{jl} \ge 0`.
 
 .. math::
 
-    \min \sum_a (c_a + r_a)\,x_a + \sum_o f_o z_o + \sum_{j,l} \pi\, v_{jl}
+    \min \sum_a (c_a + r_a)\,x_a + \sum_o f_o z_o + \sum_{j,l} \pi\, v_{jl} + \sum_{j,l} \beta\, u_{jl}
 
 subject to
 
@@ -24,12 +24,16 @@ subject to
 * limits: new openings :math:`\le` ``max_new`` (or :math:`=` ``exactly_new``), budget on the options'
   ``budget_cost``, total open facilities :math:`\le` ``max_open``;
 * optional minimum loads :math:`\sum_{a \to (j,l)} d_a x_a \ge m_{jl}`;
+* optional utilisation floors, priced at :math:`\beta` per pupil below them (:math:`u_{jl} \ge 0`):
+  :math:`\sum_{a \to (j,l)} d_a x_a + u_{jl} - \sum_{o \in j} \phi_{jl} q_{ol} z_o \ge F_{jl}`
+  (:mod:`siting.model.underuse`);
 * :math:`z` binary, :math:`x \in [0,1]` (split, and the relaxation of mode ``"round"``) or binary
   (single-sourced).
 
-:func:`build_program` builds it (columns: arcs, options, overflow); :func:`lazy_links` and
+:func:`build_program` builds it (columns: arcs, options, overflow, under-use); :func:`lazy_links` and
 :func:`select_linking_rows` keep only the linking rows the LP needs on large models; :func:`clean` rounds
-solver noise and :func:`settle_overflow` sets each overflow column to the load above capacity.
+solver noise and :func:`settle_overflow` sets each overflow column to the load above capacity and each
+under-use column to the pupils below the floor.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import pandas as pd
 
 from siting._log import get_logger
 from siting.model.solvers import MatrixProgram, solve_program, sparse_rows
+from siting.model.underuse import underuse_of
 
 log = get_logger(__name__)
 
@@ -96,6 +101,8 @@ class _Columns:
     opt: np.ndarray
     over: np.ndarray
     """Column of each overflow variable (one per (facility, level) of ``d["over_fl"]``)."""
+    under: np.ndarray
+    """Column of each under-use variable (one per (facility, level) of ``d["under_fl"]``)."""
     fl: np.ndarray
     """(facility, level) of each arc."""
     o_fl: np.ndarray
@@ -107,15 +114,17 @@ class _Columns:
 
 
 def _columns(d: dict[str, Any]) -> _Columns:
-    """Return the column layout of the program of ``d``: arcs, then options, then overflow."""
+    """Return the column layout of the program of ``d``: arcs, options, overflow, then under-use."""
     a_k, o_f = d["a_k"], d["o_f"]
     n_arc, n_opt = len(a_k), len(o_f)
+    n_over = len(d["over_fl"])
     n_l = d["base"].shape[1]
     opt_cols = n_arc + np.arange(n_opt)
     return _Columns(
         arc=np.arange(n_arc),
         opt=opt_cols,
-        over=n_arc + n_opt + np.arange(len(d["over_fl"])),
+        over=n_arc + n_opt + np.arange(n_over),
+        under=underuse_columns(d),
         fl=d["a_f"] * n_l + d["k_l"][a_k],
         o_fl=np.repeat(o_f, n_l) * n_l + np.tile(np.arange(n_l), n_opt),
         o_col=opt_cols[np.repeat(np.arange(n_opt), n_l)],
@@ -128,26 +137,39 @@ def overflow_columns(d: dict[str, Any]) -> np.ndarray:
     return len(d["a_k"]) + len(d["o_f"]) + np.arange(len(d["over_fl"]))
 
 
+def underuse_columns(d: dict[str, Any]) -> np.ndarray:
+    """Return the program's under-use columns (after the overflow columns), one per ``d["under_fl"]``."""
+    return len(d["a_k"]) + len(d["o_f"]) + len(d["over_fl"]) + np.arange(len(d["under_fl"]))
+
+
 def build_program(d: dict[str, Any], link_mask: np.ndarray | None = None) -> MatrixProgram:
-    """Build the matrix program (columns: arcs, options, overflow) from the core arrays.
+    """Build the matrix program (columns: arcs, options, overflow, under-use) from the core arrays.
 
     ``link_mask`` (one flag per arc) keeps only some linking rows; the capacity rows alone already forbid
     serving from a closed facility, so any subset gives a valid model (the rows only tighten the bound).
     """
     cols = _columns(d)
-    n_col = len(cols.arc) + len(cols.opt) + len(cols.over)
+    n_col = len(cols.arc) + len(cols.opt) + len(cols.over) + len(cols.under)
     m = _Rows()
     _assignment_rows(m, d, cols)
     used_fl = _capacity_rows(m, d, cols)
     _min_load_rows(m, d, cols, used_fl)
+    _floor_rows(m, d, cols)
     _option_rows(m, d, cols)
     _linking_rows(m, d, cols, link_mask)
     _limit_rows(m, d, cols)
     over_ub = _ceiling_rows(m, d, cols)
     a = sparse_rows(m.rows, m.cols, m.vals, (m.n, n_col))
-    c = np.concatenate([d["a_cost"] + d["a_dis"], d["o_fixed"], np.full(len(cols.over), d["penalty"])])
+    c = np.concatenate(
+        [
+            d["a_cost"] + d["a_dis"],
+            d["o_fixed"],
+            np.full(len(cols.over), d["penalty"]),
+            np.full(len(cols.under), d["under_price"]),
+        ]
+    )
     lb = np.zeros(n_col)
-    ub = np.concatenate([np.ones(len(cols.arc) + len(cols.opt)), over_ub])
+    ub = np.concatenate([np.ones(len(cols.arc) + len(cols.opt)), over_ub, np.full(len(cols.under), np.inf)])
     integer = np.zeros(n_col, dtype=bool)
     integer[cols.opt] = True
     return MatrixProgram(c, lb, ub, integer, a, np.concatenate(m.lo), np.concatenate(m.hi))
@@ -202,19 +224,26 @@ def _ceiling_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> np.ndarray:
 
 
 def settle_overflow(d: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    """Return ``x`` with each overflow column set to its load above capacity (``max(0, load - seats)``).
+    """Return ``x`` with each load slack at its least: overflow and under-use columns.
 
-    Any answer's overflow columns are at least that (the capacity rows); setting them to it keeps every
-    row and is never costlier. Capacities are those of the options open in ``x``.
+    An overflow column is set to its load above capacity (``max(0, load - seats)``), an under-use column to
+    its pupils below the utilisation floor (``max(0, floor - load)``). Any answer's slacks are at least
+    that (the capacity and floor rows); setting them to it keeps every row and is never costlier.
+    Capacities and floors are those of the options open in ``x``.
     """
-    cols = overflow_columns(d)
-    if not len(cols):
+    cols, ucols = overflow_columns(d), underuse_columns(d)
+    if not len(cols) and not len(ucols):
         return x
     out = x.copy()
     n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
-    seats, _ = plan_capacity(d, np.round(x[n_arc : n_arc + n_opt]))
-    fl = d["over_fl"]
-    out[cols] = np.clip(school_loads(d, x[:n_arc]).reshape(-1)[fl] - seats.reshape(-1)[fl], 0.0, None)
+    z = np.round(x[n_arc : n_arc + n_opt])
+    load = school_loads(d, x[:n_arc])
+    if len(cols):
+        seats, _ = plan_capacity(d, z)
+        fl = d["over_fl"]
+        out[cols] = np.clip(load.reshape(-1)[fl] - seats.reshape(-1)[fl], 0.0, None)
+    if len(ucols):
+        out[ucols] = underuse_of(d, load, z)
     return out
 
 
@@ -251,6 +280,27 @@ def _min_load_rows(m: _Rows, d: dict[str, Any], cols: _Columns, used_fl: np.ndar
     sel = mrow[cols.fl] >= 0
     m.add(mrow[cols.fl][sel], cols.arc[sel], d["k_d"][d["a_k"]][sel])
     m.close(mload[ml_fl], np.full(len(ml_fl), np.inf))
+
+
+def _floor_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> None:
+    """Rows 3b, utilisation floors: ``sum d x + u - sum g z >= F`` per (facility, level) with a floor.
+
+    See :mod:`siting.model.underuse` for ``F`` (``d["under0"]``) and ``g = share × q`` (``d["o_under"]``).
+    """
+    fl = d["under_fl"]
+    if not len(fl):
+        return
+    n_f, n_l = d["base"].shape
+    row_of = np.full(n_f * n_l, -1, dtype=np.int64)
+    row_of[fl] = m.n + np.arange(len(fl))
+    sel = row_of[cols.fl] >= 0
+    m.add(row_of[cols.fl][sel], cols.arc[sel], d["k_d"][d["a_k"]][sel])
+    g = d["o_under"].reshape(-1)
+    o_rows = row_of[cols.o_fl]
+    has = (o_rows >= 0) & (g > 0)
+    m.add(o_rows[has], cols.o_col[has], -g[has])
+    m.add(row_of[fl], cols.under, np.ones(len(fl)))
+    m.close(d["under0"].reshape(-1)[fl], np.full(len(fl), np.inf))
 
 
 def _option_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from siting.errors import SolverError
-from siting.model.program import overflow_columns, plan_capacity, school_loads
+from siting.model.program import overflow_columns, plan_capacity, school_loads, underuse_columns
 from siting.model.solvers import SolveOutcome
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ class SitingResult:
         ``capacity`` is the seats after the plan at the standard class size, ``overflow`` the pupils above
         them (``max(0, pupils - capacity)``; only existing schools may have any).
     objective_parts
-        ``distance``, ``building``, ``disruption``, ``overflow`` (objective units; sum = ``objective``).
+        ``distance``, ``building``, ``disruption``, ``overflow``, ``underuse`` (pupils below the utilisation
+        floor times its price; :mod:`siting.model.underuse`) (objective units; sum = ``objective``).
     solver
         Which solver path produced the answer.
     """
@@ -287,19 +288,19 @@ def attach_arc_parts(d: dict[str, Any], assignment: pd.DataFrame) -> pd.DataFram
 
 
 def objective_parts(d: dict[str, Any], x: np.ndarray) -> dict[str, float]:
-    """Return the objective's ``distance``, ``building``, ``disruption`` and ``overflow`` at ``x``.
+    """Return the objective's parts at ``x``: distance, building, disruption, overflow and under-use.
 
     Parameters
     ----------
     d
         The model's core arrays.
     x
-        Column values of the program (arcs, options, overflow).
+        Column values of the program (arcs, options, overflow, under-use).
 
     Returns
     -------
     dict
-        The four parts, objective units; their sum is the objective.
+        The five parts, objective units; their sum is the objective.
     """
     n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
     xa = x[:n_arc]
@@ -308,6 +309,7 @@ def objective_parts(d: dict[str, Any], x: np.ndarray) -> dict[str, float]:
         "building": float(np.dot(x[n_arc : n_arc + n_opt], d["o_fixed"])),
         "disruption": float(np.dot(xa, d["a_dis"])),
         "overflow": float(x[overflow_columns(d)].sum() * d["penalty"]),
+        "underuse": float(x[underuse_columns(d)].sum() * d["under_price"]),
     }
 
 
@@ -353,6 +355,7 @@ def empty_result(
             "building": math.nan,
             "disruption": math.nan,
             "overflow": math.nan,
+            "underuse": math.nan,
         },
         solver=out.solver,
         _model=model,

@@ -15,7 +15,7 @@ import numpy as np
 
 from siting._log import get_logger
 from siting.model.local_search import improve_assignment
-from siting.model.program import TOL, clean, overflow_columns, plan_capacity, settle_overflow
+from siting.model.program import TOL, clean, plan_capacity, settle_overflow
 from siting.model.solvers import (
     MIN_SOLVE_S,
     Deadline,
@@ -24,6 +24,7 @@ from siting.model.solvers import (
     relative_gap,
     solve_program,
 )
+from siting.model.underuse import plan_floor
 
 log = get_logger(__name__)
 
@@ -124,6 +125,7 @@ def run_local_search(
     Opened options stay as in ``x``; each pair starts at its arc with the largest value in ``x``. Swaps
     are tried only while the objective is above ``target``. Existing school-levels may go above capacity
     at the overflow penalty (up to their ceiling); new ones, and every one with hard capacities, may not.
+    Pupils below a utilisation floor cost its price (:mod:`siting.model.underuse`).
     The outcome has ``x`` None when the search cannot satisfy every constraint.
     """
     a_k = d["a_k"]
@@ -150,6 +152,8 @@ def run_local_search(
         start,
         penalty=price,
         ceiling=room.reshape(-1),
+        floor=plan_floor(d, z).reshape(-1),
+        floor_price=d["under_price"],
         stop_below=-np.inf if target is None else target - float(np.dot(d["o_fixed"], z)),
         max_seconds=max_seconds,
     )
@@ -168,8 +172,7 @@ def run_local_search(
     out = np.zeros(prog.shape[1])
     out[n_arc : n_arc + n_opt] = z
     out[found.arc] = 1.0
-    over = overflow_columns(d)
-    out[over] = found.overflow[d["over_fl"]]
+    out = settle_overflow(d, out)
     objective = float(np.dot(prog.c, out))
     return SolveOutcome("feasible", words, out, objective, math.nan, math.nan, found.seconds, "local search")
 

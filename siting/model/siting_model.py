@@ -63,10 +63,12 @@ class SitingModel:
         overflow_ceiling: pd.DataFrame | None = None,
         min_load: pd.DataFrame | None = None,
         current_distance: pd.DataFrame | None = None,
+        underuse_penalty: float | None = None,
+        utilisation_floor: float | pd.DataFrame | None = None,
     ) -> SitingModel:
         """Build the general model from costs, demands and capacities.
 
-        (Long because of its fourteen documented parameters; the checks are in
+        (Long because of its sixteen documented parameters; the checks are in
         :func:`~siting.model.arrays.core_data`.)
 
         Parameters
@@ -108,6 +110,13 @@ class SitingModel:
             Index ``school_id``, one column per level: the least pupils a school must keep.
         current_distance
             ``unit_id, level, distance_m``: the current walk (for :meth:`SitingResult.explain`).
+        underuse_penalty
+            Cost per pupil a school-level holds below its utilisation floor (None or 0: no floor).
+        utilisation_floor
+            The floor as a share of the seats after the plan: one number, or a table indexed by ``school_id``
+            with one column per level; the part of the base capacity is capped at the demand within the
+            school's reach, the part of an opened option is not (:mod:`siting.model.underuse`). Needs
+            ``underuse_penalty``.
 
         Returns
         -------
@@ -137,6 +146,8 @@ class SitingModel:
             overflow_ceiling=overflow_ceiling,
             min_load=min_load,
             current_distance=current_distance,
+            underuse_penalty=underuse_penalty,
+            utilisation_floor=utilisation_floor,
         )
         return cls(data)
 
@@ -160,10 +171,12 @@ class SitingModel:
         min_enrolment_share: float | None = None,
         single_source: bool = True,
         design_year: int | None = None,
+        balance_m: float | None = None,
+        utilisation_floor: float | None = None,
     ) -> SitingModel:
         """Build the planning model for both levels from the contract tables (``docs/architecture.md``).
 
-        (Long because of its sixteen parameters; the tables are built by
+        (Long because of its eighteen parameters; the tables are built by
         :func:`~siting.model.tables.scenario_tables`.)
 
         Parameters
@@ -212,6 +225,12 @@ class SitingModel:
             One school per unit and level.
         design_year
             Sites with ``available_from`` after this year cannot open (None: all may open).
+        balance_m
+            Pupil-metres per pupil a school-level holds below its utilisation floor (balanced development:
+            a school emptied by the plan raises the difference coefficient); None or 0: no floor.
+        utilisation_floor
+            The floor's share of a school's seats after the plan (None: ``standards.utilisation_floor``);
+            today's seats count only up to the pupils within reach, new seats (sites, expansions) in full.
 
         Returns
         -------
@@ -248,6 +267,8 @@ class SitingModel:
             budget=budget_yuan,
             single_source=single_source,
             overflow_penalty=overflow_m,
+            underuse_penalty=balance_m,
+            utilisation_floor=standards.utilisation_floor if utilisation_floor is None else utilisation_floor,
         )
         model.build_time_s = time.perf_counter() - start
         return model

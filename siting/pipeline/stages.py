@@ -349,6 +349,8 @@ def solve_model(
         min_enrolment_share=mp.min_enrolment_share,
         single_source=mp.single_source,
         design_year=scenario.design_year,
+        balance_m=mp.balance_m,
+        utilisation_floor=mp.utilisation_floor,
     )
     return model.solve(solver=mp.solver, time_limit_s=mp.time_limit_s, gap=mp.gap, mode=mp.mode)
 
@@ -461,7 +463,10 @@ def compute_metrics(
         )
         tables["years"].append(metrics.district_years(schools, units, **common))
     cv = metrics.cv_tables(schools, units, standards=standards, indicators=indicators)
-    balance = metrics.balance_schools(schools, units, standards=standards, indicators=indicators, cv=cv)
+    reach = metrics.pupils_within_reach(units, costs, standards=standards) if costs is not None else None
+    balance = metrics.balance_schools(
+        schools, units, standards=standards, indicators=indicators, cv=cv, reach=reach
+    )
     joined = {name: pd.concat(frames, ignore_index=True) for name, frames in tables.items()}
     overflow = metrics.overflow_table(
         schools, units, standards=standards, costs=costs, school_table=joined["schools"]

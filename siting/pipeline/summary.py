@@ -52,6 +52,7 @@ def run_summary(
         "crs": crs,
         "key_figures": key,
         "solution": solution.summary(),
+        "balance_worsened": metrics.worsened_indicators(tables.cv, tables.balance),
         "new_schools": [
             {
                 "school_id": sid,

@@ -198,6 +198,8 @@ model:
   building_weight: 0.001
   overflow_m: 10000
   min_enrolment_share: 0.5
+  balance_m: 1000
+  utilisation_floor: 0.6
   single_source: true
   mode: round
   solver: highs
