@@ -14,6 +14,7 @@ import click
 
 from siting import __version__
 from siting._log import set_progress
+from siting.config import CELL_SIZE_RANGE_M
 from siting.errors import OutputExistsError, SitingError
 
 
@@ -370,7 +371,13 @@ def costs_command(
     required=True,
     help="Study area: a polygon file (.geojson/.gpkg/.shp) or 'left,bottom,right,top' in EPSG:4326.",
 )
-@click.option("--cell-size", type=float, default=200.0, show_default=True, help="Grid unit size, metres.")
+@click.option(
+    "--cell-size",
+    type=click.FloatRange(*CELL_SIZE_RANGE_M),
+    default=200.0,
+    show_default=True,
+    help="Grid unit size, metres (as population.cell_size_m in a scenario).",
+)
 @click.option("--crs", default=None, help="Projected study CRS, e.g. EPSG:32649 (default: UTM zone).")
 @click.option("--band", type=int, default=None, help="Band holding population counts (multi-band files).")
 @click.option("--district-field", default="name", show_default=True, help="District name field of --area.")

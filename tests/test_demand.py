@@ -533,3 +533,9 @@ def test_cli_prints_totals_and_refuses_overwrite(pop_raster, tmp_path) -> None:
         cli, ["demand", str(path), "--area", "nowhere.geojson", "--out", str(tmp_path / "b.gpkg")]
     )
     assert bad.exit_code == 2 and "neither an existing polygon file" in bad.output
+    # the same bounds as population.cell_size_m in a scenario, checked before any work
+    tiny = runner.invoke(
+        cli, ["demand", str(path), "--area", bbox, "--cell-size", "5", "--out", str(tmp_path / "t.gpkg")]
+    )
+    assert tiny.exit_code == 2 and "--cell-size" in tiny.output and "20.0<=x<=2000.0" in tiny.output
+    assert not (tmp_path / "t.gpkg").exists()
