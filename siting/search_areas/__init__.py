@@ -1,4 +1,4 @@
-"""Search areas for new school land: where the city must reserve land after the plan.
+"""Search areas: where the pupils still above standard capacity after the plan need a new school or classes.
 
 Schools still over their standard capacity (classes × standard class size) after the plan have *overflow*.
 The demand behind it is grouped into search areas one new school could serve within the service radius,
@@ -18,12 +18,17 @@ numbers, why none of them already answers the need. Per level (``"primary"``, ``
    the answer is the same, with memory for the largest piece rather than all units squared). Units are
    sorted by ``unit_id`` and nothing is random: the answer does not depend on row order.
 3. **One row per cluster.** Polygon = union of the units' polygons, gaps up to ``2 × GAP_CLOSE_M`` closed
-   (mitred buffer out and in, so grid corners stay square). ``n_schools`` new schools of the largest class
-   module within the new-school cap hold the pupils; each gets the smallest module holding its equal share,
-   and ``land_needed_m2`` is that module's land (:func:`siting.facilities.land_needed`; the central standard
-   when most pupils live in central units). Modules and the cap come from
-   :func:`siting.facilities.size_options` for a parcel of unlimited area. ``centre_x/_y``: pupil-weighted
-   centre of the population points; ``district``: the district of most of the pupils.
+   (mitred buffer out and in, so grid corners stay square). ``need = "new school"`` where the pupils fill
+   at least ``standards.utilisation_floor`` (60 %) of the smallest new-school module: then ``n_schools``
+   new schools of the largest class module within the new-school cap hold the pupils; each gets the
+   smallest module holding its equal share, and ``land_needed_m2`` is that module's land
+   (:func:`siting.facilities.land_needed`; the central standard when most pupils live in central units).
+   Fewer pupils would leave a new school emptier than the floor the model keeps schools above (and a
+   24-class school for a pocket of 30 pupils is no answer at a hearing): ``need = "classes"``, with the
+   classes of the standard size they fill at or near the schools they overflow (``from_schools``: each
+   school and its pupils in the area), ``n_schools`` 0 and no land for a new school. Modules and the cap
+   come from :func:`siting.facilities.size_options` for a parcel of unlimited area. ``centre_x/_y``:
+   pupil-weighted centre of the population points; ``district``: the district of most of the pupils.
 4. **Reserved parcels nearby.** Each parcel in ``sites`` within ``R`` of the area's polygon that the plan
    did not open, with its reasons: not reserved for this level, beyond the service radius from the centre,
    too small for the smallest module of its kind (``size_options`` gives it no option), else "not opened:

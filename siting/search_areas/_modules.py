@@ -31,14 +31,24 @@ def module_options(kind: str, standards: Standards, *, central: bool) -> pd.Data
     return table.sort_values(["land_m2", "capacity_primary"], ignore_index=True)
 
 
-def school_for(pupils: float, level: str, table: pd.DataFrame) -> tuple[int, int, int, float]:
-    """Return ``(classes, seats, n_schools, land_m2)`` of each new school ``pupils`` need.
+def school_for(
+    pupils: float, level: str, table: pd.DataFrame, *, class_size: int, floor: float
+) -> tuple[str, int, int, int, float]:
+    """Return ``(need, classes, seats, n_schools, land_m2)``: what ``pupils`` above capacity need.
 
-    ``table`` lists the modules (:func:`_module_options`). ``n_schools`` schools of the largest module hold
-    the pupils; each then gets the smallest module that holds an equal share.
+    A new school only where its pupils would fill ``floor`` (the utilisation floor, a share) of the
+    smallest module (:func:`module_options` lists them in ``table``): then ``need = "new school"``,
+    ``n_schools`` schools of the largest module hold the pupils and each gets the smallest module that holds
+    an equal share; classes, seats and land are per school. Fewer pupils would leave a new school emptier
+    than the floor the model itself keeps schools above, so ``need = "classes"``: that many classes of
+    ``class_size`` at or near the schools they overflow, ``n_schools`` 0 and no land for a new school.
     """
     seats = table[f"capacity_{level}"].to_numpy(dtype=float)
+    if pupils < floor * float(seats[seats > 0].min()) - _EPS:
+        classes = max(1, math.ceil(pupils / class_size - _EPS))
+        return "classes", classes, classes * class_size, 0, 0.0
     n_schools = max(1, math.ceil(pupils / seats.max() - _EPS))
     share = pupils / n_schools
     row = table.iloc[int(np.flatnonzero(seats >= share - _EPS)[0])]
-    return int(row[f"classes_{level}"]), int(row[f"capacity_{level}"]), n_schools, float(row["land_m2"])
+    classes, cap = int(row[f"classes_{level}"]), int(row[f"capacity_{level}"])
+    return "new school", classes, cap, n_schools, float(row["land_m2"])

@@ -38,6 +38,7 @@ _AREA_DTYPES: dict[str, str] = {
     "level": "str",
     "pupils": "float64",
     "n_units": "int64",
+    "need": "str",
     "suggested_classes": "int64",
     "suggested_seats": "int64",
     "n_schools": "int64",
@@ -45,10 +46,12 @@ _AREA_DTYPES: dict[str, str] = {
     "district": "object",
     "centre_x": "float64",
     "centre_y": "float64",
+    "from_schools": "str",
     "nearby_parcels": "str",
 }
 AREA_COLUMNS: tuple[str, ...] = tuple(_AREA_DTYPES)
-"""Columns of :func:`search_areas` (plus ``geometry``). Classes, seats and land are per new school."""
+"""Columns of :func:`search_areas` (plus ``geometry``). ``need``: ``"new school"`` (classes, seats and land
+are per new school) or ``"classes"`` (that many classes in all, at or near ``from_schools``)."""
 
 AREA_UNIT_COLUMNS: tuple[str, ...] = ("unit_id", "level", "school_id", "area_id", "pupils", "distance_m")
 """Columns of :func:`search_area_units`: the pupils each unit gives an area and the school they overflow."""
@@ -119,7 +122,7 @@ def search_areas(
     }
     rows = []
     for area_id, grp in table.groupby("area_id", sort=False):
-        rows.append(_area_row(units, grp, str(area_id), modules, central))
+        rows.append(_area_row(units, grp, str(area_id), modules, central, standards))
     frame = pd.DataFrame(rows, columns=[*AREA_COLUMNS, "geometry"])
     areas = gpd.GeoDataFrame(frame, geometry="geometry", crs=units.crs)
     areas = areas.astype(_AREA_DTYPES)
@@ -264,14 +267,23 @@ def _area_row(
     area_id: str,
     modules: dict[tuple[str, bool], pd.DataFrame],
     central: pd.Series,
+    standards: Standards,
 ) -> dict[str, object]:
-    """Return one search area: polygon, pupils, centre, district and the school it needs."""
+    """Return one search area: polygon, pupils, centre, district, what it needs and whose overflow it is."""
     level = str(grp["level"].iloc[0])
     ids = grp["unit_id"].to_numpy()
     weights = grp["pupils"].to_numpy(dtype=float)
     pupils = float(weights.sum())
     is_central = float(weights[central.reindex(ids).to_numpy(dtype=bool)].sum()) > 0.5 * pupils
-    classes, seats, n_schools, land = _school_for(pupils, level, modules[(level, is_central)])
+    need, classes, seats, n_schools, land = _school_for(
+        pupils,
+        level,
+        modules[(level, is_central)],
+        class_size=int(standards.class_size[level]),
+        floor=float(standards.utilisation_floor),
+    )
+    behind = grp.groupby("school_id")["pupils"].sum().sort_values(ascending=False, kind="stable")
+    from_schools = ", ".join(f"{sid} ({p:,.0f})" for sid, p in behind.items())
     district = pd.NA
     if "district" in units.columns:
         by_district = pd.Series(weights).groupby(units["district"].reindex(ids).to_numpy(), sort=True).sum()
@@ -281,6 +293,7 @@ def _area_row(
         "level": level,
         "pupils": pupils,
         "n_units": len(ids),
+        "need": need,
         "suggested_classes": classes,
         "suggested_seats": seats,
         "n_schools": n_schools,
@@ -288,6 +301,7 @@ def _area_row(
         "district": district,
         "centre_x": float(np.average(units["pop_x"].reindex(ids), weights=weights)),
         "centre_y": float(np.average(units["pop_y"].reindex(ids), weights=weights)),
+        "from_schools": from_schools,
         "nearby_parcels": "",
         "geometry": _dissolve(units.geometry.reindex(ids).to_numpy()),
     }
