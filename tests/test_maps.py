@@ -376,8 +376,8 @@ def test_overflow_schools_and_search_areas_are_drawn_with_popups_and_legend():
         crs=result.units.crs,
     )
     page = maps.siting_map(result).get_root().render()
-    assert "Search areas for new school land" in page
-    assert "search area for new school land" in page and "pupils above standard capacity" in page  # legend
+    assert "Search areas: new school land or more classes" in page
+    assert "search area: pupils above standard capacity" in page  # legend
     assert "Search area primary-01" in page and BREAKOUT not in page and XSS not in page
     popup = _search_area_popup(next(result.search_areas.itertuples()))
     assert "1 new primary school of 12 classes, 540 seats" in popup and "8,100 m² (0.81 ha)" in popup
@@ -388,4 +388,10 @@ def test_overflow_schools_and_search_areas_are_drawn_with_popups_and_legend():
     assert "Why primary overflow rises" in popup and _esc(XSS) in popup
     assert "Pupils above standard capacity" in page  # the title's figure
     empty = make_map_result(seed=3)  # no overflow table, no search areas: no ring, no layer rows
-    assert "Search areas for new school land (none)" in maps.siting_map(empty).get_root().render()
+    assert (
+        "Search areas: new school land or more classes (none)" in maps.siting_map(empty).get_root().render()
+    )
+    # a pocket too small for a new school asks for classes at the schools it overflows, and names them
+    small = next(result.search_areas.assign(need="classes", from_schools="P01 (30)").itertuples())
+    popup = _search_area_popup(small)
+    assert "too few pupils for a new school" in popup and "P01 (30)" in popup and "Land needed" not in popup

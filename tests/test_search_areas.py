@@ -223,7 +223,17 @@ def test_levels_are_separate_and_junior_uses_its_radius():
     # 1,281 m; farthest first, overflow 200 = cell 6 (100) + cell 5 (50) + cell 4 (50)
     assert junior["pupils"] == pytest.approx(200.0)
     assert junior["n_units"] == 3
-    # ceil(200 / 50) = 4 classes -> junior module 18 (900 seats), 900 x 23 = 20,700 m²
+    # 200 pupils would fill 22 % of the smallest junior module (18 classes, 900 seats), below the 60 %
+    # utilisation floor: ceil(200 / 50) = 4 classes at or near J, no new school and no land for one
+    assert junior["need"] == "classes" and junior["from_schools"] == "J (200)"
+    assert (junior["suggested_classes"], junior["suggested_seats"], junior["n_schools"]) == (4, 200, 0)
+    assert junior["land_needed_m2"] == 0.0
+    # without the floor the same pocket asks for the module: 18 classes, 900 x 23 = 20,700 m²
+    anywhere = STD.with_overrides({"utilisation_floor": 0.0})
+    junior = search_areas(
+        units, schools, overflow_of(units, schools), costs=straight_costs(units, schools), standards=anywhere
+    ).iloc[1]
+    assert junior["need"] == "new school" and junior["n_schools"] == 1
     assert (junior["suggested_classes"], junior["suggested_seats"]) == (18, 900)
     assert junior["land_needed_m2"] == pytest.approx(20_700.0)
 
@@ -341,7 +351,13 @@ def test_pupils_are_conserved_on_random_grids(seed):
         pts = units.loc[grp["unit_id"], ["pop_x", "pop_y"]].to_numpy()
         diameter = max(np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1)).max(), 0.0)
         assert diameter <= math.sqrt(3) * STD.service_radius_m[level] + 1e-6
-    assert (areas["suggested_seats"] * areas["n_schools"] >= areas["pupils"] - 1e-9).all()
+    # the seats suggested hold the pupils: per new school times the schools, or the classes in all
+    held = np.where(
+        areas["need"] == "classes", areas["suggested_seats"], areas["suggested_seats"] * areas["n_schools"]
+    )
+    assert (held >= areas["pupils"] - 1e-9).all()
+    assert set(areas["need"]) <= {"new school", "classes"}
+    assert ((areas["need"] == "classes") == (areas["n_schools"] == 0)).all()
 
 
 def test_row_order_does_not_change_the_answer():
@@ -446,3 +462,18 @@ def test_bad_sites_raise_naming_the_parcel():
     good = parcel_layer({"P": (box(0, 300, 200, 500), "primary", 40_000.0)})
     with pytest.raises(InputError, match=r"schools: missing column.*opened"):
         search_areas(units, schools.drop(columns="opened"), overflow, costs=costs, standards=STD, sites=good)
+
+
+def test_a_new_school_only_where_its_pupils_fill_the_utilisation_floor():
+    from siting.search_areas._modules import module_options, school_for
+
+    table = module_options("primary", STD, central=False)  # smallest primary module: 24 classes, 1,080
+    floor = STD.utilisation_floor  # 0.6 x 1,080 = 648 pupils
+    args = {"class_size": 45, "floor": floor}
+    assert school_for(647.0, "primary", table, **args) == ("classes", 15, 675, 0, 0.0)
+    need, classes, seats, n, land = school_for(648.0, "primary", table, **args)
+    assert (need, classes, seats, n) == ("new school", 24, 1080, 1) and land > 0
+    assert school_for(0.3, "primary", table, **args) == ("classes", 1, 45, 0, 0.0)  # a pocket: one class
+    # 5,000 pupils: 3 schools of the largest module (2,000 cap) then each the smallest holding 1,667
+    need, classes, seats, n, _ = school_for(5000.0, "primary", table, **args)
+    assert need == "new school" and n == 3 and seats >= 5000 / 3

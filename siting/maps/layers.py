@@ -351,15 +351,20 @@ def _site_layer(data: _MapData, *, chosen: bool) -> folium.GeoJson | folium.Feat
 
 
 def _search_area_layer(data: _MapData, *, show: bool = True) -> folium.GeoJson | folium.FeatureGroup:
-    """Search areas for new school land (``result.search_areas``): where seats are still missing."""
-    name = "Search areas for new school land"
+    """Search areas (``result.search_areas``): where pupils are above standard capacity after the plan."""
+    name = "Search areas: new school land or more classes"
     gdf = data.frame("search_areas")
     if gdf is None:
         return folium.FeatureGroup(name=f"{name} (none)", show=False)
     popups = [_search_area_popup(row) for row in gdf.itertuples()]
     tips = [
         f"{_esc(r.area_id)}: {_fmt(r.pupils)} {LEVEL_LABELS.get(str(r.level), str(r.level)).lower()} pupils "
-        "above standard capacity — search area for new school land"
+        "above standard capacity — "
+        + (
+            "more classes at or near their schools"
+            if getattr(r, "need", "") == "classes"
+            else "search area for new school land"
+        )
         for r in gdf.itertuples()
     ]
     return _Layer(
@@ -372,19 +377,27 @@ def _search_area_layer(data: _MapData, *, show: bool = True) -> folium.GeoJson |
 
 
 def _search_area_popup(row: Any) -> str:
-    """Popup of one search area: pupils, the suggested school and its land, the parcels nearby."""
+    """Popup of one search area: pupils, what they need (a new school and its land, or classes), parcels."""
     level = LEVEL_LABELS.get(str(row.level), str(row.level)).lower()
     n = int(row.n_schools) if pd.notna(row.n_schools) else 0
     size = f"{_fmt(row.suggested_classes)} classes, {_fmt(row.suggested_seats)} seats"
-    schools = f"{n} new {level} school{'s' if n != 1 else ''} of {size}" + (" each" if n > 1 else "")
-    land = f"{_fmt(row.land_needed_m2)} m² ({_fmt(row.land_needed_m2 / 1e4, 2)} ha) per school"
+    behind = str(getattr(row, "from_schools", "") or "")
+    if str(getattr(row, "need", "new school")) == "classes":
+        suggested = [
+            ("Suggested", f"{size} at or near the schools it overflows (too few pupils for a new school)"),
+            ("Overflowing schools", behind or "–"),
+        ]
+    else:
+        schools = f"{n} new {level} school{'s' if n != 1 else ''} of {size}" + (" each" if n > 1 else "")
+        land = f"{_fmt(row.land_needed_m2)} m² ({_fmt(row.land_needed_m2 / 1e4, 2)} ha) per school"
+        suggested = [("Suggested", schools), ("Land needed", land)]
+        suggested += [("Overflowing schools", behind)] if behind else []
     rows = [
         (
             "Pupils above standard capacity",
             f"{_fmt(row.pupils)} {level} pupils, {_fmt(row.n_units)} home zones",
         ),
-        ("Suggested", schools),
-        ("Land needed", land),
+        *suggested,
         ("District", str(row.district) if _present(row.district) else "–"),
     ]
     parcels = [p.strip() for p in str(row.nearby_parcels or "").split(" | ") if p.strip()]

@@ -87,7 +87,8 @@ def _legend_html(data: _MapData, levels: list[str], density_breaks: np.ndarray |
         style = SEARCH_AREA_STYLE
         veil = f"rgba(0,0,0,{style['fillOpacity']})"
         extra = f"border:3px dashed {style['color']}"
-        parts.append(swatch(veil, "search area for new school land (seats missing)", extra=extra))
+        label = "search area: pupils above standard capacity (new school land, or more classes)"
+        parts.append(swatch(veil, label, extra=extra))
     parts.append("<b>Catchments</b>")
     parts.append(swatch(OKABE_ITO[0], "one colour per school (hover for its name)"))
     parts.append(swatch("#FFFFFF", "home zone changing school", extra="border:2px solid #000"))
@@ -128,9 +129,9 @@ def _title_html(data: _MapData, heading: str | None) -> str:
     search = data.frame("search_areas")
     if search is not None:
         pupils = _fmt(pd.to_numeric(search["pupils"], errors="coerce").sum())
-        figures.append(
-            ("Search areas for new land", f"{len(search)} ({pupils} pupils above standard capacity)")
-        )
+        schools = search[search["need"] != "classes"] if "need" in search else search
+        text = f"{len(schools)} for a new school, {len(search) - len(schools)} for more classes"
+        figures.append(("Search areas", f"{text} ({pupils} pupils above standard capacity)"))
     figures.append(
         (
             f"Large classes ({data.standards.large_class_min}+ pupils)",

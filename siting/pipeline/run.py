@@ -219,14 +219,16 @@ def _map_files(map_path: Path | None) -> list[Path]:
 
 
 def _search_area_totals(search: Any) -> dict[str, dict[str, float]]:
-    """Per level: how many search areas, the pupils behind them and the new schools they ask for."""
+    """Per level: search areas, the pupils behind them, the new schools and the classes they ask for."""
     out = {}
     for level in ("primary", "junior"):
         rows = search[search["level"] == level] if len(search) else search
+        more = rows[rows["need"] == "classes"] if len(rows) else rows
         out[level] = {
             "areas": len(rows),
             "pupils": float(rows["pupils"].sum()) if len(rows) else 0.0,
             "new_schools": int(rows["n_schools"].sum()) if len(rows) else 0,
+            "classes_at_existing_schools": int(more["suggested_classes"].sum()) if len(more) else 0,
         }
     return out
 
