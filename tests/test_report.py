@@ -134,6 +134,22 @@ def test_hearing_tables_for_the_new_site():
     assert tables["expansions"].empty
 
 
+def test_review_cv_reads_the_scenarios_indicator_columns():
+    # the schools file names its floor area 'jiaoxue_m2'; the scenario maps it; the default name is absent
+    result = _result()
+    result.schools = result.schools.rename(columns={"floor_area_m2": "jiaoxue_m2"})
+    unmapped = review_tables(result)["cv"].set_index("indicator")
+    assert np.isnan(unmapped.loc["teaching_aux_area", "cv_after"])  # not declared: no CV, never a guess
+    result.scenario = SimpleNamespace(indicator_columns=lambda: {"jiaoxue_m2": "teaching_aux_area"})
+    cv = review_tables(result)["cv"]
+    row = cv[cv["indicator"] == "teaching_aux_area"].iloc[0]
+    assert row["level"] == "primary" and np.isfinite(row["cv_after"]) and np.isfinite(row["cv_before"])
+    plain = _result()
+    assert row["cv_after"] == pytest.approx(
+        review_tables(plain)["cv"].set_index("indicator").loc["teaching_aux_area", "cv_after"]
+    )
+
+
 def test_write_tables_atomically_and_refuse_overwrite(tmp_path):
     tables = review_tables(_result())
     paths = write_tables(tables, tmp_path / "out", fmt=("csv", "md", "html"))

@@ -14,3 +14,13 @@ def _attr(result: Any, name: str) -> Any:
             f"schools, costs and standards), got {type(result).__name__}."
         )
     return getattr(result, name)
+
+
+def indicator_mapping(result: Any) -> dict[str, str] | None:
+    """Return the scenario's ``{column: indicator key}`` of a run result (None: the default names).
+
+    A result loaded from a folder whose scenario file is gone has no scenario; its schools' columns are
+    then read under the default names, as the run itself would have without an ``indicators:`` section.
+    """
+    scenario = getattr(result, "scenario", None)
+    return scenario.indicator_columns() if scenario is not None else None

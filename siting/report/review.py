@@ -19,7 +19,7 @@ import pandas as pd
 from siting.catchments import compare_catchments, levels_from
 from siting.errors import InputError, describe
 from siting.metrics import ALL, UNKNOWN_DISTRICT, cv_tables, district_metrics, school_metrics
-from siting.report._result import _attr
+from siting.report._result import _attr, indicator_mapping
 from siting.standards import LEVELS
 
 TERMINAL_COLUMNS: Mapping[str, tuple[str, ...]] = {
@@ -110,7 +110,7 @@ def review_tables(
         pupils above standard capacity), large classes and walks before and after, with ``units_moved``
         and ``pupils_moved``.
         ``cv``: difference coefficient per level and indicator before and after (when the schools carry
-        resource columns).
+        resource columns: those the scenario's ``indicators`` section names, else the default names).
     """
     levels = levels_from(level)
     units, schools = _attr(result, "units"), _attr(result, "schools")
@@ -145,7 +145,8 @@ def review_tables(
         "schools": school_table,
         "districts": _district_table(d_before, d_after, changes, levels),
     }
-    cv = _cv_before_after(b_schools, b_units, b_state, schools, units, standards)
+    indicators = indicator_mapping(result)
+    cv = _cv_before_after(b_schools, b_units, b_state, schools, units, standards, indicators)
     if len(cv):
         tables["cv"] = cv[cv["level"].isin(levels)].reset_index(drop=True)
     return tables
@@ -248,9 +249,11 @@ def _cv_before_after(
     schools: pd.DataFrame,
     units: pd.DataFrame,
     standards: Any,
+    indicators: dict[str, str] | None,
 ) -> pd.DataFrame:
-    before = cv_tables(b_schools, b_units, standards=standards)
-    after = cv_tables(schools, units, standards=standards)
+    """The CV per level and indicator before and after, with the scenario's indicator columns."""
+    before = cv_tables(b_schools, b_units, standards=standards, indicators=indicators)
+    after = cv_tables(schools, units, standards=standards, indicators=indicators)
     if not len(before) or not len(after):
         return pd.DataFrame()
     before = before[before["state"] == b_state]
