@@ -150,6 +150,23 @@ class ModelConfig(_Strict):
     gap: float = Field(default=0.005, ge=0, lt=1)
 
 
+class PlanConfig(_Strict):
+    """A year-by-year plan (``siting.model.years_from_scenario``): when each school opens.
+
+    Without a ``plan:`` section the run plans the design year alone (the single-year model).
+    """
+
+    # plan years; default: population.growth.years (all of them); each must be a growth year
+    years: list[int] | None = Field(default=None, min_length=1)
+    # most yuan whose building starts in one year: one number for every year or {year: yuan}
+    budget_yuan_per_year: float | dict[int, float] | None = None
+    max_openings_per_year: int | None = Field(default=None, ge=0)
+    # years from the start of building (when it is paid) to opening
+    build_years: int = Field(default=0, ge=0, le=10)
+    # pupil-metres per pupil whose school changes from one plan year to the next
+    change_m: float = Field(default=300.0, ge=0)
+
+
 class CatchmentsConfig(_Strict):
     """How proposed catchments are finished after the model."""
 
@@ -185,6 +202,7 @@ class Scenario(_Strict):
     standards: dict[str, Any] = Field(default_factory=dict)
     indicators: dict[str, str] | None = None
     model: ModelConfig = Field(default_factory=ModelConfig)
+    plan: PlanConfig | None = None
     catchments: CatchmentsConfig = Field(default_factory=CatchmentsConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     source: Path | None = Field(default=None, exclude=True)
@@ -242,6 +260,7 @@ class Scenario(_Strict):
             )
         if self.plan_for == "max_over_years" and growth is None:
             raise ValueError("plan_for: max_over_years needs population.growth with several years")
+        self._plan_consistent()
         known = Standards.__dataclass_fields__
         for key in self.standards:
             name = str(key).partition(".")[0]
@@ -249,6 +268,58 @@ class Scenario(_Strict):
                 raise ValueError(f"standards: unknown parameter {name!r}.{did_you_mean(name, known)}")
         self.standards_object()  # raises for bad overrides
         return self
+
+    def _plan_consistent(self) -> None:
+        """Raise ValueError (naming key, value and fix) for a ``plan:`` that does not fit the scenario."""
+        if self.plan is None:
+            return
+        growth = self.population.growth
+        if growth is None:
+            raise ValueError("plan: a year-by-year plan needs population.growth (its years and rates)")
+        years = self.plan_years()
+        late = [y for y in years if y not in growth.years]
+        if late:
+            raise ValueError(
+                f"plan.years = {years}: {late} not among population.growth.years {growth.years}; "
+                "choose plan years from them (or leave plan.years out to use them all)"
+            )
+        if self.design_year is not None and self.design_year not in years:
+            raise ValueError(
+                f"design_year {self.design_year} is not among plan.years {years}: the review reads the "
+                "design year's catchments; add it to plan.years"
+            )
+        if self.plan_for != "design_year":
+            raise ValueError(
+                f"plan_for = {self.plan_for!r}: a year-by-year plan seats each year's own demand; "
+                "use plan_for: design_year with plan:"
+            )
+        budget = self.plan.budget_yuan_per_year
+        values = list(budget.values()) if isinstance(budget, dict) else [] if budget is None else [budget]
+        if any(not v >= 0 for v in values):
+            raise ValueError(f"plan.budget_yuan_per_year = {budget!r}: give yuan >= 0 (e.g. 150000000)")
+        if isinstance(budget, dict) and set(budget) - set(years):
+            raise ValueError(
+                f"plan.budget_yuan_per_year names year(s) {sorted(set(budget) - set(years))} that are not "
+                f"plan years {years}; give yuan for plan years only"
+            )
+        if self.plan.build_years >= len(years):
+            raise ValueError(
+                f"plan.build_years = {self.plan.build_years} leaves no plan year to open in ({years}); give "
+                "fewer build years"
+            )
+
+    def plan_years(self) -> list[int]:
+        """Return the plan's years (``plan.years`` or the growth years); empty without a plan."""
+        if self.plan is None:
+            return []
+        if self.plan.years is not None:
+            return sorted(self.plan.years)
+        return sorted(self.population.growth.years) if self.population.growth else []
+
+    def plan_design_year(self) -> int | None:
+        """Return the year whose catchments the review reads: ``design_year``, else the last plan year."""
+        years = self.plan_years()
+        return self.design_year if self.design_year is not None else (years[-1] if years else None)
 
     # ------------------------------------------------------------------ derived values
     def standards_object(self) -> Standards:
@@ -338,6 +409,8 @@ def _shortcut(key: str) -> list[str]:
         return ["model", key]
     if key in PopulationConfig.model_fields:
         return ["population", key]
+    if key in PlanConfig.model_fields:
+        return ["plan", key]
     if key in Standards.__dataclass_fields__:
         return ["standards", key]
     raise InputError(

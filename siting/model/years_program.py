@@ -214,3 +214,14 @@ def _joining_rows(
         return sp.csr_matrix((0, lay.n_cols)), np.zeros(0), np.zeros(0)
     a = sparse_rows(m.rows, m.cols, m.vals, (m.n, lay.n_cols))
     return sp.csr_matrix(a), np.concatenate(m.lo), np.concatenate(m.hi)
+
+
+def assemble(lay: YearsLayout, xs: list[np.ndarray]) -> np.ndarray:
+    """Return the stacked columns of the years' columns, change columns set to the moves into each arc."""
+    full = np.zeros(lay.n_cols)
+    for t, xt in enumerate(xs):
+        full[lay.block(t)] = xt
+        if t:
+            moved = xt[: lay.n_arc] - xs[t - 1][: lay.n_arc]
+            full[lay.change(t)] = np.clip(moved, 0.0, None)
+    return full

@@ -33,12 +33,15 @@ from siting.model.solvers import (
     relative_gap,
     solve_program,
 )
-from siting.model.years_program import YearsLayout, stacked_program
+from siting.model.years_program import YearsLayout, assemble, stacked_program
+from siting.model.years_start import myopic_start
 
 log = get_logger(__name__)
 
 _RELAXATION_SHARE = 0.8
-"""The stacked relaxation may use this share of the time limit; the rest is the rounding's."""
+"""The stacked relaxation may use this share of the time left after the start; the rest is the rounding's."""
+_START_SHARE = 0.3
+"""The year-by-year start (:func:`~siting.model.years_start.myopic_start`) may use this share of the limit."""
 
 
 def solve_years(
@@ -85,8 +88,11 @@ def solve_years(
     prog, lay, progs = stacked_program(list(model.data), model.limits)
     build_s = model.build_time_s + time.perf_counter() - t0
     log.info("multi-year program: %d years, %d rows x %d columns", lay.n_years, *prog.shape)
+    start = myopic_start(
+        model, lay, progs, solver=solver, deadline=deadline.part(_START_SHARE), threads=threads
+    )
     first = solve_program(
-        prog,
+        prog if start is None else prog.with_bounds(prog.lb, prog.ub, prog.integer, start=start),
         solver=solver,
         time_limit_s=max(_RELAXATION_SHARE * deadline.left(), MIN_SOLVE_S),
         gap=gap / 4,
@@ -101,7 +107,7 @@ def solve_years(
     xs, n_split, words = _round_years(model, lay, progs, first.x, solver, deadline, gap, threads, msg)
     if xs is None:
         return _no_answer(model, first, build_s, words=f"relaxation: {first.solver_status}; {words}")
-    full = _assemble(lay, xs)
+    full = assemble(lay, xs)
     bound = first.bound if math.isfinite(first.bound) else math.nan
     words = f"relaxation over {lay.n_years} years: {first.solver_status}; {words}"
     if model.data[0]["single_source"]:
@@ -230,7 +236,7 @@ def _improve(
         bound = max(bound, out.bound) if math.isfinite(bound) else out.bound
     if out.x is not None:
         x = clean(out.x, integer)
-        x[lay.n_years * lay.width :] = _assemble(lay, [x[lay.block(t)] for t in range(lay.n_years)])[
+        x[lay.n_years * lay.width :] = assemble(lay, [x[lay.block(t)] for t in range(lay.n_years)])[
             lay.n_years * lay.width :
         ]
         if float(np.dot(prog.c, x)) < objective - 1e-9 and _violation(prog, x) < 1e-6:
@@ -250,17 +256,6 @@ def _with_change_cost(
     out = dict(d)
     out["a_dis"] = d["a_dis"] + change_m * d["k_d"][d["a_k"]] * (1.0 - np.round(previous))
     return out, build_program(out)
-
-
-def _assemble(lay: YearsLayout, xs: list[np.ndarray]) -> np.ndarray:
-    """Return the stacked columns of the years' columns, change columns set to the moves into each arc."""
-    full = np.zeros(lay.n_cols)
-    for t, xt in enumerate(xs):
-        full[lay.block(t)] = xt
-        if t:
-            moved = xt[: lay.n_arc] - xs[t - 1][: lay.n_arc]
-            full[lay.change(t)] = np.clip(moved, 0.0, None)
-    return full
 
 
 def _violation(prog: MatrixProgram, x: np.ndarray) -> float:
