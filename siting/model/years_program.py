@@ -141,7 +141,7 @@ def _reach(d: dict[str, Any], demand: np.ndarray) -> np.ndarray:
 
 
 def stacked_program(
-    years: list[dict[str, Any]], limits: YearLimits
+    years: list[dict[str, Any]], limits: YearLimits, link_mask: np.ndarray | None = None
 ) -> tuple[MatrixProgram, YearsLayout, list[MatrixProgram]]:
     """Build the multi-year program (see the module docstring) from each year's core arrays.
 
@@ -151,13 +151,15 @@ def stacked_program(
         One core-array dict per plan year (:func:`year_data`), in year order.
     limits
         The per-year limits.
+    link_mask
+        Which linking rows each year keeps (:func:`~siting.model.program.linking_mask`; None: all).
 
     Returns
     -------
     tuple
         The program (arcs continuous, options integer), its column layout and each year's own program.
     """
-    progs = [build_program(d) for d in years]
+    progs = [build_program(d, link_mask) for d in years]
     d0 = years[0]
     n_arc, n_opt = len(d0["a_k"]), len(d0["o_f"])
     lay = YearsLayout(len(years), n_arc, n_opt, progs[0].shape[1], tuple(p.shape[0] for p in progs))

@@ -21,7 +21,7 @@ import pandas as pd
 from siting._log import get_logger
 from siting.errors import InputError
 from siting.model.multiyear import SCHEDULE_COLUMNS, YearsModel, YearsResult
-from siting.model.program import build_program, clean, settle_overflow
+from siting.model.program import build_program, clean, lazy_links, linking_mask, settle_overflow
 from siting.model.result import SitingResult, objective_parts, result_from_x
 from siting.model.rounding import round_split
 from siting.model.siting_model import SitingModel
@@ -40,6 +40,8 @@ log = get_logger(__name__)
 
 _RELAXATION_SHARE = 0.8
 """The stacked relaxation may use this share of the time left after the start; the rest is the rounding's."""
+_LINK_SHARE = 0.1
+"""Choosing the linking rows of a large model may use this share of the limit."""
 _START_SHARE = 0.3
 """The year-by-year start (:func:`~siting.model.years_start.myopic_start`) may use this share of the limit."""
 
@@ -85,7 +87,8 @@ def solve_years(
         raise InputError(f"time_limit_s must be a finite number of seconds > 0, got {time_limit_s!r}.")
     deadline = Deadline.after(time_limit_s)
     t0 = time.perf_counter()
-    prog, lay, progs = stacked_program(list(model.data), model.limits)
+    mask = _link_mask(model, solver, deadline, threads)
+    prog, lay, progs = stacked_program(list(model.data), model.limits, mask)
     build_s = model.build_time_s + time.perf_counter() - t0
     log.info("multi-year program: %d years, %d rows x %d columns", lay.n_years, *prog.shape)
     start = myopic_start(
@@ -159,6 +162,21 @@ def _plan_result(
         n_split_rounded=n_split,
         max_violation=_violation(prog, full),
     )
+
+
+def _link_mask(model: YearsModel, solver: str, deadline: Deadline, threads: int | None) -> np.ndarray | None:
+    """Return the linking rows every year keeps on a large model (those the last year's LP needs), or None.
+
+    The last year has the most demand and openings; any subset of linking rows is valid (the capacity rows
+    alone forbid serving from a closed school), so the rows only tighten the bound.
+    """
+    last = model.data[-1]
+    link_all = lazy_links(last, solver)
+    if link_all is None:
+        return None
+    mask, _ = linking_mask(last, link_all, _LINK_SHARE * deadline.left(), threads)
+    log.info("multi-year: %d of %d linking rows per year", int(mask.sum()), len(link_all))
+    return mask
 
 
 def _round_years(

@@ -107,12 +107,7 @@ def run_scenario(
         costs = stages.build_costs(scenario, graph, units, facilities.facilities, area.crs, cache_dir=cache)
         units, current_how = stages.current_schools(scenario, units, facilities.facilities, costs.costs)
     with laps("model"):
-        plan = years.solve_plan(scenario, units, facilities, costs.costs) if scenario.plan else None
-        solution = (
-            years.design_solution(scenario, plan)
-            if plan is not None
-            else stages.solve_model(scenario, units, facilities, costs.costs)
-        )
+        solution, plan = _solve(scenario, units, facilities, costs.costs)
     _require_solution(scenario, solution)
     with laps("catchments_metrics"):
         drawn, tables = _catchments_and_metrics(scenario, units, facilities, solution, costs, area.crs)
@@ -130,6 +125,19 @@ def run_scenario(
         result.summary["timings"] = laps.total()
     log.info("scenario %s done in %.1f s", scenario.name, result.summary["timings"]["total"])
     return result
+
+
+def _solve(
+    scenario: Scenario, units: Any, facilities: stages.Facilities, costs: pd.DataFrame
+) -> tuple[SitingResult, Any]:
+    """Solve the design year, or with ``plan:`` every year; return the solution and the plan (or None).
+
+    With a plan, the design year's result (:func:`years.design_solution`) is the run's solution.
+    """
+    if scenario.plan is None:
+        return stages.solve_model(scenario, units, facilities, costs), None
+    plan = years.solve_plan(scenario, units, facilities, costs)
+    return years.design_solution(scenario, plan), plan
 
 
 def _catchments_and_metrics(
