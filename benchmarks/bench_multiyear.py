@@ -130,3 +130,8 @@ def main(argv: list[str]) -> str:
         + ".",
     ]
     return "\n".join(lines) + "\n"
+
+
+def label(argv: list[str]) -> str:
+    """The section's name whatever the sizes: ``multiyear``."""
+    return "multiyear"
