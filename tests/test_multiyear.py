@@ -177,3 +177,18 @@ def test_one_year_is_the_single_year_model():
 def test_bad_plan_parameters_name_the_key(kw, words):
     with pytest.raises(InputError, match=words):
         two_sites(**kw)
+
+
+def test_the_year_by_year_start_is_a_feasible_plan():
+    from siting.model.solvers import Deadline
+    from siting.model.years_program import stacked_program
+    from siting.model.years_solve import _violation
+    from siting.model.years_start import myopic_start
+
+    model = two_sites(earliest_year={"B": 2026})
+    prog, lay, progs = stacked_program(list(model.data), model.limits)
+    start = myopic_start(model, lay, progs, solver="highs", deadline=Deadline.after(10), threads=None)
+    assert start is not None and _violation(prog, start) < 1e-6
+    # myopic: A (the bigger saving) in 2025, B as soon as it is available
+    opened = [np.flatnonzero(start[lay.opt(t)] > 0.5).tolist() for t in range(lay.n_years)]
+    assert opened == [[0], [0, 1], [0, 1]]
