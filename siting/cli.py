@@ -471,6 +471,22 @@ def _number(value: object, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def _plan_report(plan: dict | None, schedule: object) -> list[str]:
+    """The year-by-year plan's lines: its certified gap over all years and when each school opens."""
+    if not plan:
+        return []
+    gap = None if plan.get("gap") is None else 100 * plan["gap"]
+    years = plan.get("years") or []
+    lines = [
+        f"plan {years[0]}-{years[-1]} (every year): {plan['status']}, objective "
+        f"{_number(plan.get('objective'), ',.0f')}, bound {_number(plan.get('bound'), ',.0f')}, gap "
+        f"{_number(gap, '.2f')}% (the solution above is the design year {plan.get('design_year')})"
+    ]
+    for row in getattr(schedule, "itertuples", lambda **_: [])(index=False):
+        lines.append(f"  opens {row.opening_year}: {row.school_id} {row.name} {row.option}")
+    return lines
+
+
 def _run_report(result: object) -> str:
     summary = result.summary  # type: ignore[attr-defined]
     sol = summary["solution"]
@@ -496,6 +512,7 @@ def _run_report(result: object) -> str:
             f"{ind['cv_after']:.3f} in the plan (limit {ind['cv_max']:.2f}); schools behind it: {causes} "
             "(why: balance_schools.csv)"
         )
+    lines += _plan_report(summary.get("plan"), getattr(result, "plan_tables", {}).get("schedule"))
     lines.append(f"results: {result.out_dir}")  # type: ignore[attr-defined]
     if result.map_path:  # type: ignore[attr-defined]
         lines.append(f"map: {result.map_path}")  # type: ignore[attr-defined]

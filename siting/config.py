@@ -143,9 +143,7 @@ class ModelConfig(_Strict):
     # optional ceiling: at most this class size x the school's classes after the plan (e.g. 66, super-large)
     overflow_ceiling_class_size: int | None = Field(default=None, ge=1)
     min_enrolment_share: float | None = Field(default=None, ge=0, le=1)
-    # balanced development: pupil-metres per pupil a school holds below its utilisation floor (null: off),
-    # and the floor as a share of its seats (null: standards.utilisation_floor, 0.6), capped at the pupils
-    # within the school's reach; see siting.model.underuse
+    # pupil-metres per pupil below the utilisation floor, a share of seats (siting.model.underuse)
     balance_m: float | None = Field(default=1_000.0, ge=0)
     utilisation_floor: float | None = Field(default=None, ge=0, le=1)
     single_source: bool = True
@@ -153,6 +151,20 @@ class ModelConfig(_Strict):
     solver: Literal["highs", "cbc"] = "highs"
     time_limit_s: float = Field(default=60.0, gt=0)
     gap: float = Field(default=0.005, ge=0, lt=1)
+
+
+class PlanConfig(_Strict):
+    """When each school opens (``siting.model.years_from_scenario``); without ``plan:``, the design year."""
+
+    # plan years; default: population.growth.years (all of them); each must be a growth year
+    years: list[int] | None = Field(default=None, min_length=1)
+    # most yuan whose building starts in one year: one number for every year or {year: yuan}
+    budget_yuan_per_year: float | dict[int, float] | None = None
+    max_openings_per_year: int | None = Field(default=None, ge=0)
+    # years from the start of building (when it is paid) to opening
+    build_years: int = Field(default=0, ge=0, le=10)
+    # pupil-metres per pupil whose school changes from one plan year to the next
+    change_m: float = Field(default=300.0, ge=0)
 
 
 class CatchmentsConfig(_Strict):
@@ -190,6 +202,7 @@ class Scenario(_Strict):
     standards: dict[str, Any] = Field(default_factory=dict)
     indicators: dict[str, str] | None = None
     model: ModelConfig = Field(default_factory=ModelConfig)
+    plan: PlanConfig | None = None
     catchments: CatchmentsConfig = Field(default_factory=CatchmentsConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     source: Path | None = Field(default=None, exclude=True)
@@ -247,6 +260,7 @@ class Scenario(_Strict):
             )
         if self.plan_for == "max_over_years" and growth is None:
             raise ValueError("plan_for: max_over_years needs population.growth with several years")
+        self._plan_consistent()
         known = Standards.__dataclass_fields__
         for key in self.standards:
             name = str(key).partition(".")[0]
@@ -254,6 +268,58 @@ class Scenario(_Strict):
                 raise ValueError(f"standards: unknown parameter {name!r}.{did_you_mean(name, known)}")
         self.standards_object()  # raises for bad overrides
         return self
+
+    def _plan_consistent(self) -> None:
+        """Raise ValueError (naming key, value and fix) for a ``plan:`` that does not fit the scenario."""
+        if self.plan is None:
+            return
+        growth = self.population.growth
+        if growth is None:
+            raise ValueError("plan: a year-by-year plan needs population.growth (its years and rates)")
+        years = self.plan_years()
+        late = [y for y in years if y not in growth.years]
+        if late:
+            raise ValueError(
+                f"plan.years = {years}: {late} not among population.growth.years {growth.years}; "
+                "choose plan years from them (or leave plan.years out to use them all)"
+            )
+        if self.design_year is not None and self.design_year not in years:
+            raise ValueError(
+                f"design_year {self.design_year} is not among plan.years {years}: the review reads the "
+                "design year's catchments; add it to plan.years"
+            )
+        if self.plan_for != "design_year":
+            raise ValueError(
+                f"plan_for = {self.plan_for!r}: a year-by-year plan seats each year's own demand; "
+                "use plan_for: design_year with plan:"
+            )
+        budget = self.plan.budget_yuan_per_year
+        values = list(budget.values()) if isinstance(budget, dict) else [] if budget is None else [budget]
+        if any(not v >= 0 for v in values):
+            raise ValueError(f"plan.budget_yuan_per_year = {budget!r}: give yuan >= 0 (e.g. 150000000)")
+        if isinstance(budget, dict) and set(budget) - set(years):
+            raise ValueError(
+                f"plan.budget_yuan_per_year names year(s) {sorted(set(budget) - set(years))} that are not "
+                f"plan years {years}; give yuan for plan years only"
+            )
+        if self.plan.build_years >= len(years):
+            raise ValueError(
+                f"plan.build_years = {self.plan.build_years} leaves no plan year to open in ({years}); give "
+                "fewer build years"
+            )
+
+    def plan_years(self) -> list[int]:
+        """Return the plan's years (``plan.years`` or the growth years); empty without a plan."""
+        if self.plan is None:
+            return []
+        if self.plan.years is not None:
+            return sorted(self.plan.years)
+        return sorted(self.population.growth.years) if self.population.growth else []
+
+    def plan_design_year(self) -> int | None:
+        """Return the year whose catchments the review reads: ``design_year``, else the last plan year."""
+        years = self.plan_years()
+        return self.design_year if self.design_year is not None else (years[-1] if years else None)
 
     # ------------------------------------------------------------------ derived values
     def standards_object(self) -> Standards:
@@ -343,6 +409,8 @@ def _shortcut(key: str) -> list[str]:
         return ["model", key]
     if key in PopulationConfig.model_fields:
         return ["population", key]
+    if key in PlanConfig.model_fields:
+        return ["plan", key]
     if key in Standards.__dataclass_fields__:
         return ["standards", key]
     raise InputError(

@@ -18,6 +18,7 @@ from siting._log import get_logger
 from siting.errors import SitingError
 from siting.maps._format import LEVEL_LABELS, _esc, _fmt, _pct, _ratio
 from siting.maps.data import _MapData
+from siting.maps.years import opening_year_text
 from siting.report import evidence_rows, hearing_brief
 from siting.standards import LEVELS
 
@@ -35,6 +36,8 @@ def _school_popup(data: _MapData, sid: str, *, after: bool) -> str:
     rows: list[tuple[str, str]] = [("Kind", str(r["kind"]).replace("_", "-"))]
     if r["status"] == "site":
         rows.append(("Opens at", f"{r['option']} — {_size_label(r)}"))
+    if (opens := opening_year_text(data, sid)) is not None:  # a year-by-year plan
+        rows.append(("Opening year", opens))
     for lvl in LEVELS:
         if r[f"cap_after_{lvl}"] <= 0 and r[f"cap_before_{lvl}"] <= 0:
             continue

@@ -28,6 +28,7 @@ from siting.maps.layers import (
     _site_layer,
 )
 from siting.maps.page import _finish
+from siting.maps.years import add_year_layers
 from siting.standards import LEVELS
 
 log = get_logger(__name__)
@@ -98,6 +99,7 @@ def siting_map(
         _radius_layer(data, lvl).add_to(m)
     schools = _school_layer(data, new=False).add_to(m)
     _school_layer(data, new=True).add_to(m)
+    add_year_layers(m, data)  # a year-by-year plan: one layer per year (siting/maps/years.py)
     _finish(m, data, levels, search_layer=schools, extra=[density])
     return m
 

@@ -380,7 +380,14 @@ def lazy_links(d: dict[str, Any], solver: str) -> np.ndarray | None:
 def select_linking_rows(
     d: dict[str, Any], link_all: np.ndarray, seconds: float, threads: int | None
 ) -> MatrixProgram:
-    """Return the program with only the linking rows the LP relaxation needs.
+    """Return the program with only the linking rows the LP relaxation needs (see :func:`linking_mask`)."""
+    return linking_mask(d, link_all, seconds, threads)[1]
+
+
+def linking_mask(
+    d: dict[str, Any], link_all: np.ndarray, seconds: float, threads: int | None
+) -> tuple[np.ndarray, MatrixProgram]:
+    """Return which linking rows the LP relaxation needs (one flag per arc) and the program with them.
 
     Solve the LP, add the violated rows ``x_a <= open_j``, repeat until none is violated (at most
     ``seconds``). The bound is then as strong at the root as with every row, and the LP is much smaller.
@@ -398,8 +405,8 @@ def select_linking_rows(
 
     Returns
     -------
-    MatrixProgram
-        With the chosen linking rows.
+    tuple
+        The mask over arcs (:func:`build_program`'s ``link_mask``) and the program with those rows.
     """
     start = time.perf_counter()
     base, a_f = d["base"], d["a_f"]
@@ -432,4 +439,4 @@ def select_linking_rows(
             break
         mask[viol] = True
         prog = build_program(d, mask)
-    return prog
+    return mask, prog

@@ -15,6 +15,7 @@ from siting._jsonify import json_ready
 from siting._log import get_logger
 from siting.config import Scenario
 from siting.errors import InputError, OutputExistsError
+from siting.pipeline.years import PLAN_TABLES
 from siting.standards import Standards
 
 log = get_logger(__name__)
@@ -65,6 +66,12 @@ class RunResult:
     search_areas: gpd.GeoDataFrame = field(default_factory=gpd.GeoDataFrame)
     district_years: pd.DataFrame = field(default_factory=pd.DataFrame)
     balance_schools: pd.DataFrame = field(default_factory=pd.DataFrame)
+    plan: Any = None
+    """The year-by-year plan (``model.YearsResult``) of a scenario with ``plan:``; None otherwise (and
+    after :meth:`load`, which reads its tables into :attr:`plan_tables`)."""
+    plan_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """With a plan: ``schedule``, ``spend_by_year``, ``needs_by_year``, ``assignment_by_year``,
+    ``overflow_by_year`` (:data:`siting.pipeline.years.PLAN_TABLES`), each written as ``<name>.csv``."""
     out_dir: Path | None = None
     map_path: Path | None = None
 
@@ -80,7 +87,8 @@ class RunResult:
         Files: ``siting.gpkg`` (layers units, schools, sites, catchments, current_catchments, changes,
         districts, search_areas), CSV tables (assignment, opened, overflow, search_areas, changes,
         school_metrics, district_metrics, cv, options, unreachable, contiguity, district_years,
-        balance_schools), ``costs.parquet`` and
+        balance_schools; with a plan also schedule, spend_by_year, needs_by_year, assignment_by_year,
+        overflow_by_year), ``costs.parquet`` and
         ``summary.json``.
 
         Raises
@@ -127,6 +135,7 @@ class RunResult:
             "contiguity": self.contiguity,
             "district_years": self.district_years,
             "balance_schools": self.balance_schools,
+            **self.plan_tables,
         }
         for name, table in tables.items():
             table.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g")
@@ -199,6 +208,7 @@ class RunResult:
             search_areas=layer("search_areas", None),
             district_years=table("district_years"),
             balance_schools=table("balance_schools"),
+            plan_tables={n: table(n) for n in PLAN_TABLES if (out_dir / f"{n}.csv").exists()},
             out_dir=out_dir,
         )
 

@@ -21,7 +21,7 @@ from siting._log import get_logger, progress
 from siting.config import Scenario
 from siting.errors import SolverError
 from siting.model import SitingResult
-from siting.pipeline import checks, stages
+from siting.pipeline import checks, stages, years
 from siting.pipeline.result import SOLVED, RunResult, prepare_outputs
 from siting.pipeline.summary import run_summary
 
@@ -107,7 +107,7 @@ def run_scenario(
         costs = stages.build_costs(scenario, graph, units, facilities.facilities, area.crs, cache_dir=cache)
         units, current_how = stages.current_schools(scenario, units, facilities.facilities, costs.costs)
     with laps("model"):
-        solution = stages.solve_model(scenario, units, facilities, costs.costs)
+        solution, plan = _solve(scenario, units, facilities, costs.costs)
     _require_solution(scenario, solution)
     with laps("catchments_metrics"):
         drawn, tables = _catchments_and_metrics(scenario, units, facilities, solution, costs, area.crs)
@@ -117,12 +117,27 @@ def run_scenario(
     summary = run_summary(scenario, area.crs, demand_report, solution, costs, drawn, tables, current_how)
     summary["search_areas"] = _search_area_totals(search)
     result = _assemble(scenario, area, facilities, costs, solution, drawn, tables, summary, search)
+    if plan is not None:
+        years.attach_plan(result, plan, facilities.facilities)
     if write:
         write_outputs(result, out_dir, map_path, laps)
     else:
         result.summary["timings"] = laps.total()
     log.info("scenario %s done in %.1f s", scenario.name, result.summary["timings"]["total"])
     return result
+
+
+def _solve(
+    scenario: Scenario, units: Any, facilities: stages.Facilities, costs: pd.DataFrame
+) -> tuple[SitingResult, Any]:
+    """Solve the design year, or with ``plan:`` every year; return the solution and the plan (or None).
+
+    With a plan, the design year's result (:func:`years.design_solution`) is the run's solution.
+    """
+    if scenario.plan is None:
+        return stages.solve_model(scenario, units, facilities, costs), None
+    plan = years.solve_plan(scenario, units, facilities, costs)
+    return years.design_solution(scenario, plan), plan
 
 
 def _catchments_and_metrics(

@@ -1,0 +1,169 @@
+"""The year-by-year plan in a run: the scenario's ``plan:`` section and the sample city planned 2025-2030."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from siting import _cache
+from siting.config import load_scenario
+from siting.errors import InputError
+from tests.test_config import _edit, scenario_file  # noqa: F401  (the fixture)
+
+# ----------------------------------------------------------------------------------------- scenario
+
+
+def test_a_plan_section_is_read(scenario_file):  # noqa: F811
+    _edit(scenario_file, plan={"budget_yuan_per_year": 1e8, "max_openings_per_year": 2})
+    scenario = load_scenario(scenario_file)
+    assert scenario.plan_years() == [2025, 2030]
+    assert scenario.plan_design_year() == 2030
+    assert scenario.plan.change_m == 300.0 and scenario.plan.build_years == 0
+    assert load_scenario(_edit(scenario_file, plan=None)).plan is None
+
+
+@pytest.mark.parametrize(
+    ("plan", "words"),
+    [
+        ({"budget_per_year": 1}, r"plan\.budget_per_year.*unknown key.*budget_yuan_per_year"),
+        ({"years": [2025, 2029]}, r"plan\.years = \[2025, 2029\]: \[2029\] not among population\.growth"),
+        ({"years": [2025]}, "design_year 2030 is not among plan.years"),
+        ({"build_years": 2}, "plan.build_years = 2 leaves no plan year"),
+        ({"budget_yuan_per_year": -5}, r"plan\.budget_yuan_per_year = -5"),
+        ({"budget_yuan_per_year": {2031: 5}}, r"names year\(s\) \[2031\]"),
+        ({"max_openings_per_year": -1}, r"plan\.max_openings_per_year = -1"),
+        ({"change_m": "far"}, r"plan\.change_m = 'far'"),
+    ],
+)
+def test_bad_plan_values_name_key_value_and_fix(scenario_file, plan, words):  # noqa: F811
+    _edit(scenario_file, plan=plan)
+    with pytest.raises(InputError, match=words):
+        load_scenario(scenario_file)
+
+
+def test_a_plan_needs_growth_and_the_design_year_demand(scenario_file):  # noqa: F811
+    _edit(scenario_file, plan={}, plan_for="max_over_years")
+    with pytest.raises(InputError, match="use plan_for: design_year with plan:"):
+        load_scenario(scenario_file)
+    _edit(scenario_file, plan_for="design_year", population__growth=None)
+    with pytest.raises(InputError, match=r"needs population\.growth"):
+        load_scenario(scenario_file)
+
+
+def test_replace_reaches_the_plan(scenario_file):  # noqa: F811
+    base = load_scenario(scenario_file)
+    variant = base.replace(budget_yuan_per_year=2e8)
+    assert variant.plan.budget_yuan_per_year == 2e8 and base.plan is None
+
+
+# ----------------------------------------------------------------------------------------- the sample
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    from siting.pipeline import RunResult, run_scenario
+    from tests.conftest import SAMPLE
+
+    path = SAMPLE / "scenarios" / "sample_plan.yaml"
+    if not path.exists():
+        pytest.skip(f"the sample plan scenario is missing under {SAMPLE}")
+    base = tmp_path_factory.mktemp("plan")
+    _cache.clear_memory()
+    result = run_scenario(
+        load_scenario(path), out_dir=base / "out", map_path=base / "plan.html", cache_dir=None
+    )
+    return result, RunResult.load(base / "out"), base
+
+
+def test_no_site_opens_before_it_is_available(planned):
+    result, _, _ = planned
+    schedule = result.plan_tables["schedule"]
+    assert len(schedule) and set(schedule["opening_year"]) <= set(result.scenario.plan_years())
+    avail = result.schools["available_from"].reindex(schedule["school_id"]).to_numpy(float)
+    opens = schedule["opening_year"].to_numpy(float)
+    assert np.all(~np.isfinite(avail) | (opens >= avail))
+
+
+def test_every_years_limits_hold(planned):
+    result, _, _ = planned
+    plan = result.scenario.plan
+    spend = result.plan_tables["spend_by_year"]
+    assert (spend["spend_yuan"] <= plan.budget_yuan_per_year + 1).all()
+    assert (spend["openings"] <= plan.max_openings_per_year).all()
+    schedule = result.plan_tables["schedule"]
+    per_year = schedule.groupby("build_start_year")["cost_yuan"].sum()
+    assert per_year.reindex(spend["year"]).fillna(0).to_numpy() == pytest.approx(spend["spend_yuan"])
+    assert (schedule["status"] == "site").sum() <= result.scenario.model.max_new_schools
+    assert result.plan.max_violation < 1e-5
+
+
+def test_the_schedule_agrees_with_the_yearly_table(planned):
+    result, _, _ = planned
+    schedule = result.plan_tables["schedule"]
+    needs = result.plan_tables["needs_by_year"]
+    everyone = needs[needs["district"] == "(all)"]
+    years = result.scenario.plan_years()
+    for level in ("primary", "junior"):
+        seats = everyone[everyone["level"] == level].set_index("year")["seats"]
+        added = schedule.groupby("opening_year")[f"capacity_{level}"].sum().reindex(years).fillna(0).cumsum()
+        assert (seats - seats.iloc[0]).to_numpy() == pytest.approx((added - added.iloc[0]).to_numpy())
+        site = schedule["status"].eq("site") & (schedule[f"capacity_{level}"] > 0)
+        opened = [int((site & (schedule["opening_year"] <= y)).sum()) for y in years]
+        assert list(everyone[everyone["level"] == level]["new_schools_open"]) == opened
+    # each year's overflow in the yearly table is the model's overflow that year
+    over = result.plan_tables["overflow_by_year"].groupby(["year", "level"])["overflow"].sum()
+    got = everyone.set_index(["year", "level"])["overflow"]
+    assert got.reindex(over.index).to_numpy() == pytest.approx(over.to_numpy(), abs=1.0)
+    # the districts add up to the whole
+    parts = needs[needs["district"] != "(all)"].groupby(["year", "level"])[["demand", "seats"]].sum()
+    whole = everyone.set_index(["year", "level"])[["demand", "seats"]]
+    assert parts.to_numpy() == pytest.approx(whole.reindex(parts.index).to_numpy())
+
+
+def test_the_design_year_is_the_run_and_the_status_is_honest(planned):
+    result, _, _ = planned
+    design = result.scenario.plan_design_year()
+    assert result.solution is result.plan.results[design]
+    yearly = result.plan_tables["assignment_by_year"]
+    design_rows = yearly[yearly["year"] == design].drop(columns="year").reset_index(drop=True)
+    pd.testing.assert_frame_equal(design_rows, result.solution.assignment.reset_index(drop=True))
+    plan = result.summary["plan"]
+    assert plan["bound"] <= plan["objective"] + 1e-6
+    assert plan["gap"] == pytest.approx((plan["objective"] - plan["bound"]) / plan["objective"], abs=1e-6)
+    if plan["status"] == "optimal":
+        assert plan["gap"] <= result.scenario.model.gap + 1e-9
+    opened_design = set(result.plan_tables["schedule"].query("opening_year <= @design")["school_id"])
+    assert opened_design == set(result.solution.opened.index)
+
+
+def test_demand_grows_and_each_year_seats_its_own(planned):
+    result, _, _ = planned
+    yearly = result.plan_tables["assignment_by_year"]
+    pupils = yearly.groupby(["year", "level"])["pupils"].sum()
+    for level in ("primary", "junior"):
+        for year in result.scenario.plan_years():
+            assert pupils[(year, level)] == pytest.approx(result.units[f"{level}_{year}"].sum(), rel=1e-9)
+
+
+def test_the_plan_is_saved_and_read_back(planned):
+    result, loaded, base = planned
+    for name, table in result.plan_tables.items():
+        assert (base / "out" / f"{name}.csv").is_file()
+        assert len(loaded.plan_tables[name]) == len(table)
+    summary = json.loads((base / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["plan"]["years"] == result.scenario.plan_years()
+    assert math.isfinite(summary["plan"]["gap"])
+
+
+def test_the_map_has_a_layer_per_year_and_opening_years(planned):
+    result, _, base = planned
+    html = Path(base / "plan.html").read_text(encoding="utf-8")
+    for year in result.scenario.plan_years():
+        assert f"Plan {year}" in html
+    first = result.plan_tables["schedule"].iloc[0]
+    assert f"opens {int(first['opening_year'])}" in html
