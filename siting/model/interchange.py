@@ -1,0 +1,211 @@
+"""Facility interchange: close one opened site and open another, reassigning pupils capacity-aware.
+
+The relaxation fixes which sites open; on large capacitated problems its choice (or its incumbent, when
+the solver runs out of time) can be far from the best. :func:`interchange` improves an answer by swap
+moves between new facilities (close the option open at one, open an option at another not open, or
+resize one), keeping every limit the moves can break (the count of new facilities, the budget, the
+facilities forced open). Each swap is first priced cheaply, from the current assignment:
+
+* closing facility ``f`` moves each of its pairs to its next-cheapest open facility (``close[f]``);
+* opening ``g`` takes the pairs that save most per pupil by moving to it, up to its seats
+  (``gain[g]``);
+* pairs of ``f`` that ``g`` serves more cheaply than their next-cheapest choice save the difference
+  (``both[f, g]``).
+
+The best priced swaps are then evaluated exactly: the capacity-aware shift search of
+:mod:`siting.model.local_search` (through :func:`~siting.model.rounding.run_local_search`) reassigns the
+pupils with the new options, and the first swap that lowers the model's objective is kept. The search
+ends when none of the best priced swaps improves or the time is up; a last pass with swap moves
+polishes the assignment.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from siting._log import get_logger
+from siting.model.program import plan_capacity, settle_overflow
+from siting.model.rounding import run_local_search
+from siting.model.solvers import MIN_SOLVE_S, MatrixProgram, SolveOutcome, solve_program
+
+log = get_logger(__name__)
+
+
+def assignment_of(d: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """Return each pair's arc in the single-school answer ``x`` (its largest arc value; -1 without)."""
+    a_k = d["a_k"]
+    xa = x[: len(a_k)]
+    order = np.lexsort((-xa, a_k))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = a_k[order][1:] != a_k[order][:-1]
+    out = np.full(len(d["k_d"]), -1, dtype=np.int64)
+    top = order[first]
+    has = xa[top] > 0.5
+    out[a_k[top][has]] = top[has]
+    return out
+
+
+def answer_for(
+    d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, start: np.ndarray, max_seconds: float, swaps: bool
+) -> SolveOutcome:
+    """Assign every pair with options ``z`` open, starting at arcs ``start`` (-1: its cheapest arc).
+
+    Shift moves only unless ``swaps`` (then swap moves too); the outcome's ``x`` is None when the search
+    finds no answer within every hard limit.
+    """
+    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
+    x = np.zeros(prog.shape[1])
+    x[n_arc : n_arc + n_opt] = z
+    x[start[start >= 0]] = 1.0
+    return run_local_search(d, prog, x, max_seconds, None if swaps else math.inf)
+
+
+def _swap_prices(d: dict[str, Any], z: np.ndarray, assign: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Return ``close`` (per facility), ``gain`` (per option) and ``both`` (facility × facility) prices.
+
+    (Long because the three prices share the arrays of current and next-cheapest costs.)
+    """
+    a_k, a_f = d["a_k"], d["a_f"]
+    n_f, n_l = d["base"].shape
+    cost = d["a_cost"] + d["a_dis"]
+    o_f = d["o_f"]
+    open_f = ~d["is_new_f"].copy()
+    open_f[o_f[z > 0.5]] = True
+    cur_f = np.where(assign >= 0, a_f[np.maximum(assign, 0)], -1)
+    c_cur = np.where(assign >= 0, cost[np.maximum(assign, 0)], np.inf)
+    other = open_f[a_f] & (a_f != cur_f[a_k])
+    c2 = np.full(len(d["k_d"]), np.inf)
+    np.minimum.at(c2, a_k[other], cost[other])
+    c2 = np.where(np.isfinite(c2), c2, c_cur + 1e12)  # a pair with no other school: closing is very costly
+    close = np.zeros(n_f)
+    has = cur_f >= 0
+    np.add.at(close, cur_f[has], (c2 - c_cur)[has])
+    save = np.minimum(cost - c_cur[a_k], 0.0)
+    gain = np.zeros(len(o_f))
+    cand = ~open_f[a_f] & (save < 0)
+    bins = a_f * n_l + d["k_l"][a_k]
+    dem = d["k_d"][a_k].astype(float)
+    idx = np.flatnonzero(cand)
+    idx = idx[np.lexsort((save[idx] / dem[idx], bins[idx]))]
+    for o in np.flatnonzero(z < 0.5).tolist():
+        f = int(o_f[o])
+        if open_f[f]:
+            continue
+        for li in range(n_l):
+            lo, hi = np.searchsorted(bins[idx], [f * n_l + li, f * n_l + li + 1])
+            if hi > lo:
+                seg = idx[lo:hi]
+                fits = np.cumsum(dem[seg]) <= d["o_cap"][o, li] + 1e-9
+                gain[o] += float(save[seg][fits].sum())
+    both = np.zeros((n_f, n_f))
+    at_open = has[a_k] & ~open_f[a_f]
+    np.add.at(both, (cur_f[a_k][at_open], a_f[at_open]), np.minimum(cost - c2[a_k], 0.0)[at_open])
+    return close, gain, both
+
+
+def _candidates(d: dict[str, Any], z: np.ndarray, assign: np.ndarray) -> list[tuple[float, int, int]]:
+    """Return the allowed swaps ``(price, option to close, option to open)``, cheapest first."""
+    close, gain, both = _swap_prices(d, z, assign)
+    o_f, fixed = d["o_f"], d["o_fixed"]
+    new = d["is_new_f"][o_f]
+    forced = np.zeros(len(d["base"]), dtype=bool)
+    forced[d["forced"]] = True
+    opened = np.flatnonzero((z > 0.5) & new & ~forced[o_f])
+    open_fac = np.zeros(len(d["base"]), dtype=bool)
+    open_fac[o_f[z > 0.5]] = True
+    shut = np.flatnonzero((z < 0.5) & new)
+    spent = float(np.dot(d["o_budget"], z))
+    out = []
+    for o in opened.tolist():
+        f = int(o_f[o])
+        ok = shut[~open_fac[o_f[shut]] | (o_f[shut] == f)]
+        if d["budget"] is not None:
+            ok = ok[spent - d["o_budget"][o] + d["o_budget"][ok] <= d["budget"] + 1e-9]
+        price = close[f] + gain[ok] + both[f, o_f[ok]] + fixed[ok] - fixed[o]
+        price = np.where(o_f[ok] == f, gain[ok] + fixed[ok] - fixed[o], price)  # resize in place
+        out.extend(zip(price.tolist(), [o] * len(ok), ok.tolist(), strict=True))
+    out.sort()
+    return out
+
+
+def transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, max_seconds: float) -> SolveOutcome:
+    """Solve the assignment LP with options ``z`` fixed (split assignments: the transportation step).
+
+    Its value is a lower bound on every single-school assignment with these options, and its answer is
+    whole except for a few split pairs, which :func:`~siting.model.rounding.run_local_search` rounds.
+    """
+    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
+    lb, ub = prog.lb.copy(), prog.ub.copy()
+    lb[n_arc : n_arc + n_opt] = z
+    ub[n_arc : n_arc + n_opt] = z
+    seats, _ = plan_capacity(d, z)
+    ub[:n_arc] = np.where(seats[d["a_f"], d["k_l"][d["a_k"]]] > 0, ub[:n_arc], 0.0)
+    lp = prog.with_bounds(lb, ub, np.zeros(len(lb), dtype=bool))
+    return solve_program(lp, time_limit_s=max(max_seconds, MIN_SOLVE_S), gap=0.0)
+
+
+def interchange(d: dict[str, Any], prog: MatrixProgram, x: np.ndarray, max_seconds: float) -> SolveOutcome:
+    """Improve the answer ``x`` by facility swaps; return the best single-school answer found.
+
+    Parameters
+    ----------
+    d, prog
+        The model's core arrays and program.
+    x
+        An answer: its options are the start (its arcs are not needed).
+    max_seconds
+        Wall-time limit, seconds.
+
+    Returns
+    -------
+    SolveOutcome
+        ``"feasible"`` with the best ``x`` and its objective, or ``"not_solved"`` (``x`` None) when no
+        assignment within every hard limit was found.
+    """
+    t0 = time.perf_counter()
+    left = lambda: max_seconds - (time.perf_counter() - t0)  # noqa: E731
+    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
+    z = np.round(x[n_arc : n_arc + n_opt])
+    cur = transport(d, prog, z, left())
+    moves, tried = 0, set()
+    while cur.x is not None and left() > 0.05:
+        assign = assignment_of(d, cur.x)
+        improved = False
+        for _, o_out, o_in in _candidates(d, z, assign):
+            if left() <= 0.05:
+                break
+            if (o_out, o_in) in tried:
+                continue
+            tried.add((o_out, o_in))
+            z2 = z.copy()
+            z2[o_out], z2[o_in] = 0.0, 1.0
+            trial = transport(d, prog, z2, left())
+            if trial.x is not None and trial.objective < cur.objective - 1e-9 * abs(cur.objective):
+                cur, z, moves, improved, tried = trial, z2, moves + 1, True, set()
+                break
+        if not improved:
+            break
+    if cur.x is None:
+        return SolveOutcome(
+            "not_solved",
+            "interchange: no assignment",
+            None,
+            math.nan,
+            math.nan,
+            math.nan,
+            time.perf_counter() - t0,
+            "interchange",
+        )
+    best = run_local_search(d, prog, cur.x, max(min(left(), 0.1 * max_seconds), 0.5))
+    if best.x is not None:
+        best.x = settle_overflow(d, best.x)
+        best.objective = float(np.dot(prog.c, best.x))
+    best.seconds = time.perf_counter() - t0
+    best.solver_status = f"interchange: {moves} facility swaps; {best.solver_status}"
+    best.solver = "interchange"
+    log.info("%s in %.1f s, objective %.6g", best.solver_status, best.seconds, best.objective)
+    return best
