@@ -42,6 +42,8 @@ class LagrangeBound:
         Options open in the subproblem at the best multipliers (0/1 per option).
     score
         Per option: its fixed cost plus its knapsack values at the best multipliers (lower is better).
+    lam
+        The best multipliers (one per pair; a later call may start from them).
     iterations, seconds
         Subgradient steps made and wall time, seconds.
     """
@@ -49,6 +51,7 @@ class LagrangeBound:
     bound: float
     z: np.ndarray
     score: np.ndarray
+    lam: np.ndarray
     iterations: int
     seconds: float
 
@@ -215,7 +218,12 @@ def _choose_options(d: dict[str, Any], base_f: np.ndarray, score: np.ndarray) ->
 
 
 def lagrangian_bound(
-    d: dict[str, Any], *, max_seconds: float, upper: float | None = None, max_iter: int = 2000
+    d: dict[str, Any],
+    *,
+    max_seconds: float,
+    upper: float | None = None,
+    max_iter: int = 5000,
+    start: LagrangeBound | None = None,
 ) -> LagrangeBound:
     """Return the best Lagrangian lower bound found by subgradient steps within ``max_seconds``.
 
@@ -229,6 +237,8 @@ def lagrangian_bound(
         An objective known to be reachable (sets the step length; without it, 1.05 × the bound so far).
     max_iter
         Most steps.
+    start
+        An earlier outcome to continue from (its multipliers and best bound).
 
     Returns
     -------
@@ -244,23 +254,27 @@ def lagrangian_bound(
     np.minimum.at(lam, a_k, b.cost)
     lam = np.where(np.isfinite(lam), lam, 0.0)
     best = -math.inf
-    best_z, best_score = np.zeros(len(d["o_f"])), np.zeros(len(d["o_f"]))
+    best_z, best_score, best_lam = np.zeros(len(d["o_f"])), np.zeros(len(d["o_f"])), lam
     theta, stall, it = 1.0, 0, 0
+    if start is not None:
+        lam, theta = start.lam.copy(), 0.25
     while it < max_iter and (it == 0 or time.perf_counter() - t0 < max_seconds):
         it += 1
         value, sub, z, score = _evaluate(d, b, lam)
         if it == 1 or value > best + 1e-9 * max(1.0, abs(best)):
-            best, best_z, best_score, stall = value, z, score, 0
+            best, best_z, best_score, best_lam, stall = value, z, score, lam, 0
         else:
             stall += 1
-            if stall >= 5:
+            if stall >= 8:
                 theta, stall = theta / 2, 0
         grad = sub * dem  # steps in multipliers per pupil: pairs differ in size by orders of magnitude
         norm = float(np.dot(grad, grad))
-        if norm < 1e-12 or theta < 1e-4:
+        if norm < 1e-12 or theta < 1e-5:
             break
         ub = upper if upper is not None and upper > best else best + 0.05 * abs(best) + 1.0
         lam = lam + theta * (ub - value) / norm * grad * dem
     seconds = time.perf_counter() - t0
     log.info("Lagrangian bound %.6g after %d steps in %.2f s", best, it, seconds)
-    return LagrangeBound(best, best_z, best_score, it, seconds)
+    if start is not None and start.bound > best:
+        return LagrangeBound(start.bound, start.z, start.score, start.lam, it, seconds)
+    return LagrangeBound(best, best_z, best_score, best_lam, it, seconds)

@@ -19,8 +19,7 @@ import numpy as np
 
 from siting._log import get_logger
 from siting.errors import InputError
-from siting.model.interchange import interchange
-from siting.model.lagrange import lagrangian_bound
+from siting.model.lagrange import LagrangeBound
 from siting.model.program import clean, settle_overflow
 from siting.model.result import SitingResult, empty_result, objective_parts, result_from_x
 from siting.model.rounding import round_split
@@ -32,6 +31,7 @@ from siting.model.solvers import (
     relative_gap,
     solve_program,
 )
+from siting.model.strengthen import MIN_SECONDS, strengthen
 
 if TYPE_CHECKING:
     from siting.model.siting_model import SitingModel
@@ -47,12 +47,6 @@ _LARGE_ARCS = 50_000
 """From this many arcs the relaxation's MIP can be slow: a Lagrangian bound and the facility interchange
 run first (models of new facilities only, :data:`_PRE_SHARE` of the time) or after it."""
 _PRE_SHARE = 0.25
-_LAGRANGE_SHARE = 0.3
-"""Share of the time left that the Lagrangian bound may take when the rounded answer is not in the gap."""
-_STRENGTHEN_MIN_S = 2.0
-"""The bound and the interchange run only with at least this many seconds left."""
-_MARGIN_S = 0.5
-"""Seconds kept back from the interchange for building the result."""
 
 
 def resolve_mode(mode: str | None, single_source: bool) -> str:
@@ -114,9 +108,9 @@ def solve_relaxed(
     """
     d = model._d
     prog, select_s = model._working_program(solver, deadline, threads)
-    pre = None
+    pre, lag = None, None
     if mode == "round" and len(d["a_k"]) >= _LARGE_ARCS and d["is_new_f"].all() and len(d["o_f"]):
-        pre = strengthen(d, prog, None, math.nan, deadline.part(_PRE_SHARE))
+        pre, lag = strengthen(d, prog, None, math.nan, deadline.part(_PRE_SHARE))
     share = _RELAXATION_SHARE if mode == "round" else 1.0
     # in round mode the relaxation gets a quarter of the gap, leaving the rest for the rounding
     first = solve_program(
@@ -131,7 +125,7 @@ def solve_relaxed(
     first.seconds += select_s + (pre.seconds if pre is not None else 0.0)
     solve_time = first.seconds
     if first.x is None and mode == "round":
-        return _rescue(model, prog, first, pre, deadline, gap, solve_time)
+        return _rescue(model, prog, first, pre, lag, deadline, gap, solve_time)
     if first.x is None:
         return empty_result(model, first, mode, solve_time)
     n_split = 0
@@ -159,8 +153,10 @@ def solve_relaxed(
     if mode == "round":
         x, bound, words = _keep_better(d, x, bound, words, pre)
         weak = first.status != "optimal" or len(d["a_k"]) >= _LARGE_ARCS
-        if weak and not _within(d, x, bound, gap) and deadline.left() >= _STRENGTHEN_MIN_S:
-            after = strengthen(d, prog, x, float(np.dot(prog.c, x)), deadline)
+        if weak and not _within(d, x, bound, gap) and deadline.left() >= MIN_SECONDS:
+            opts = slice(len(d["a_k"]), len(d["a_k"]) + len(d["o_f"]))
+            again = pre is None or pre.x is None or not np.array_equal(x[opts] > 0.5, pre.x[opts] > 0.5)
+            after, _ = strengthen(d, prog, x, float(np.dot(prog.c, x)), deadline, lag, search=again)
             solve_time += after.seconds
             x, bound, words = _keep_better(d, x, bound, words, after)
     parts = objective_parts(d, x)
@@ -199,44 +195,12 @@ def _keep_better(
     return x, bound, words
 
 
-def strengthen(
-    d: dict[str, Any],
-    prog: MatrixProgram,
-    x: np.ndarray | None,
-    objective: float,
-    deadline: Deadline,
-) -> SolveOutcome:
-    """A Lagrangian bound, then facility interchange from ``x`` (or the bound's sites) in the time left.
-
-    The outcome's ``bound`` is the Lagrangian bound (valid whatever the multipliers); its ``x`` is the
-    interchange's answer (None when it found none). Used when the relaxation's answer is not within the
-    gap: the solver's incumbent is poor or its bound weak, typically on large capacitated problems.
-    """
-    lag = lagrangian_bound(
-        d,
-        max_seconds=_LAGRANGE_SHARE * deadline.left(),
-        upper=objective if math.isfinite(objective) else None,
-    )
-    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
-    if x is None:
-        x = np.zeros(prog.shape[1])
-        x[n_arc : n_arc + n_opt] = lag.z
-    if n_opt and deadline.left() >= _STRENGTHEN_MIN_S:
-        out = interchange(d, prog, x, max(deadline.left() - _MARGIN_S, MIN_SOLVE_S))
-    else:
-        out = SolveOutcome(
-            "not_solved", "no time for interchange", None, math.nan, math.nan, math.nan, 0.0, "interchange"
-        )
-    out.bound = lag.bound
-    out.seconds += lag.seconds
-    return out
-
-
 def _rescue(
     model: SitingModel,
     prog: MatrixProgram,
     first: SolveOutcome,
     pre: SolveOutcome | None,
+    lag: LagrangeBound | None,
     deadline: Deadline,
     gap: float,
     solve_time: float,
@@ -247,8 +211,8 @@ def _rescue(
     left; the bound is the larger of the relaxation's and the Lagrangian's.
     """
     d = model._d
-    if (pre is None or pre.x is None) and deadline.left() >= _STRENGTHEN_MIN_S and len(d["o_f"]):
-        pre = strengthen(d, prog, None, math.nan, deadline)
+    if (pre is None or pre.x is None) and deadline.left() >= MIN_SECONDS and len(d["o_f"]):
+        pre, _ = strengthen(d, prog, None, math.nan, deadline, lag)
         solve_time += pre.seconds
     if pre is None or pre.x is None:
         return empty_result(model, first, "round", solve_time)
