@@ -148,7 +148,9 @@ def transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, max_seconds
     return solve_program(lp, time_limit_s=max(max_seconds, MIN_SOLVE_S), gap=0.0)
 
 
-def interchange(d: dict[str, Any], prog: MatrixProgram, x: np.ndarray, max_seconds: float) -> SolveOutcome:
+def interchange(
+    d: dict[str, Any], prog: MatrixProgram, x: np.ndarray, max_seconds: float, *, whole: bool = True
+) -> SolveOutcome:
     """Improve the answer ``x`` by facility swaps; return the best single-school answer found.
 
     Parameters
@@ -159,6 +161,8 @@ def interchange(d: dict[str, Any], prog: MatrixProgram, x: np.ndarray, max_secon
         An answer: its options are the start (its arcs are not needed).
     max_seconds
         Wall-time limit, seconds.
+    whole
+        Round the answer to one school per pair (False: return the assignment LP's split answer).
 
     Returns
     -------
@@ -200,6 +204,13 @@ def interchange(d: dict[str, Any], prog: MatrixProgram, x: np.ndarray, max_secon
             time.perf_counter() - t0,
             "interchange",
         )
+    if not whole:
+        cur.status, cur.solver, cur.bound, cur.gap = "feasible", "interchange", math.nan, math.nan
+        cur.x = settle_overflow(d, cur.x)
+        cur.objective = float(np.dot(prog.c, cur.x))
+        cur.solver_status = f"interchange: {moves} facility swaps (split assignment)"
+        cur.seconds = time.perf_counter() - t0
+        return cur
     best = run_local_search(d, prog, cur.x, max(min(left(), 0.1 * max_seconds), 0.5))
     if best.x is not None:
         best.x = settle_overflow(d, best.x)

@@ -101,16 +101,16 @@ def solve_relaxed(
 ) -> SitingResult:
     """Mode ``"split"`` or ``"round"``: the continuous-assignment MIP, rounded in mode ``"round"``.
 
-    In mode ``"round"`` a large model of new facilities only (p-median and facility-location shapes)
-    first gets a Lagrangian bound and a facility-interchange answer (:func:`strengthen`, a quarter of
-    the time), handed to the relaxation as its start; any model whose relaxation stops short of the gap
-    gets them afterwards with the time left. The better answer is kept and the better valid bound.
+    A large model of new facilities only (p-median and facility-location shapes) first gets a
+    Lagrangian bound and a facility-interchange answer (:func:`strengthen`, a quarter of the time),
+    handed to the relaxation as its start; any model whose relaxation stops short of the gap gets them
+    afterwards with the time left. The better answer is kept and the better valid bound.
     """
     d = model._d
     prog, select_s = model._working_program(solver, deadline, threads)
     pre, lag = None, None
-    if mode == "round" and len(d["a_k"]) >= _LARGE_ARCS and d["is_new_f"].all() and len(d["o_f"]):
-        pre, lag = strengthen(d, prog, None, math.nan, deadline.part(_PRE_SHARE))
+    if len(d["a_k"]) >= _LARGE_ARCS and d["is_new_f"].all() and len(d["o_f"]):
+        pre, lag = strengthen(d, prog, None, math.nan, deadline.part(_PRE_SHARE), whole=mode == "round")
     share = _RELAXATION_SHARE if mode == "round" else 1.0
     # in round mode the relaxation gets a quarter of the gap, leaving the rest for the rounding
     first = solve_program(
@@ -124,10 +124,8 @@ def solve_relaxed(
     log.info("%s solve: %s in %.1f s (bound %.6g)", mode, first.solver_status, first.seconds, first.bound)
     first.seconds += select_s + (pre.seconds if pre is not None else 0.0)
     solve_time = first.seconds
-    if first.x is None and mode == "round":
-        return _rescue(model, prog, first, pre, lag, deadline, gap, solve_time)
     if first.x is None:
-        return empty_result(model, first, mode, solve_time)
+        return _rescue(model, mode, prog, first, pre, lag, deadline, gap, solve_time)
     n_split = 0
     status, words, bound = first.status, first.solver_status, first.bound
     if mode == "round":
@@ -150,19 +148,19 @@ def solve_relaxed(
     else:
         x = settle_overflow(d, clean(first.x, prog.integer))
         bound = first.bound if math.isfinite(first.bound) else math.nan
-    if mode == "round":
-        x, bound, words = _keep_better(d, x, bound, words, pre)
-        weak = first.status != "optimal" or len(d["a_k"]) >= _LARGE_ARCS
-        if weak and not _within(d, x, bound, gap) and deadline.left() >= MIN_SECONDS:
-            opts = slice(len(d["a_k"]), len(d["a_k"]) + len(d["o_f"]))
-            again = pre is None or pre.x is None or not np.array_equal(x[opts] > 0.5, pre.x[opts] > 0.5)
-            after, _ = strengthen(d, prog, x, float(np.dot(prog.c, x)), deadline, lag, search=again)
-            solve_time += after.seconds
-            x, bound, words = _keep_better(d, x, bound, words, after)
+    x, bound, words = _keep_better(d, x, bound, words, pre)
+    weak = first.status != "optimal" or len(d["a_k"]) >= _LARGE_ARCS
+    if weak and not _within(d, x, bound, gap) and deadline.left() >= MIN_SECONDS:
+        opts = slice(len(d["a_k"]), len(d["a_k"]) + len(d["o_f"]))
+        again = pre is None or pre.x is None or not np.array_equal(x[opts] > 0.5, pre.x[opts] > 0.5)
+        objective = float(np.dot(prog.c, x))
+        after, _ = strengthen(d, prog, x, objective, deadline, lag, search=again, whole=mode == "round")
+        solve_time += after.seconds
+        x, bound, words = _keep_better(d, x, bound, words, after)
     parts = objective_parts(d, x)
     objective = float(sum(parts.values()))
     gap_value = relative_gap(objective, bound)
-    if mode == "round" and first.status in ("optimal", "feasible"):
+    if first.status in ("optimal", "feasible"):
         status = "optimal" if math.isfinite(gap_value) and gap_value <= gap + 1e-9 else "feasible"
     return result_from_x(
         model, x, status, words, objective, bound, gap_value, solve_time, n_split, mode, parts, first
@@ -197,6 +195,7 @@ def _keep_better(
 
 def _rescue(
     model: SitingModel,
+    mode: str,
     prog: MatrixProgram,
     first: SolveOutcome,
     pre: SolveOutcome | None,
@@ -205,17 +204,17 @@ def _rescue(
     gap: float,
     solve_time: float,
 ) -> SitingResult:
-    """Mode ``"round"`` when the relaxation returned no answer: the interchange's answer, if any.
+    """When the relaxation returned no answer: the interchange's answer, if any (a single-school one).
 
     The answer of the first :func:`strengthen` (``pre``) when there was one, else a new one in the time
     left; the bound is the larger of the relaxation's and the Lagrangian's.
     """
     d = model._d
     if (pre is None or pre.x is None) and deadline.left() >= MIN_SECONDS and len(d["o_f"]):
-        pre, _ = strengthen(d, prog, None, math.nan, deadline, lag)
+        pre, _ = strengthen(d, prog, None, math.nan, deadline, lag, whole=mode == "round")
         solve_time += pre.seconds
     if pre is None or pre.x is None:
-        return empty_result(model, first, "round", solve_time)
+        return empty_result(model, first, mode, solve_time)
     words = f"relaxation: {first.solver_status}; answer from {pre.solver_status}"
     x = pre.x
     parts = objective_parts(d, x)
@@ -225,7 +224,7 @@ def _rescue(
     gap_value = relative_gap(objective, bound)
     status = "optimal" if math.isfinite(gap_value) and gap_value <= gap + 1e-9 else "feasible"
     return result_from_x(
-        model, x, status, words, objective, bound, gap_value, solve_time, 0, "round", parts, pre
+        model, x, status, words, objective, bound, gap_value, solve_time, 0, mode, parts, pre
     )
 
 

@@ -35,6 +35,7 @@ def strengthen(
     deadline: Deadline,
     start: LagrangeBound | None = None,
     search: bool = True,
+    whole: bool = True,
 ) -> tuple[SolveOutcome, LagrangeBound]:
     """Return the interchange's answer (``x`` None if it found none) and the Lagrangian bound.
 
@@ -50,6 +51,8 @@ def strengthen(
         An earlier bound to continue from.
     search
         Whether to run the interchange (False: only the bound, e.g. when ``x`` is its answer already).
+    whole
+        Single-school answers (False: split ones, for mode ``"split"``).
 
     Returns
     -------
@@ -65,7 +68,8 @@ def strengthen(
     if not search:
         out = SolveOutcome("feasible", "answer kept", x, objective, math.nan, math.nan, 0.0, "interchange")
     elif n_opt and deadline.left() >= MIN_SECONDS:
-        out = interchange(d, prog, x, max(SEARCH_SHARE * deadline.left() - MARGIN_S, MIN_SOLVE_S))
+        budget = max(SEARCH_SHARE * deadline.left() - MARGIN_S, MIN_SOLVE_S)
+        out = interchange(d, prog, x, budget, whole=whole)
     else:
         words = "no time for the interchange"
         out = SolveOutcome("not_solved", words, None, math.nan, math.nan, math.nan, 0.0, "interchange")
