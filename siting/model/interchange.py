@@ -108,7 +108,7 @@ def _swap_prices(d: dict[str, Any], z: np.ndarray, assign: np.ndarray) -> tuple[
 
 
 def _candidates(d: dict[str, Any], z: np.ndarray, assign: np.ndarray) -> list[tuple[float, int, int]]:
-    """Return the allowed swaps ``(price, option to close, option to open)``, cheapest first."""
+    """Return the allowed moves ``(price, option to close, option to open)``, cheapest first (-1: none)."""
     close, gain, both = _swap_prices(d, z, assign)
     o_f, fixed = d["o_f"], d["o_fixed"]
     new = d["is_new_f"][o_f]
@@ -128,7 +128,34 @@ def _candidates(d: dict[str, Any], z: np.ndarray, assign: np.ndarray) -> list[tu
         price = close[f] + gain[ok] + both[f, o_f[ok]] + fixed[ok] - fixed[o]
         price = np.where(o_f[ok] == f, gain[ok] + fixed[ok] - fixed[o], price)  # resize in place
         out.extend(zip(price.tolist(), [o] * len(ok), ok.tolist(), strict=True))
+    if d["exactly_new"] is None:
+        out.extend(_open_and_close(d, z, close, gain, opened, shut[~open_fac[o_f[shut]]], spent))
     out.sort()
+    return out
+
+
+def _open_and_close(
+    d: dict[str, Any],
+    z: np.ndarray,
+    close: np.ndarray,
+    gain: np.ndarray,
+    opened: np.ndarray,
+    shut: np.ndarray,
+    spent: float,
+) -> list[tuple[float, int, int]]:
+    """Return the allowed single openings ``(price, -1, option)`` and closings ``(price, option, -1)``.
+
+    Only without ``exactly_new``; an opening must keep ``max_new``, ``max_open`` and the budget.
+    """
+    o_f, fixed = d["o_f"], d["o_fixed"]
+    n_new = int(z[d["is_new_f"][o_f]].sum())
+    out = [(float(close[o_f[o]] - fixed[o]), int(o), -1) for o in opened.tolist()]
+    room = [d["max_new"], None if d["max_open"] is None else d["max_open"] - int((~d["is_new_f"]).sum())]
+    if all(r is None or n_new + 1 <= r for r in room):
+        ok = shut
+        if d["budget"] is not None:
+            ok = ok[spent + d["o_budget"][ok] <= d["budget"] + 1e-9]
+        out.extend((float(gain[o] + fixed[o]), -1, int(o)) for o in ok.tolist())
     return out
 
 
@@ -186,7 +213,10 @@ def interchange(
                 continue
             tried.add((o_out, o_in))
             z2 = z.copy()
-            z2[o_out], z2[o_in] = 0.0, 1.0
+            if o_out >= 0:
+                z2[o_out] = 0.0
+            if o_in >= 0:
+                z2[o_in] = 1.0
             trial = transport(d, prog, z2, left())
             if trial.x is not None and trial.objective < cur.objective - 1e-9 * abs(cur.objective):
                 cur, z, moves, improved, tried = trial, z2, moves + 1, True, set()
