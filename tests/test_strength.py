@@ -170,3 +170,29 @@ def test_round_without_a_relaxation_answer_reports_the_lagrangian_gap(
         assert res.gap <= 1e-9
     else:
         assert res.gap > 1e-9
+
+
+def test_interchange_opens_sites_when_the_start_has_too_few_seats() -> None:
+    # facility location (no count of sites): the start opens one site of 2 seats for 4 clients; the
+    # interchange opens the cheapest seats until everyone fits, then the optimum by enumeration
+    clients, sites = [0.0, 1.0, 9.0, 10.0], [0.5, 9.5, 5.0]
+    rows = [(i, f"S{j}", "all", abs(c - s)) for i, c in enumerate(clients) for j, s in enumerate(sites)]
+    arcs = pd.DataFrame(rows, columns=["unit_id", "school_id", "level", "cost"])
+    demand = pd.DataFrame({"all": 1.0}, index=range(4))
+    ids = ["S0", "S1", "S2"]
+    cap = pd.DataFrame({"all": 0.0}, index=ids)
+    options = pd.DataFrame(
+        {"school_id": ids, "option": "open", "fixed_cost": [3.0, 3.0, 1.0], "capacity_all": 2.0}
+    )
+    model = SitingModel.from_costs(arcs, demand, cap, options=options, overflow_penalty=None)
+    out = interchange(model._d, model.program(), start_with(model, ["S2"]), 5.0)
+    assert out.x is not None
+    # by enumeration: S0 and S1 cost 6 + 4 × 0.5 = 8; any plan with S2 costs more
+    best = math.inf
+    for open_ in [("S0", "S1"), ("S0", "S2"), ("S1", "S2"), ("S0", "S1", "S2")]:
+        fixed = sum({"S0": 3.0, "S1": 3.0, "S2": 1.0}[s] for s in open_)
+        pos = [sites[int(s[1])] for s in open_]
+        for choice in itertools.product(range(len(open_)), repeat=4):
+            if max(choice.count(j) for j in range(len(open_))) <= 2:
+                best = min(best, fixed + sum(abs(c - pos[j]) for c, j in zip(clients, choice, strict=True)))
+    assert out.objective == pytest.approx(best) == pytest.approx(8.0)

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from siting._log import get_logger
-from siting.model.program import plan_capacity, settle_overflow
+from siting.model.program import overflow_columns, plan_capacity, settle_overflow
 from siting.model.rounding import run_local_search
-from siting.model.solvers import MIN_SOLVE_S, MatrixProgram, SolveOutcome, solve_program
+from siting.model.solvers import MIN_SOLVE_S, MatrixProgram, SolveOutcome, solve_program, sparse_rows
 
 log = get_logger(__name__)
 
@@ -159,20 +159,82 @@ def _open_and_close(
     return out
 
 
+def _cheapest_opening(d: dict[str, Any], z: np.ndarray) -> int:
+    """Return the closed new facility's option with the lowest fixed cost per seat (-1: none may open).
+
+    Keeps ``max_new``, ``max_open`` and the budget; only without ``exactly_new``.
+    """
+    o_f, new = d["o_f"], d["is_new_f"]
+    if d["exactly_new"] is not None or not len(o_f):
+        return -1
+    open_fac = np.zeros(len(d["base"]), dtype=bool)
+    open_fac[o_f[z > 0.5]] = True
+    n_new = int(z[new[o_f]].sum())
+    room = [d["max_new"], None if d["max_open"] is None else d["max_open"] - int((~new).sum())]
+    if any(r is not None and n_new + 1 > r for r in room):
+        return -1
+    ok = np.flatnonzero(new[o_f] & ~open_fac[o_f])
+    if d["budget"] is not None:
+        ok = ok[float(np.dot(d["o_budget"], z)) + d["o_budget"][ok] <= d["budget"] + 1e-9]
+    if not len(ok):
+        return -1
+    per_seat = d["o_fixed"][ok] / np.maximum(d["o_cap"][ok].sum(axis=1), 1e-9)
+    return int(ok[np.argmin(per_seat)])
+
+
+def _first_transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, end: float) -> SolveOutcome:
+    """The assignment LP of ``z``; while too few seats are open (e.g. the bound's sites), open more.
+
+    ``z`` is changed in place; ``end`` is the ``time.perf_counter()`` time to stop.
+    """
+    cur = transport(d, prog, z, end - time.perf_counter())
+    while cur.x is None and cur.status == "infeasible" and end - time.perf_counter() > 0.05:
+        more = _cheapest_opening(d, z)
+        if more < 0:
+            break
+        z[more] = 1.0
+        cur = transport(d, prog, z, end - time.perf_counter())
+    return cur
+
+
 def transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, max_seconds: float) -> SolveOutcome:
     """Solve the assignment LP with options ``z`` fixed (split assignments: the transportation step).
 
-    Its value is a lower bound on every single-school assignment with these options, and its answer is
-    whole except for a few split pairs, which :func:`~siting.model.rounding.run_local_search` rounds.
+    A lean program of its own: the arcs to school-levels with seats, one row per pair (assigned in
+    full), one per school-level (its minimum load up to its seats, overflow columns within the room the
+    options give). Its value is a lower bound on every single-school assignment with these options, and
+    its answer is whole except for a few split pairs, which
+    :func:`~siting.model.rounding.run_local_search` rounds. The outcome's ``x`` is in the columns of
+    ``prog``.
     """
     n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
-    lb, ub = prog.lb.copy(), prog.ub.copy()
-    lb[n_arc : n_arc + n_opt] = z
-    ub[n_arc : n_arc + n_opt] = z
-    seats, _ = plan_capacity(d, z)
-    ub[:n_arc] = np.where(seats[d["a_f"], d["k_l"][d["a_k"]]] > 0, ub[:n_arc], 0.0)
-    lp = prog.with_bounds(lb, ub, np.zeros(len(lb), dtype=bool))
-    return solve_program(lp, time_limit_s=max(max_seconds, MIN_SOLVE_S), gap=0.0)
+    n_l = d["base"].shape[1]
+    seats, room = plan_capacity(d, z)
+    fl = d["a_f"] * n_l + d["k_l"][d["a_k"]]
+    kept = np.flatnonzero(seats.reshape(-1)[fl] > 0)
+    over_fl = d["over_fl"]
+    n_pair, n_bin, n_k = len(d["k_d"]), seats.size, len(kept)
+    rows = [d["a_k"][kept], n_pair + fl[kept], n_pair + over_fl]
+    cols = [np.arange(n_k), np.arange(n_k), n_k + np.arange(len(over_fl))]
+    vals = [np.ones(n_k), d["k_d"][d["a_k"][kept]].astype(float), -np.ones(len(over_fl))]
+    a = sparse_rows(rows, cols, vals, (n_pair + n_bin, n_k + len(over_fl)))
+    lean = MatrixProgram(
+        c=np.concatenate([prog.c[kept], prog.c[overflow_columns(d)]]),
+        lb=np.zeros(n_k + len(over_fl)),
+        ub=np.concatenate([np.ones(n_k), room.reshape(-1)[over_fl]]),
+        integer=np.zeros(n_k + len(over_fl), dtype=bool),
+        a=a,
+        row_lo=np.concatenate([np.ones(n_pair), d["min_load"].reshape(-1)]),
+        row_hi=np.concatenate([np.ones(n_pair), seats.reshape(-1)]),
+    )
+    out = solve_program(lean, time_limit_s=max(max_seconds, MIN_SOLVE_S), gap=0.0)
+    if out.x is not None:
+        x = np.zeros(prog.shape[1])
+        x[kept] = out.x[:n_k]
+        x[n_arc : n_arc + n_opt] = z
+        x[overflow_columns(d)] = out.x[n_k:]
+        out.x, out.objective = x, float(np.dot(prog.c, x))
+    return out
 
 
 def interchange(
@@ -201,7 +263,7 @@ def interchange(
     left = lambda: max_seconds - (time.perf_counter() - t0)  # noqa: E731
     n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
     z = np.round(x[n_arc : n_arc + n_opt])
-    cur = transport(d, prog, z, left())
+    cur = _first_transport(d, prog, z, t0 + max_seconds)
     moves, tried = 0, set()
     while cur.x is not None and left() > 0.05:
         assign = assignment_of(d, cur.x)
