@@ -13,14 +13,25 @@ bound. One time limit covers the whole solve: every solver call gets the time le
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from siting._log import get_logger
 from siting.errors import InputError
+from siting.model.lagrange import LagrangeBound
 from siting.model.program import clean, settle_overflow
 from siting.model.result import SitingResult, empty_result, objective_parts, result_from_x
 from siting.model.rounding import round_split
-from siting.model.solvers import MIN_SOLVE_S, Deadline, relative_gap, solve_program
+from siting.model.solvers import (
+    MIN_SOLVE_S,
+    Deadline,
+    MatrixProgram,
+    SolveOutcome,
+    relative_gap,
+    solve_program,
+)
+from siting.model.strengthen import MIN_SECONDS, strengthen
 
 if TYPE_CHECKING:
     from siting.model.siting_model import SitingModel
@@ -32,6 +43,10 @@ MODES: tuple[str, ...] = ("round", "exact", "split")
 
 _RELAXATION_SHARE = 0.8
 """In mode ``"round"`` the relaxation may use this share of the time left; the rest is the rounding's."""
+_LARGE_ARCS = 50_000
+"""From this many arcs the relaxation's MIP can be slow: a Lagrangian bound and the facility interchange
+run first (models of new facilities only, :data:`_PRE_SHARE` of the time) or after it."""
+_PRE_SHARE = 0.25
 
 
 def resolve_mode(mode: str | None, single_source: bool) -> str:
@@ -84,12 +99,22 @@ def solve_relaxed(
     threads: int | None,
     msg: bool,
 ) -> SitingResult:
-    """Mode ``"split"`` or ``"round"``: the continuous-assignment MIP, rounded in mode ``"round"``."""
+    """Mode ``"split"`` or ``"round"``: the continuous-assignment MIP, rounded in mode ``"round"``.
+
+    A large model of new facilities only (p-median and facility-location shapes) first gets a
+    Lagrangian bound and a facility-interchange answer (:func:`strengthen`, a quarter of the time),
+    handed to the relaxation as its start; any model whose relaxation stops short of the gap gets them
+    afterwards with the time left. The better answer is kept and the better valid bound.
+    """
+    d = model._d
     prog, select_s = model._working_program(solver, deadline, threads)
+    pre, lag = None, None
+    if len(d["a_k"]) >= _LARGE_ARCS and d["is_new_f"].all() and len(d["o_f"]):
+        pre, lag = strengthen(d, prog, None, math.nan, deadline.part(_PRE_SHARE), whole=mode == "round")
     share = _RELAXATION_SHARE if mode == "round" else 1.0
     # in round mode the relaxation gets a quarter of the gap, leaving the rest for the rounding
     first = solve_program(
-        prog,
+        prog if pre is None or pre.x is None else prog.with_bounds(prog.lb, prog.ub, prog.integer, pre.x),
         solver=solver,
         time_limit_s=max(share * deadline.left(), MIN_SOLVE_S),
         gap=gap / 4 if mode == "round" else gap,
@@ -97,15 +122,15 @@ def solve_relaxed(
         msg=msg,
     )
     log.info("%s solve: %s in %.1f s (bound %.6g)", mode, first.solver_status, first.seconds, first.bound)
-    first.seconds += select_s
+    first.seconds += select_s + (pre.seconds if pre is not None else 0.0)
     solve_time = first.seconds
     if first.x is None:
-        return empty_result(model, first, mode, solve_time)
+        return _rescue(model, mode, prog, first, pre, lag, deadline, gap, solve_time)
     n_split = 0
     status, words, bound = first.status, first.solver_status, first.bound
     if mode == "round":
         x, n_split, rep = round_split(
-            model._d,
+            d,
             prog,
             first.x,
             solver=solver,
@@ -121,15 +146,85 @@ def solve_relaxed(
             if rep.x is None:
                 return empty_result(model, rep, mode, solve_time, words=words)
     else:
-        x = settle_overflow(model._d, clean(first.x, prog.integer))
+        x = settle_overflow(d, clean(first.x, prog.integer))
         bound = first.bound if math.isfinite(first.bound) else math.nan
-    parts = objective_parts(model._d, x)
+    x, bound, words = _keep_better(d, x, bound, words, pre)
+    weak = first.status != "optimal" or len(d["a_k"]) >= _LARGE_ARCS
+    if weak and not _within(d, x, bound, gap) and deadline.left() >= MIN_SECONDS:
+        opts = slice(len(d["a_k"]), len(d["a_k"]) + len(d["o_f"]))
+        again = pre is None or pre.x is None or not np.array_equal(x[opts] > 0.5, pre.x[opts] > 0.5)
+        objective = float(np.dot(prog.c, x))
+        after, _ = strengthen(d, prog, x, objective, deadline, lag, search=again, whole=mode == "round")
+        solve_time += after.seconds
+        x, bound, words = _keep_better(d, x, bound, words, after)
+    parts = objective_parts(d, x)
     objective = float(sum(parts.values()))
     gap_value = relative_gap(objective, bound)
-    if mode == "round" and first.status in ("optimal", "feasible"):
+    if first.status in ("optimal", "feasible"):
         status = "optimal" if math.isfinite(gap_value) and gap_value <= gap + 1e-9 else "feasible"
     return result_from_x(
         model, x, status, words, objective, bound, gap_value, solve_time, n_split, mode, parts, first
+    )
+
+
+def _within(d: dict[str, Any], x: np.ndarray, bound: float, gap: float) -> bool:
+    """Whether the answer ``x`` is certified within ``gap`` of ``bound``."""
+    value = relative_gap(float(sum(objective_parts(d, x).values())), bound)
+    return math.isfinite(value) and value <= gap
+
+
+def _keep_better(
+    d: dict[str, Any], x: np.ndarray, bound: float, words: str, other: SolveOutcome | None
+) -> tuple[np.ndarray, float, str]:
+    """Return the better answer of ``x`` and ``other.x``, the larger valid bound and the solver words.
+
+    Both bounds are valid lower bounds (the relaxation's, the Lagrangian's), so the larger is too; it is
+    capped at the answer's objective (a bound above it could only be rounding noise).
+    """
+    if other is None:
+        return x, bound, words
+    objective = float(sum(objective_parts(d, x).values()))
+    if other.x is not None and other.objective < objective - 1e-9 * abs(objective):
+        x, objective = other.x, other.objective
+        words = f"{words}; answer from {other.solver_status}"
+    if math.isfinite(other.bound) and not other.bound <= bound:
+        bound = min(other.bound, objective)
+        words = f"{words}; Lagrangian bound {other.bound:.6g}"
+    return x, bound, words
+
+
+def _rescue(
+    model: SitingModel,
+    mode: str,
+    prog: MatrixProgram,
+    first: SolveOutcome,
+    pre: SolveOutcome | None,
+    lag: LagrangeBound | None,
+    deadline: Deadline,
+    gap: float,
+    solve_time: float,
+) -> SitingResult:
+    """When the relaxation returned no answer: the interchange's answer, if any (a single-school one).
+
+    The answer of the first :func:`strengthen` (``pre``) when there was one, else a new one in the time
+    left; the bound is the larger of the relaxation's and the Lagrangian's.
+    """
+    d = model._d
+    if (pre is None or pre.x is None) and deadline.left() >= MIN_SECONDS and len(d["o_f"]):
+        pre, _ = strengthen(d, prog, None, math.nan, deadline, lag, whole=mode == "round")
+        solve_time += pre.seconds
+    if pre is None or pre.x is None:
+        return empty_result(model, first, mode, solve_time)
+    words = f"relaxation: {first.solver_status}; answer from {pre.solver_status}"
+    x = pre.x
+    parts = objective_parts(d, x)
+    objective = float(sum(parts.values()))
+    bounds = [b for b in (first.bound, pre.bound) if math.isfinite(b)]
+    bound = min(max(bounds), objective) if bounds else math.nan
+    gap_value = relative_gap(objective, bound)
+    status = "optimal" if math.isfinite(gap_value) and gap_value <= gap + 1e-9 else "feasible"
+    return result_from_x(
+        model, x, status, words, objective, bound, gap_value, solve_time, 0, mode, parts, pre
     )
 
 

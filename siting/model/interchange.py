@@ -1,0 +1,314 @@
+"""Facility interchange: close one opened site and open another, reassigning pupils capacity-aware.
+
+The relaxation fixes which sites open; on large capacitated problems its choice (or its incumbent, when
+the solver runs out of time) can be far from the best. :func:`interchange` improves an answer by swap
+moves between new facilities (close the option open at one, open an option at another not open, or
+resize one), keeping every limit the moves can break (the count of new facilities, the budget, the
+facilities forced open). Each swap is first priced cheaply, from the current assignment:
+
+* closing facility ``f`` moves each of its pairs to its next-cheapest open facility (``close[f]``);
+* opening ``g`` takes the pairs that save most per pupil by moving to it, up to its seats
+  (``gain[g]``);
+* pairs of ``f`` that ``g`` serves more cheaply than their next-cheapest choice save the difference
+  (``both[f, g]``).
+
+The best priced swaps are then evaluated exactly: the capacity-aware shift search of
+:mod:`siting.model.local_search` (through :func:`~siting.model.rounding.run_local_search`) reassigns the
+pupils with the new options, and the first swap that lowers the model's objective is kept. The search
+ends when none of the best priced swaps improves or the time is up; a last pass with swap moves
+polishes the assignment.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from siting._log import get_logger
+from siting.model.program import overflow_columns, plan_capacity, settle_overflow
+from siting.model.rounding import run_local_search
+from siting.model.solvers import MIN_SOLVE_S, MatrixProgram, SolveOutcome, solve_program, sparse_rows
+
+log = get_logger(__name__)
+
+
+def assignment_of(d: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """Return each pair's arc in the single-school answer ``x`` (its largest arc value; -1 without)."""
+    a_k = d["a_k"]
+    xa = x[: len(a_k)]
+    order = np.lexsort((-xa, a_k))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = a_k[order][1:] != a_k[order][:-1]
+    out = np.full(len(d["k_d"]), -1, dtype=np.int64)
+    top = order[first]
+    has = xa[top] > 0.5
+    out[a_k[top][has]] = top[has]
+    return out
+
+
+def answer_for(
+    d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, start: np.ndarray, max_seconds: float, swaps: bool
+) -> SolveOutcome:
+    """Assign every pair with options ``z`` open, starting at arcs ``start`` (-1: its cheapest arc).
+
+    Shift moves only unless ``swaps`` (then swap moves too); the outcome's ``x`` is None when the search
+    finds no answer within every hard limit.
+    """
+    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
+    x = np.zeros(prog.shape[1])
+    x[n_arc : n_arc + n_opt] = z
+    x[start[start >= 0]] = 1.0
+    return run_local_search(d, prog, x, max_seconds, None if swaps else math.inf)
+
+
+def _swap_prices(d: dict[str, Any], z: np.ndarray, assign: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Return ``close`` (per facility), ``gain`` (per option) and ``both`` (facility × facility) prices.
+
+    (Long because the three prices share the arrays of current and next-cheapest costs.)
+    """
+    a_k, a_f = d["a_k"], d["a_f"]
+    n_f, n_l = d["base"].shape
+    cost = d["a_cost"] + d["a_dis"]
+    o_f = d["o_f"]
+    open_f = ~d["is_new_f"].copy()
+    open_f[o_f[z > 0.5]] = True
+    cur_f = np.where(assign >= 0, a_f[np.maximum(assign, 0)], -1)
+    c_cur = np.where(assign >= 0, cost[np.maximum(assign, 0)], np.inf)
+    other = open_f[a_f] & (a_f != cur_f[a_k])
+    c2 = np.full(len(d["k_d"]), np.inf)
+    np.minimum.at(c2, a_k[other], cost[other])
+    c2 = np.where(np.isfinite(c2), c2, c_cur + 1e12)  # a pair with no other school: closing is very costly
+    close = np.zeros(n_f)
+    has = cur_f >= 0
+    np.add.at(close, cur_f[has], (c2 - c_cur)[has])
+    save = np.minimum(cost - c_cur[a_k], 0.0)
+    gain = np.zeros(len(o_f))
+    cand = ~open_f[a_f] & (save < 0)
+    bins = a_f * n_l + d["k_l"][a_k]
+    dem = d["k_d"][a_k].astype(float)
+    idx = np.flatnonzero(cand)
+    idx = idx[np.lexsort((save[idx] / dem[idx], bins[idx]))]
+    for o in np.flatnonzero(z < 0.5).tolist():
+        f = int(o_f[o])
+        if open_f[f]:
+            continue
+        for li in range(n_l):
+            lo, hi = np.searchsorted(bins[idx], [f * n_l + li, f * n_l + li + 1])
+            if hi > lo:
+                seg = idx[lo:hi]
+                fits = np.cumsum(dem[seg]) <= d["o_cap"][o, li] + 1e-9
+                gain[o] += float(save[seg][fits].sum())
+    both = np.zeros((n_f, n_f))
+    at_open = has[a_k] & ~open_f[a_f]
+    np.add.at(both, (cur_f[a_k][at_open], a_f[at_open]), np.minimum(cost - c2[a_k], 0.0)[at_open])
+    return close, gain, both
+
+
+def _candidates(d: dict[str, Any], z: np.ndarray, assign: np.ndarray) -> list[tuple[float, int, int]]:
+    """Return the allowed moves ``(price, option to close, option to open)``, cheapest first (-1: none)."""
+    close, gain, both = _swap_prices(d, z, assign)
+    o_f, fixed = d["o_f"], d["o_fixed"]
+    new = d["is_new_f"][o_f]
+    forced = np.zeros(len(d["base"]), dtype=bool)
+    forced[d["forced"]] = True
+    opened = np.flatnonzero((z > 0.5) & new & ~forced[o_f])
+    open_fac = np.zeros(len(d["base"]), dtype=bool)
+    open_fac[o_f[z > 0.5]] = True
+    shut = np.flatnonzero((z < 0.5) & new)
+    spent = float(np.dot(d["o_budget"], z))
+    out = []
+    for o in opened.tolist():
+        f = int(o_f[o])
+        ok = shut[~open_fac[o_f[shut]] | (o_f[shut] == f)]
+        if d["budget"] is not None:
+            ok = ok[spent - d["o_budget"][o] + d["o_budget"][ok] <= d["budget"] + 1e-9]
+        price = close[f] + gain[ok] + both[f, o_f[ok]] + fixed[ok] - fixed[o]
+        price = np.where(o_f[ok] == f, gain[ok] + fixed[ok] - fixed[o], price)  # resize in place
+        out.extend(zip(price.tolist(), [o] * len(ok), ok.tolist(), strict=True))
+    if d["exactly_new"] is None:
+        out.extend(_open_and_close(d, z, close, gain, opened, shut[~open_fac[o_f[shut]]], spent))
+    out.sort()
+    return out
+
+
+def _open_and_close(
+    d: dict[str, Any],
+    z: np.ndarray,
+    close: np.ndarray,
+    gain: np.ndarray,
+    opened: np.ndarray,
+    shut: np.ndarray,
+    spent: float,
+) -> list[tuple[float, int, int]]:
+    """Return the allowed single openings ``(price, -1, option)`` and closings ``(price, option, -1)``.
+
+    Only without ``exactly_new``; an opening must keep ``max_new``, ``max_open`` and the budget.
+    """
+    o_f, fixed = d["o_f"], d["o_fixed"]
+    n_new = int(z[d["is_new_f"][o_f]].sum())
+    out = [(float(close[o_f[o]] - fixed[o]), int(o), -1) for o in opened.tolist()]
+    room = [d["max_new"], None if d["max_open"] is None else d["max_open"] - int((~d["is_new_f"]).sum())]
+    if all(r is None or n_new + 1 <= r for r in room):
+        ok = shut
+        if d["budget"] is not None:
+            ok = ok[spent + d["o_budget"][ok] <= d["budget"] + 1e-9]
+        out.extend((float(gain[o] + fixed[o]), -1, int(o)) for o in ok.tolist())
+    return out
+
+
+def _cheapest_opening(d: dict[str, Any], z: np.ndarray) -> int:
+    """Return the closed new facility's option with the lowest fixed cost per seat (-1: none may open).
+
+    Keeps ``max_new``, ``max_open`` and the budget; only without ``exactly_new``.
+    """
+    o_f, new = d["o_f"], d["is_new_f"]
+    if d["exactly_new"] is not None or not len(o_f):
+        return -1
+    open_fac = np.zeros(len(d["base"]), dtype=bool)
+    open_fac[o_f[z > 0.5]] = True
+    n_new = int(z[new[o_f]].sum())
+    room = [d["max_new"], None if d["max_open"] is None else d["max_open"] - int((~new).sum())]
+    if any(r is not None and n_new + 1 > r for r in room):
+        return -1
+    ok = np.flatnonzero(new[o_f] & ~open_fac[o_f])
+    if d["budget"] is not None:
+        ok = ok[float(np.dot(d["o_budget"], z)) + d["o_budget"][ok] <= d["budget"] + 1e-9]
+    if not len(ok):
+        return -1
+    per_seat = d["o_fixed"][ok] / np.maximum(d["o_cap"][ok].sum(axis=1), 1e-9)
+    return int(ok[np.argmin(per_seat)])
+
+
+def _first_transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, end: float) -> SolveOutcome:
+    """The assignment LP of ``z``; while too few seats are open (e.g. the bound's sites), open more.
+
+    ``z`` is changed in place; ``end`` is the ``time.perf_counter()`` time to stop.
+    """
+    cur = transport(d, prog, z, end - time.perf_counter())
+    while cur.x is None and cur.status == "infeasible" and end - time.perf_counter() > 0.05:
+        more = _cheapest_opening(d, z)
+        if more < 0:
+            break
+        z[more] = 1.0
+        cur = transport(d, prog, z, end - time.perf_counter())
+    return cur
+
+
+def transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, max_seconds: float) -> SolveOutcome:
+    """Solve the assignment LP with options ``z`` fixed (split assignments: the transportation step).
+
+    A lean program of its own: the arcs to school-levels with seats, one row per pair (assigned in
+    full), one per school-level (its minimum load up to its seats, overflow columns within the room the
+    options give). Its value is a lower bound on every single-school assignment with these options, and
+    its answer is whole except for a few split pairs, which
+    :func:`~siting.model.rounding.run_local_search` rounds. The outcome's ``x`` is in the columns of
+    ``prog``.
+    """
+    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
+    n_l = d["base"].shape[1]
+    seats, room = plan_capacity(d, z)
+    fl = d["a_f"] * n_l + d["k_l"][d["a_k"]]
+    kept = np.flatnonzero(seats.reshape(-1)[fl] > 0)
+    over_fl = d["over_fl"]
+    n_pair, n_bin, n_k = len(d["k_d"]), seats.size, len(kept)
+    rows = [d["a_k"][kept], n_pair + fl[kept], n_pair + over_fl]
+    cols = [np.arange(n_k), np.arange(n_k), n_k + np.arange(len(over_fl))]
+    vals = [np.ones(n_k), d["k_d"][d["a_k"][kept]].astype(float), -np.ones(len(over_fl))]
+    a = sparse_rows(rows, cols, vals, (n_pair + n_bin, n_k + len(over_fl)))
+    lean = MatrixProgram(
+        c=np.concatenate([prog.c[kept], prog.c[overflow_columns(d)]]),
+        lb=np.zeros(n_k + len(over_fl)),
+        ub=np.concatenate([np.ones(n_k), room.reshape(-1)[over_fl]]),
+        integer=np.zeros(n_k + len(over_fl), dtype=bool),
+        a=a,
+        row_lo=np.concatenate([np.ones(n_pair), d["min_load"].reshape(-1)]),
+        row_hi=np.concatenate([np.ones(n_pair), seats.reshape(-1)]),
+    )
+    out = solve_program(lean, time_limit_s=max(max_seconds, MIN_SOLVE_S), gap=0.0)
+    if out.x is not None:
+        x = np.zeros(prog.shape[1])
+        x[kept] = out.x[:n_k]
+        x[n_arc : n_arc + n_opt] = z
+        x[overflow_columns(d)] = out.x[n_k:]
+        out.x, out.objective = x, float(np.dot(prog.c, x))
+    return out
+
+
+def interchange(
+    d: dict[str, Any], prog: MatrixProgram, x: np.ndarray, max_seconds: float, *, whole: bool = True
+) -> SolveOutcome:
+    """Improve the answer ``x`` by facility swaps; return the best single-school answer found.
+
+    Parameters
+    ----------
+    d, prog
+        The model's core arrays and program.
+    x
+        An answer: its options are the start (its arcs are not needed).
+    max_seconds
+        Wall-time limit, seconds.
+    whole
+        Round the answer to one school per pair (False: return the assignment LP's split answer).
+
+    Returns
+    -------
+    SolveOutcome
+        ``"feasible"`` with the best ``x`` and its objective, or ``"not_solved"`` (``x`` None) when no
+        assignment within every hard limit was found.
+    """
+    t0 = time.perf_counter()
+    left = lambda: max_seconds - (time.perf_counter() - t0)  # noqa: E731
+    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
+    z = np.round(x[n_arc : n_arc + n_opt])
+    cur = _first_transport(d, prog, z, t0 + max_seconds)
+    moves, tried = 0, set()
+    while cur.x is not None and left() > 0.05:
+        assign = assignment_of(d, cur.x)
+        improved = False
+        for _, o_out, o_in in _candidates(d, z, assign):
+            if left() <= 0.05:
+                break
+            if (o_out, o_in) in tried:
+                continue
+            tried.add((o_out, o_in))
+            z2 = z.copy()
+            if o_out >= 0:
+                z2[o_out] = 0.0
+            if o_in >= 0:
+                z2[o_in] = 1.0
+            trial = transport(d, prog, z2, left())
+            if trial.x is not None and trial.objective < cur.objective - 1e-9 * abs(cur.objective):
+                cur, z, moves, improved, tried = trial, z2, moves + 1, True, set()
+                break
+        if not improved:
+            break
+    if cur.x is None:
+        return SolveOutcome(
+            "not_solved",
+            "interchange: no assignment",
+            None,
+            math.nan,
+            math.nan,
+            math.nan,
+            time.perf_counter() - t0,
+            "interchange",
+        )
+    if not whole:
+        cur.status, cur.solver, cur.bound, cur.gap = "feasible", "interchange", math.nan, math.nan
+        cur.x = settle_overflow(d, cur.x)
+        cur.objective = float(np.dot(prog.c, cur.x))
+        cur.solver_status = f"interchange: {moves} facility swaps (split assignment)"
+        cur.seconds = time.perf_counter() - t0
+        return cur
+    best = run_local_search(d, prog, cur.x, max(min(left(), 0.1 * max_seconds), 0.5))
+    if best.x is not None:
+        best.x = settle_overflow(d, best.x)
+        best.objective = float(np.dot(prog.c, best.x))
+    best.seconds = time.perf_counter() - t0
+    best.solver_status = f"interchange: {moves} facility swaps; {best.solver_status}"
+    best.solver = "interchange"
+    log.info("%s in %.1f s, objective %.6g", best.solver_status, best.seconds, best.objective)
+    return best
