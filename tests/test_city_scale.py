@@ -1,0 +1,75 @@
+"""City-scale pieces (issue 18): the generator at Foshan's size, walking paths, split maps, stray reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from siting.sample.layout import _ARTERIAL_EVERY, _LATTICE_M, _layout, _Random
+
+
+@pytest.mark.parametrize("width_km", [62.0, 80.0, 150.0])
+def test_layout_places_one_bridge_per_4_5_km_at_any_width(width_km):
+    """62 km used to fail: the bridge jitter was sliced ``n % 12`` long, 2 values for 14 bridges."""
+    width = width_km * 1000.0
+    lay = _layout(0.0, 0.0, width, 62_000.0, _Random(20261129, 1))
+    bridges = np.asarray(lay.bridges_x)
+    assert len(bridges) >= round(width / 4500.0) - 1  # two targets may share an arterial line
+    assert np.all(np.diff(bridges) > 0)
+    assert bridges.min() > 0 and bridges.max() < width
+    # every bridge sits on an arterial line of the lattice
+    line = (bridges - _LATTICE_M / 2) / _LATTICE_M
+    assert np.allclose(line, np.round(line))
+    assert np.all(np.round(line) % _ARTERIAL_EVERY == _ARTERIAL_EVERY // 2)
+
+
+def test_layout_keeps_the_bridges_of_narrower_cities():
+    """Up to 11 bridges the jitter is the same draws as before the fix, so existing cities do not move."""
+    for width in (9_000.0, 33_000.0, 48_000.0):
+        u = _Random(7, 1).uniform(size=16)
+        n = max(2, round(width / 4500.0))
+        targets = width * (np.arange(n) + 0.5 + 0.3 * (u[4 : 4 + n] - 0.5)) / n
+        lay = _layout(0.0, 0.0, width, 20_000.0, _Random(7, 1))
+        lines = np.arange(_ARTERIAL_EVERY // 2, int(width // _LATTICE_M), _ARTERIAL_EVERY)
+        xs = _LATTICE_M / 2 + lines * _LATTICE_M
+        expected = sorted({float(xs[np.argmin(np.abs(xs - t))]) for t in targets})
+        assert list(lay.bridges_x) == expected
+
+
+def test_walking_paths_densify_the_network_and_keep_the_streets(tmp_path):
+    from siting.network.load import load_network
+    from siting.sample import generate_city, write_city
+
+    kw = {"residents": 60_000, "width_km": 4.0, "height_km": 3.0, "seed": 5}
+    streets = generate_city(**kw)
+    dense = generate_city(**kw, walking_paths=True)
+    assert (dense.roads["highway"] == "footway").sum() > 0
+    assert not (streets.roads["highway"] == "footway").any()
+    # the same streets, schools and people: paths only add ways (and join street fragments that the
+    # streets-only network drops as cut off)
+    same = dense.roads[dense.roads["highway"] != "footway"]
+    assert set(streets.roads["name"].dropna()) <= set(same["name"].dropna())
+    assert dense.schools.equals(streets.schools)
+    assert np.array_equal(dense.population, streets.population)
+    write_city(streets, tmp_path / "xml")
+    write_city(dense, tmp_path / "pbf", roads_format="pbf")
+    assert (tmp_path / "pbf" / "roads.osm.pbf").exists() and not (tmp_path / "pbf" / "roads.osm").exists()
+    assert "osm_xml: ../roads.osm.pbf" in (tmp_path / "pbf" / "scenarios" / "sample.yaml").read_text()
+    g_streets = load_network(tmp_path / "xml" / "roads.osm")
+    g_dense = load_network(tmp_path / "pbf" / "roads.osm.pbf")
+    assert g_dense.number_of_nodes() > 3 * g_streets.number_of_nodes()
+
+
+def test_pbf_and_xml_give_the_same_graph(tmp_path):
+    from siting.network.load import load_network
+    from siting.sample import generate_city, write_city
+
+    city = generate_city(residents=30_000, width_km=3.0, height_km=2.5, seed=3, walking_paths=True)
+    write_city(city, tmp_path / "a")
+    write_city(city, tmp_path / "b", roads_format="pbf")
+    a = load_network(tmp_path / "a" / "roads.osm")
+    b = load_network(tmp_path / "b" / "roads.osm.pbf")
+    assert sorted(a.nodes) == sorted(b.nodes)
+    la = sorted(round(d["length"], 3) for *_, d in a.edges(data=True))
+    lb = sorted(round(d["length"], 3) for *_, d in b.edges(data=True))
+    assert la == lb
