@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from siting.sample.layout import _ARTERIAL_EVERY, _LATTICE_M, _layout, _Random
@@ -73,3 +74,75 @@ def test_pbf_and_xml_give_the_same_graph(tmp_path):
     la = sorted(round(d["length"], 3) for *_, d in a.edges(data=True))
     lb = sorted(round(d["length"], 3) for *_, d in b.edges(data=True))
     assert la == lb
+
+
+def test_small_results_are_drawn_as_they_are():
+    from benchmarks.bench_maps import synthetic_result
+    from siting.maps.split import city_view
+
+    result = synthetic_result(12, 10)
+    assert city_view(result) is result
+
+
+def test_catchments_are_simplified_as_one_coverage():
+    import shapely
+
+    from benchmarks.bench_maps import synthetic_result
+    from siting.maps.split import simplify_catchments
+
+    result = synthetic_result(40, 30, n_schools=12)
+    cat = result.catchments
+    out = simplify_catchments(cat, 60.0)
+    assert list(out.index) == list(cat.index) and (out["school_id"] == cat["school_id"]).all()
+    for lvl in pd_unique(cat["level"]):
+        before = cat[cat["level"] == lvl].geometry.to_numpy()
+        after = out[out["level"] == lvl].geometry.to_numpy()
+        assert shapely.get_num_coordinates(after).sum() < 0.6 * shapely.get_num_coordinates(before).sum()
+        # no gaps or overlaps appear: the pieces still tile the same area
+        union = shapely.union_all(after)
+        assert shapely.area(after).sum() == pytest.approx(union.area, rel=1e-6)
+        assert union.area == pytest.approx(shapely.union_all(before).area, rel=0.01)
+        assert max(shapely.hausdorff_distance(before, after)) <= 60.0 + 1e-6
+
+
+def pd_unique(series):
+    return list(dict.fromkeys(series.tolist()))
+
+
+def test_blocks_keep_every_resident_and_pupil():
+    from benchmarks.bench_maps import synthetic_result
+    from siting.maps.split import _blocks, block_units
+
+    units = synthetic_result(40, 30, n_schools=12).units
+    units["current_primary"] = ["A" if i % 3 else "B" for i in range(len(units))]
+    units["proposed_primary"] = "A"
+    _, block = _blocks(units)
+    walks = pd.DataFrame({"before_primary": 1000.0, "after_primary": 500.0}, index=units.index)
+    blocks, bw = block_units(units, block, walks)
+    assert blocks["population"].sum() == pytest.approx(units["population"].sum())
+    assert blocks["primary"].sum() == pytest.approx(units["primary"].sum())
+    assert blocks.geometry.area.sum() == pytest.approx(units.geometry.area.sum())
+    assert (blocks["proposed_primary"] == "A").all()
+    assert bw["before_primary"].to_numpy() == pytest.approx(1000.0)
+
+
+def test_write_maps_draws_blocks_above_the_threshold(tmp_path, monkeypatch):
+    import re
+
+    from benchmarks.bench_maps import synthetic_result
+    from siting import maps
+    from siting.maps import split
+
+    result = synthetic_result(30, 30, n_schools=10, n_sites=4)
+    full = maps.save_map(maps.siting_map(result, basemap="none"), tmp_path / "full.html")
+    monkeypatch.setattr(split, "CITY_SCALE_UNITS", 500)
+    monkeypatch.setattr(split, "MAX_DRAWN_BLOCKS", 100)
+    main = maps.write_maps(result, tmp_path / "city.html", basemap="none")
+    text, full_text = main.read_text(encoding="utf-8"), full.read_text(encoding="utf-8")
+    assert len(text) < 0.6 * len(full_text)
+    # the density layer holds blocks (3 x 3 zones: 100 at most), their residents summing to the city's
+    pops = [float(p) for p in re.findall(r'"n_primary": [^,]*, "pop": ([0-9.]+)', text)]
+    assert 50 <= len(pops) <= 100
+    assert sum(pops) == pytest.approx(result.units["population"].sum(), rel=1e-3)
+    for other in maps.map_files(main)[1:]:
+        assert other.exists()
