@@ -146,3 +146,64 @@ def test_write_maps_draws_blocks_above_the_threshold(tmp_path, monkeypatch):
     assert sum(pops) == pytest.approx(result.units["population"].sum(), rel=1e-3)
     for other in maps.map_files(main)[1:]:
         assert other.exists()
+
+
+# ------------------------------------------------------------------ contiguity repair at city scale
+def _repair(units, schools, costs):
+    from siting.catchments import repair_contiguity
+    from siting.standards import Standards
+
+    std = Standards.foshan()
+    return repair_contiguity(units, level="primary", costs=costs, schools=schools, standards=std)
+
+
+def test_a_piece_of_an_overfull_school_moves_into_a_full_neighbour():
+    """A holds 24 pupils on 20 seats (4 over); B is full (26 on 26): moving a 2-pupil piece of A into B
+    moves 2 pupils above capacity from A to B and adds none, so both stray pieces go (they stayed before)."""
+    from tests.test_catchments import _costs, _schools, _split_5x5
+
+    units = _split_5x5()
+    schools = _schools({"A": (50, 50), "B": (350, 50)}, {"A": 20, "B": 26})
+    repaired, report = _repair(units, schools, _costs(units, schools))
+    assert report["repaired"].tolist() == [True, True]
+    assert report["why"].tolist() == ["moved", "moved"]
+    assert (repaired.loc[[9, 24], "proposed_primary"] == "B").all()
+
+
+def test_a_piece_that_would_add_overflow_stays_with_a_capacity_reason():
+    from tests.test_catchments import _costs, _schools, _split_5x5
+
+    units = _split_5x5()
+    schools = _schools({"A": (50, 50), "B": (350, 50)}, {"A": 100, "B": 26})  # A has room, B is full
+    _, report = _repair(units, schools, _costs(units, schools))
+    assert report["repaired"].tolist() == [False, False]
+    assert report["why"].tolist() == ["capacity", "capacity"]
+    assert all("free seats" in r for r in report["reason"])
+
+
+def test_a_walk_already_beyond_the_limit_may_move_if_it_gets_no_longer():
+    from tests.test_catchments import _costs, _schools, _split_5x5
+
+    units = _split_5x5()
+    schools = _schools({"A": (50, 50), "B": (350, 50)}, {"A": 100, "B": 100})
+    # unit 24 walks 1,900 m to A (beyond the 1,500 m limit) and would walk 1,700 m to B: it may move
+    costs = _costs(units, schools, override={(24, "A"): 1900.0, (24, "B"): 1700.0, (9, "B"): 1600.0})
+    repaired, report = _repair(units, schools, costs)
+    by_unit = report.set_index(report["unit_ids"].map(lambda ids: ids[0]))
+    assert by_unit.loc[24, "why"] == "moved" and repaired.loc[24, "proposed_primary"] == "B"
+    # unit 9 walks about 350 m to A and would walk 1,600 m to B: it stays, beyond the limit
+    assert by_unit.loc[9, "why"] == "beyond_limit" and repaired.loc[9, "proposed_primary"] == "A"
+
+
+def test_an_isolated_piece_says_so():
+    from tests.test_catchments import _costs, _grid, _schools
+
+    assignment = ["A"] * 25
+    assignment[12] = None  # a hole: unit 24 of A sits alone beyond an empty unit
+    for u in (18, 19, 23):
+        assignment[u] = None
+    units = _grid(5, assignment)
+    schools = _schools({"A": (50, 50)}, {"A": 100})
+    _, report = _repair(units, schools, _costs(units, schools))
+    assert report["unit_ids"].tolist() == [(24,)]
+    assert report["why"].tolist() == ["isolated"]

@@ -1,9 +1,12 @@
 """Contiguity repair: stray pieces of a fragmented catchment move whole to a neighbouring school.
 
 A stray piece (every piece of a catchment but its main one) moves to the school whose main piece touches it,
-when that school has free seats for all its pupils and every unit of the piece is within the hard walking
-limit; among allowed neighbours the smallest pupil-weighted mean walk wins. Rounds repeat until nothing moves.
-A piece that cannot move stays where it is: the repair never leaves a unit without a school.
+when the move adds no pupils above capacity in total (the neighbour has free seats for the piece, or the
+piece's own school is over capacity by at least what the neighbour goes over) and no walk beyond the hard
+limit gets longer (every unit of the piece is within the limit of the neighbour, or no farther from it than
+from its school now); among allowed neighbours the smallest pupil-weighted mean walk wins. Rounds repeat
+until nothing moves. A piece that cannot move stays where it is, with a reason code (:data:`WHY`): the
+repair never leaves a unit without a school.
 """
 
 from __future__ import annotations
@@ -35,9 +38,20 @@ REPAIR_COLUMNS: tuple[str, ...] = (
     "pupils",
     "repaired",
     "new_school",
+    "why",
     "reason",
 )
 """Columns of the repair report returned by :func:`repair_contiguity`."""
+
+WHY: dict[str, str] = {
+    "moved": "moved whole to a neighbouring school",
+    "capacity": "every neighbouring school would go further over capacity",
+    "beyond_limit": "a unit of the piece would walk beyond the hard limit to every neighbouring school",
+    "capacity_or_limit": "each neighbouring school is refused for capacity or for the hard limit",
+    "stray_neighbours_only": "it touches other schools only where their catchments are stray pieces too",
+    "isolated": "it touches no other school's catchment (water, empty land or the study edge around it)",
+}
+"""Reason codes of the repair report's ``why`` column (``reason`` gives the figures)."""
 
 
 def school_capacity(schools: pd.DataFrame, *, level: str) -> pd.Series:
@@ -110,7 +124,8 @@ def repair_contiguity(
     -------
     tuple of (geopandas.GeoDataFrame, pandas.DataFrame)
         A copy of ``units`` with ``column`` repaired, and one report row per stray piece:
-        ``level, school_id, unit_ids, n_units, pupils, repaired, new_school, reason``.
+        ``level, school_id, unit_ids, n_units, pupils, repaired, new_school, why`` (a :data:`WHY`
+        code) and ``reason`` (the figures: walks, free seats).
     """
     level = _one_level(level)
     column = column or f"proposed_{level}"
@@ -128,7 +143,7 @@ def repair_contiguity(
     lookup = _walk_lookup(costs)
     pairs = adjacency_pairs(units) if adjacency is None else adjacency
     home = _home_units(units, schools)
-    fixed = _Fixed(pupils, unit_ids, _neighbour_lists(pairs, len(units)), lookup, cap, limit)
+    fixed = _Fixed(pupils, unit_ids, _neighbour_lists(pairs, len(units)), lookup, cap, limit, school.copy())
 
     outcome: dict[tuple[int, ...], dict[str, object]] = {}
     for _round in range(len(units) + 1):
@@ -169,6 +184,7 @@ class _Fixed:
     lookup: pd.Series | None  # distance_m (m) indexed by (unit_id, school_id)
     capacity: pd.Series  # seats per school_id
     limit_m: float  # hard walking limit (m)
+    first_school: np.ndarray  # school per unit before the repair (walks beyond the limit may not grow)
 
 
 def _neighbour_lists(pairs: tuple[np.ndarray, np.ndarray], n: int) -> list[list[int]]:
@@ -212,8 +228,13 @@ def _repair_round(
         key = tuple(sorted(fixed.unit_ids[pos].tolist()))
         need = float(fixed.pupils[pos].sum())
         candidates = _neighbour_schools(info, school, pos, sid, fixed.neighbours)
-        best, reasons = _best_school(candidates, pos, need, load, fixed)
+        best, reasons = _best_school(candidates, pos, sid, need, load, fixed)
         outcome[key] = _outcome(sid, need, best, reasons)
+        if not candidates:
+            touches = _touches_other(school, pos, sid, fixed.neighbours)
+            outcome[key]["why"] = "stray_neighbours_only" if touches else "isolated"
+            if touches:
+                outcome[key]["reason"] = WHY["stray_neighbours_only"]
         if best is None:
             continue
         cand = best[1]
@@ -251,8 +272,18 @@ def _neighbour_schools(
     )
 
 
+def _touches_other(school: np.ndarray, pos: np.ndarray, sid: str, neighbours: list[list[int]]) -> bool:
+    """Whether any unit of the piece ``pos`` borders a unit of another school (any piece of it)."""
+    return any(school[q] is not None and school[q] != sid for p in pos for q in neighbours[p])
+
+
 def _best_school(
-    candidates: list[str], pos: np.ndarray, need: float, load: dict[str, float], fixed: _Fixed
+    candidates: list[str],
+    pos: np.ndarray,
+    sid: str,
+    need: float,
+    load: dict[str, float],
+    fixed: _Fixed,
 ) -> tuple[tuple[float, str] | None, list[str]]:
     """Return the allowed candidate with the smallest pupil-weighted walk, and why the others are not allowed.
 
@@ -262,6 +293,8 @@ def _best_school(
         Neighbouring schools, sorted (ties go to the first).
     pos
         Unit positions of the stray piece.
+    sid
+        Its school now.
     need
         Its pupils (seats it needs).
     load
@@ -277,17 +310,21 @@ def _best_school(
     unit_ids, limit = fixed.unit_ids[pos], fixed.limit_m
     reasons = []
     best: tuple[float, str] | None = None
+    first = _first_distances(fixed, pos)
+    over_here = max(load.get(sid, 0.0) - float(fixed.capacity.get(sid, 0.0)), 0.0)
     for cand in candidates:
         dist = _piece_distances(fixed.lookup, unit_ids, cand)
         free = float(fixed.capacity.get(cand, 0.0)) - load.get(cand, 0.0)
-        too_far = ~np.isfinite(dist) | (dist > limit)
+        no_longer = np.isfinite(dist) & (dist <= first)  # a walk already beyond the limit may stay so
+        too_far = (~np.isfinite(dist) | (dist > limit)) & ~no_longer
         if too_far.any():
             worst = int(np.flatnonzero(too_far)[0])
             d = dist[worst]
             where = f"{d:,.0f} m" if np.isfinite(d) else "not reachable in the travel costs"
             reasons.append(f"{cand}: unit {unit_ids[worst]} is {where} away (hard limit {limit:,.0f} m)")
             continue
-        if need > free + 1e-9:
+        added, relieved = max(need - max(free, 0.0), 0.0), min(need, over_here)
+        if added > relieved + 1e-9:
             reasons.append(f"{cand}: capacity, {max(free, 0.0):,.1f} free seats for {need:,.1f} pupils")
             continue
         weights = fixed.pupils[pos]
@@ -300,12 +337,17 @@ def _best_school(
 def _outcome(sid: str, need: float, best: tuple[float, str] | None, reasons: list[str]) -> dict[str, object]:
     """Return the report entry of one stray piece of ``sid`` with ``need`` pupils (moved when ``best``)."""
     if best is None:
+        capacity = sum(": capacity," in r for r in reasons)
+        why = "isolated" if not reasons else "capacity" if capacity == len(reasons) else "beyond_limit"
+        if 0 < capacity < len(reasons):
+            why = "capacity_or_limit"
         return {
             "school_id": sid,
             "pupils": need,
             "repaired": False,
             "new_school": None,
-            "reason": "; ".join(reasons) if reasons else "no neighbouring catchment of another school",
+            "why": why,
+            "reason": "; ".join(reasons) if reasons else WHY["isolated"],
         }
     mean, cand = best
     return {
@@ -313,8 +355,20 @@ def _outcome(sid: str, need: float, best: tuple[float, str] | None, reasons: lis
         "pupils": need,
         "repaired": True,
         "new_school": cand,
+        "why": "moved",
         "reason": f"moved to neighbouring {cand} (pupil-weighted walk {mean:,.0f} m)",
     }
+
+
+def _first_distances(fixed: _Fixed, pos: np.ndarray) -> np.ndarray:
+    """Walk (m) of each unit of ``pos`` to its school before the repair (inf where unknown)."""
+    out = np.full(len(pos), np.inf)
+    if fixed.lookup is None:
+        return out
+    for sid in {fixed.first_school[p] for p in pos} - {None}:
+        mine = np.array([fixed.first_school[p] == sid for p in pos])
+        out[mine] = _piece_distances(fixed.lookup, fixed.unit_ids[pos[mine]], sid)
+    return np.where(np.isfinite(out), out, np.inf)
 
 
 def _repair_report(level: str, outcome: dict[tuple[int, ...], dict[str, object]]) -> pd.DataFrame:
