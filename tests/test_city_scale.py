@@ -207,3 +207,15 @@ def test_an_isolated_piece_says_so():
     _, report = _repair(units, schools, _costs(units, schools))
     assert report["unit_ids"].tolist() == [(24,)]
     assert report["why"].tolist() == ["isolated"]
+
+
+def test_cli_writes_a_dense_city_as_pbf(tmp_path):
+    from click.testing import CliRunner
+
+    from siting.cli import cli
+
+    args = ["sample", str(tmp_path / "c"), "--residents", "20000", "--width-km", "3", "--height-km", "2.5"]
+    result = CliRunner().invoke(cli, [*args, "--walking-paths", "--pbf"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "c" / "roads.osm.pbf").stat().st_size > 0
+    assert not (tmp_path / "c" / "roads.osm").exists()
