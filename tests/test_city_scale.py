@@ -174,10 +174,22 @@ def test_a_piece_that_would_add_overflow_stays_with_a_capacity_reason():
     from tests.test_catchments import _costs, _schools, _split_5x5
 
     units = _split_5x5()
-    schools = _schools({"A": (50, 50), "B": (350, 50)}, {"A": 100, "B": 26})  # A has room, B is full
+    units.loc[units["proposed_primary"] == "B", "primary"] = 3.0  # B: 13 units x 3 pupils = 39
+    # both full: a piece of 2 pupils could only go by a swap, and B's border units hold 3 pupils each,
+    # more than A has room for once the piece has left
+    schools = _schools({"A": (50, 50), "B": (350, 50)}, {"A": 24, "B": 39})
     _, report = _repair(units, schools, _costs(units, schools))
     assert report["repaired"].tolist() == [False, False]
     assert report["why"].tolist() == ["capacity", "capacity"]
+    # with room for 2 more at A, B hands one border unit (3 pupils) back per piece: both go by a swap
+    schools = _schools({"A": (50, 50), "B": (350, 50)}, {"A": 26, "B": 39})
+    repaired, report = _repair(units, schools, _costs(units, schools))
+    assert report["why"].tolist() == ["swapped", "swapped"]
+    load = repaired.groupby("proposed_primary")["primary"].sum()
+    assert load["A"] <= 26 + 1e-9 and load["B"] <= 39 + 1e-9
+    from siting.catchments import find_fragments
+
+    assert find_fragments(repaired, level="primary").empty
     assert all("free seats" in r for r in report["reason"])
 
 

@@ -5,8 +5,11 @@ when the move adds no pupils above capacity in total (the neighbour has free sea
 piece's own school is over capacity by at least what the neighbour goes over) and no walk beyond the hard
 limit gets longer (every unit of the piece is within the limit of the neighbour, or no farther from it than
 from its school now); among allowed neighbours the smallest pupil-weighted mean walk wins. Rounds repeat
-until nothing moves. A piece that cannot move stays where it is, with a reason code (:data:`WHY`): the
-repair never leaves a unit without a school.
+until nothing moves. When every neighbour is refused for capacity only, the piece may still move by a
+**swap**: the neighbour hands units on its border with the piece's own school back to it (each within the
+hard limit of it, the cheapest walks first), enough pupils that neither school goes further over capacity,
+provided the neighbour's catchment stays in one piece. A piece that cannot move stays where it is, with a
+reason code (:data:`WHY`): the repair never leaves a unit without a school.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ REPAIR_COLUMNS: tuple[str, ...] = (
 
 WHY: dict[str, str] = {
     "moved": "moved whole to a neighbouring school",
+    "swapped": "moved whole to a neighbouring school, which handed border units back to the piece's school",
     "capacity": "every neighbouring school would go further over capacity",
     "beyond_limit": "a unit of the piece would walk beyond the hard limit to every neighbouring school",
     "capacity_or_limit": "each neighbouring school is refused for capacity or for the hard limit",
@@ -143,7 +147,8 @@ def repair_contiguity(
     lookup = _walk_lookup(costs)
     pairs = adjacency_pairs(units) if adjacency is None else adjacency
     home = _home_units(units, schools)
-    fixed = _Fixed(pupils, unit_ids, _neighbour_lists(pairs, len(units)), lookup, cap, limit, school.copy())
+    neighbours = _neighbour_lists(pairs, len(units))
+    fixed = _Fixed(pupils, unit_ids, neighbours, lookup, cap, limit, school.copy(), home)
 
     outcome: dict[tuple[int, ...], dict[str, object]] = {}
     for _round in range(len(units) + 1):
@@ -185,6 +190,7 @@ class _Fixed:
     capacity: pd.Series  # seats per school_id
     limit_m: float  # hard walking limit (m)
     first_school: np.ndarray  # school per unit before the repair (walks beyond the limit may not grow)
+    home: dict[str, int]  # position of the unit holding each school's point (never handed away)
 
 
 def _neighbour_lists(pairs: tuple[np.ndarray, np.ndarray], n: int) -> list[list[int]]:
@@ -230,6 +236,11 @@ def _repair_round(
         candidates = _neighbour_schools(info, school, pos, sid, fixed.neighbours)
         best, reasons = _best_school(candidates, pos, sid, need, load, fixed)
         outcome[key] = _outcome(sid, need, best, reasons)
+        full = best is None and outcome[key]["why"] == "capacity"
+        if full and _try_swap(info, school, pos, sid, load, fixed):
+            outcome[key] = _swap_outcome(sid, need, school, pos, outcome[key]["reason"])
+            moved = True
+            continue
         if not candidates:
             touches = _touches_other(school, pos, sid, fixed.neighbours)
             outcome[key]["why"] = "stray_neighbours_only" if touches else "isolated"
@@ -396,3 +407,84 @@ def _piece_distances(lookup: pd.Series | None, unit_ids: np.ndarray, school_id: 
         return np.full(len(unit_ids), np.nan)
     keys = pd.MultiIndex.from_arrays([unit_ids, np.full(len(unit_ids), school_id, dtype=object)])
     return lookup.reindex(keys).to_numpy(dtype=float)
+
+
+def _try_swap(
+    info: _Pieces, school: np.ndarray, pos: np.ndarray, sid: str, load: dict[str, float], fixed: _Fixed
+) -> bool:
+    """Move the piece ``pos`` of ``sid`` to a full neighbour that hands border units back; True if done.
+
+    Neighbours are tried in sorted order. The handed-back units border ``sid``'s main piece, are within
+    the hard limit of ``sid`` (cheapest extra walk first), never include the neighbour's own unit, and
+    carry at least the pupils the neighbour lacks seats for and at most what ``sid`` has room for once the
+    piece has left (so neither school goes further over capacity); the neighbour's main piece must stay
+    connected. ``school`` and ``load`` are updated in place.
+    """
+    need = float(fixed.pupils[pos].sum())
+    s_main = info.main.get(sid)
+    for cand in _neighbour_schools(info, school, pos, sid, fixed.neighbours):
+        free_c = float(fixed.capacity.get(cand, 0.0)) - load.get(cand, 0.0)
+        free_s = float(fixed.capacity.get(sid, 0.0)) - load.get(sid, 0.0)
+        low, high = need - max(free_c, 0.0), need + max(free_s, 0.0)
+        c_units = np.flatnonzero((school == cand) & (info.label == info.main[cand]))
+        border = [
+            int(u)
+            for u in c_units
+            if u != fixed.home.get(cand)
+            and any(school[q] == sid and info.label[q] == s_main for q in fixed.neighbours[u])
+        ]
+        if not border:
+            continue
+        border_arr = np.array(border)
+        d_s = _piece_distances(fixed.lookup, fixed.unit_ids[border_arr], sid)
+        d_c = _piece_distances(fixed.lookup, fixed.unit_ids[border_arr], cand)
+        ok = np.isfinite(d_s) & (d_s <= fixed.limit_m)
+        chosen, handed = [], 0.0
+        order = np.lexsort((fixed.unit_ids[border_arr], d_s - np.nan_to_num(d_c)))
+        for k in order[ok[order]]:
+            if handed >= low - 1e-9:
+                break
+            p = float(fixed.pupils[border_arr[k]])
+            if handed + p <= high + 1e-9:
+                chosen.append(int(border_arr[k]))
+                handed += p
+        if handed < low - 1e-9 or not chosen:
+            continue
+        keep = (set(c_units.tolist()) - set(chosen)) | set(pos.tolist())
+        if not _connected(keep, fixed.neighbours):
+            continue
+        school[pos] = cand
+        school[np.array(chosen)] = sid
+        load[sid] = load.get(sid, 0.0) - need + handed
+        load[cand] = load.get(cand, 0.0) + need - handed
+        return True
+    return False
+
+
+def _connected(nodes: set[int], neighbours: list[list[int]]) -> bool:
+    """Whether the unit positions ``nodes`` form one rook-connected piece."""
+    if not nodes:
+        return True
+    start = next(iter(nodes))
+    seen, stack = {start}, [start]
+    while stack:
+        for q in neighbours[stack.pop()]:
+            if q in nodes and q not in seen:
+                seen.add(q)
+                stack.append(q)
+    return len(seen) == len(nodes)
+
+
+def _swap_outcome(
+    sid: str, need: float, school: np.ndarray, pos: np.ndarray, refused: str
+) -> dict[str, object]:
+    """The report entry of a piece of ``sid`` moved by a swap (its new school is ``school[pos[0]]``)."""
+    cand = str(school[pos[0]])
+    return {
+        "school_id": sid,
+        "pupils": need,
+        "repaired": True,
+        "new_school": cand,
+        "why": "swapped",
+        "reason": f"moved to neighbouring {cand}, which handed border units back to {sid} ({refused})",
+    }
