@@ -5,10 +5,10 @@ when the move adds no pupils above capacity in total (the neighbour has free sea
 piece's own school is over capacity by at least what the neighbour goes over) and no walk beyond the hard
 limit gets longer (every unit of the piece is within the limit of the neighbour, or no farther from it than
 from its school now); among allowed neighbours the smallest pupil-weighted mean walk wins. Rounds repeat
-until nothing moves. When every neighbour is refused for capacity only, the piece may still move by a
-**swap**: the neighbour hands units on its border with the piece's own school back to it (each within the
-hard limit of it, the cheapest walks first), enough pupils that neither school goes further over capacity,
-provided the neighbour's catchment stays in one piece. A piece that cannot move stays where it is, with a
+until nothing moves. A neighbour refused for capacity only may still take the piece by a **swap**: it
+hands units on its border with the piece's own school back to it (each within the hard limit of it, the
+cheapest walks first), enough pupils that neither school goes further over capacity, provided the
+neighbour's catchment stays in one piece. A piece that cannot move stays where it is, with a
 reason code (:data:`WHY`): the repair never leaves a unit without a school.
 """
 
@@ -236,8 +236,8 @@ def _repair_round(
         candidates = _neighbour_schools(info, school, pos, sid, fixed.neighbours)
         best, reasons = _best_school(candidates, pos, sid, need, load, fixed)
         outcome[key] = _outcome(sid, need, best, reasons)
-        full = best is None and outcome[key]["why"] == "capacity"
-        if full and _try_swap(info, school, pos, sid, load, fixed):
+        full = [r.split(": capacity,")[0] for r in reasons if ": capacity," in r] if best is None else []
+        if full and _try_swap(info, school, pos, sid, load, fixed, full):
             outcome[key] = _swap_outcome(sid, need, school, pos, outcome[key]["reason"])
             moved = True
             continue
@@ -410,11 +410,18 @@ def _piece_distances(lookup: pd.Series | None, unit_ids: np.ndarray, school_id: 
 
 
 def _try_swap(
-    info: _Pieces, school: np.ndarray, pos: np.ndarray, sid: str, load: dict[str, float], fixed: _Fixed
+    info: _Pieces,
+    school: np.ndarray,
+    pos: np.ndarray,
+    sid: str,
+    load: dict[str, float],
+    fixed: _Fixed,
+    full: list[str],
 ) -> bool:
     """Move the piece ``pos`` of ``sid`` to a full neighbour that hands border units back; True if done.
 
-    Neighbours are tried in sorted order. The handed-back units border ``sid``'s main piece, are within
+    ``full`` are the neighbours refused for capacity only (the piece is within the limit of each), tried
+    in order. The handed-back units border ``sid``'s main piece, are within
     the hard limit of ``sid`` (cheapest extra walk first), never include the neighbour's own unit, and
     carry at least the pupils the neighbour lacks seats for and at most what ``sid`` has room for once the
     piece has left (so neither school goes further over capacity); the neighbour's main piece must stay
@@ -422,7 +429,7 @@ def _try_swap(
     """
     need = float(fixed.pupils[pos].sum())
     s_main = info.main.get(sid)
-    for cand in _neighbour_schools(info, school, pos, sid, fixed.neighbours):
+    for cand in full:
         free_c = float(fixed.capacity.get(cand, 0.0)) - load.get(cand, 0.0)
         free_s = float(fixed.capacity.get(sid, 0.0)) - load.get(sid, 0.0)
         low, high = need - max(free_c, 0.0), need + max(free_s, 0.0)
