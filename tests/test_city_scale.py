@@ -141,7 +141,7 @@ def test_write_maps_draws_blocks_above_the_threshold(tmp_path, monkeypatch):
     text, full_text = main.read_text(encoding="utf-8"), full.read_text(encoding="utf-8")
     assert len(text) < 0.6 * len(full_text)
     # the density layer holds blocks (3 x 3 zones: 100 at most), their residents summing to the city's
-    pops = [float(p) for p in re.findall(r'"n_primary": [^,]*, "pop": ([0-9.]+)', text)]
+    pops = [float(p) for p in re.findall(r'"k": ?\d+, "pop": ?([0-9.]+), "dens"', text)]
     assert 50 <= len(pops) <= 100
     assert sum(pops) == pytest.approx(result.units["population"].sum(), rel=1e-3)
     for other in maps.map_files(main)[1:]:
