@@ -233,7 +233,7 @@ def main(argv: list[str]) -> str:
     lines = [
         "## city-scale",
         "",
-        f"`python -m benchmarks.run city-scale {' '.join(argv)}`".rstrip() + f" — {machine()}.",
+        f"`{' '.join(['python -m benchmarks.run city-scale', *argv])}` — {machine()}.",
         "Generated cities (`generate_city(walking_paths=True)`, written as GeoTIFF, `roads.osm.pbf`, GeoJSON",
         "and YAML), each run by `python -m siting run --no-cache` in a fresh process; peak = that",
         "process's max RSS (wait4). Map load = headless Chromium, load event + first frame, requests",
