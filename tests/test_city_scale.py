@@ -231,3 +231,19 @@ def test_cli_writes_a_dense_city_as_pbf(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "c" / "roads.osm.pbf").stat().st_size > 0
     assert not (tmp_path / "c" / "roads.osm").exists()
+
+
+def test_a_new_school_never_takes_overflow_from_a_repair():
+    """As the overfull case above, but B is a new site: only existing schools may go over capacity."""
+    from tests.test_catchments import _costs, _schools, _split_5x5
+
+    units = _split_5x5()
+    units.loc[units["proposed_primary"] == "B", "primary"] = 3.0  # no swap fits: border units hold 3
+    schools = _schools({"A": (50, 50), "B": (350, 50)}, {"A": 20, "B": 39})
+    schools["status"] = ["existing", "site"]
+    repaired, report = _repair(units, schools, _costs(units, schools))
+    assert report["repaired"].tolist() == [False, False]
+    assert repaired.groupby("proposed_primary")["primary"].sum()["B"] <= 39 + 1e-9
+    schools["status"] = ["existing", "existing"]
+    _, report = _repair(units, schools, _costs(units, schools))
+    assert report["repaired"].tolist() == [True, True]  # an existing B may take A's overflow

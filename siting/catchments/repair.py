@@ -2,7 +2,8 @@
 
 A stray piece (every piece of a catchment but its main one) moves to the school whose main piece touches it,
 when the move adds no pupils above capacity in total (the neighbour has free seats for the piece, or the
-piece's own school is over capacity by at least what the neighbour goes over) and no walk beyond the hard
+piece's own school is over capacity by at least what the neighbour, an existing school, goes over: a new
+school never overflows) and no walk beyond the hard
 limit gets longer (every unit of the piece is within the limit of the neighbour, or no farther from it than
 from its school now); among allowed neighbours the smallest pupil-weighted mean walk wins. Rounds repeat
 until nothing moves. A neighbour refused for capacity only may still take the piece by a **swap**: it
@@ -148,7 +149,8 @@ def repair_contiguity(
     pairs = adjacency_pairs(units) if adjacency is None else adjacency
     home = _home_units(units, schools)
     neighbours = _neighbour_lists(pairs, len(units))
-    fixed = _Fixed(pupils, unit_ids, neighbours, lookup, cap, limit, school.copy(), home)
+    sites = set(schools.index[schools["status"] == "site"].astype(str)) if "status" in schools else set()
+    fixed = _Fixed(pupils, unit_ids, neighbours, lookup, cap, limit, school.copy(), home, sites)
 
     outcome: dict[tuple[int, ...], dict[str, object]] = {}
     for _round in range(len(units) + 1):
@@ -191,6 +193,7 @@ class _Fixed:
     limit_m: float  # hard walking limit (m)
     first_school: np.ndarray  # school per unit before the repair (walks beyond the limit may not grow)
     home: dict[str, int]  # position of the unit holding each school's point (never handed away)
+    sites: set[str]  # new schools (status "site"): built to fit their intake, they never overflow
 
 
 def _neighbour_lists(pairs: tuple[np.ndarray, np.ndarray], n: int) -> list[list[int]]:
@@ -335,7 +338,7 @@ def _best_school(
             reasons.append(f"{cand}: unit {unit_ids[worst]} is {where} away (hard limit {limit:,.0f} m)")
             continue
         added, relieved = max(need - max(free, 0.0), 0.0), min(need, over_here)
-        if added > relieved + 1e-9:
+        if added > (0.0 if cand in fixed.sites else relieved) + 1e-9:
             reasons.append(f"{cand}: capacity, {max(free, 0.0):,.1f} free seats for {need:,.1f} pupils")
             continue
         weights = fixed.pupils[pos]
