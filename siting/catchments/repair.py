@@ -3,14 +3,14 @@
 A stray piece (every piece of a catchment but its main one) moves to the school whose main piece touches it,
 when the move adds no pupils above capacity in total (the neighbour has free seats for the piece, or the
 piece's own school is over capacity by at least what the neighbour, an existing school, goes over: a new
-school never overflows) and no walk beyond the hard
-limit gets longer (every unit of the piece is within the limit of the neighbour, or no farther from it than
-from its school now); among allowed neighbours the smallest pupil-weighted mean walk wins. Rounds repeat
-until nothing moves. A neighbour refused for capacity only may still take the piece by a **swap**: it
-hands units on its border with the piece's own school back to it (each within the hard limit of it, the
-cheapest walks first), enough pupils that neither school goes further over capacity, provided the
-neighbour's catchment stays in one piece. A piece that cannot move stays where it is, with a
-reason code (:data:`WHY`): the repair never leaves a unit without a school.
+school never overflows) and every unit of the piece is within the hard walking limit of the neighbour (a
+unit beyond the limit keeps today's school or its fallback, as the model gave it); among allowed
+neighbours the smallest pupil-weighted mean walk wins. Rounds repeat until nothing moves. A neighbour
+refused for capacity only may still take the piece by a **swap**: it hands units on its border with the
+piece's own school back to it (each within the hard limit of it, the cheapest walks first), enough pupils
+that neither school goes further over capacity, provided the neighbour's catchment stays in one piece. A
+piece that cannot move stays where it is, with a reason code (:data:`WHY`): the repair never leaves a unit
+without a school.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def repair_contiguity(
     home = _home_units(units, schools)
     neighbours = _neighbour_lists(pairs, len(units))
     sites = set(schools.index[schools["status"] == "site"].astype(str)) if "status" in schools else set()
-    fixed = _Fixed(pupils, unit_ids, neighbours, lookup, cap, limit, school.copy(), home, sites)
+    fixed = _Fixed(pupils, unit_ids, neighbours, lookup, cap, limit, home, sites)
 
     outcome: dict[tuple[int, ...], dict[str, object]] = {}
     for _round in range(len(units) + 1):
@@ -191,7 +191,6 @@ class _Fixed:
     lookup: pd.Series | None  # distance_m (m) indexed by (unit_id, school_id)
     capacity: pd.Series  # seats per school_id
     limit_m: float  # hard walking limit (m)
-    first_school: np.ndarray  # school per unit before the repair (walks beyond the limit may not grow)
     home: dict[str, int]  # position of the unit holding each school's point (never handed away)
     sites: set[str]  # new schools (status "site"): built to fit their intake, they never overflow
 
@@ -324,13 +323,11 @@ def _best_school(
     unit_ids, limit = fixed.unit_ids[pos], fixed.limit_m
     reasons = []
     best: tuple[float, str] | None = None
-    first = _first_distances(fixed, pos)
     over_here = max(load.get(sid, 0.0) - float(fixed.capacity.get(sid, 0.0)), 0.0)
     for cand in candidates:
         dist = _piece_distances(fixed.lookup, unit_ids, cand)
         free = float(fixed.capacity.get(cand, 0.0)) - load.get(cand, 0.0)
-        no_longer = np.isfinite(dist) & (dist <= first)  # a walk already beyond the limit may stay so
-        too_far = (~np.isfinite(dist) | (dist > limit)) & ~no_longer
+        too_far = ~np.isfinite(dist) | (dist > limit)
         if too_far.any():
             worst = int(np.flatnonzero(too_far)[0])
             d = dist[worst]
@@ -372,17 +369,6 @@ def _outcome(sid: str, need: float, best: tuple[float, str] | None, reasons: lis
         "why": "moved",
         "reason": f"moved to neighbouring {cand} (pupil-weighted walk {mean:,.0f} m)",
     }
-
-
-def _first_distances(fixed: _Fixed, pos: np.ndarray) -> np.ndarray:
-    """Walk (m) of each unit of ``pos`` to its school before the repair (inf where unknown)."""
-    out = np.full(len(pos), np.inf)
-    if fixed.lookup is None:
-        return out
-    for sid in {fixed.first_school[p] for p in pos} - {None}:
-        mine = np.array([fixed.first_school[p] == sid for p in pos])
-        out[mine] = _piece_distances(fixed.lookup, fixed.unit_ids[pos[mine]], sid)
-    return np.where(np.isfinite(out), out, np.inf)
 
 
 def _repair_report(level: str, outcome: dict[tuple[int, ...], dict[str, object]]) -> pd.DataFrame:
