@@ -116,6 +116,8 @@ def map_command(
 @click.option("--seed", type=int, default=None, help="Random seed [default: the committed sample's].")
 @click.option("--name", default="sample", show_default=True, help="Scenario name (scenarios/<name>.yaml).")
 @click.option("--overwrite", is_flag=True, help="Replace the files of an earlier run in DEST.")
+@click.option("--walking-paths", is_flag=True, help="Add footways: a walking network of real density.")
+@click.option("--pbf", is_flag=True, help="Write the roads as roads.osm.pbf instead of roads.osm.")
 def sample(
     dest: Path,
     residents: int,
@@ -124,6 +126,8 @@ def sample(
     seed: int | None,
     name: str,
     overwrite: bool,
+    walking_paths: bool,
+    pbf: bool,
 ) -> None:
     """Write a synthetic Foshan-like city (raster, roads, schools, sites, scenario) to DEST."""
     from siting.sample import DEFAULT_SEED, city_summary, generate_city, write_city
@@ -133,8 +137,9 @@ def sample(
         width_km=width_km,
         height_km=height_km,
         seed=DEFAULT_SEED if seed is None else seed,
+        walking_paths=walking_paths,
     )
-    paths = write_city(city, dest, overwrite=overwrite, name=name)
+    paths = write_city(city, dest, overwrite=overwrite, name=name, roads_format="pbf" if pbf else "osm")
     for path in paths.values():
         click.echo(f"{path}  ({path.stat().st_size:,} bytes)")
     s = city_summary(city)

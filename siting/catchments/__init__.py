@@ -21,7 +21,7 @@ Modules and public names
 - :mod:`~siting.catchments.polygons`: :func:`catchments_from_assignment`, :data:`CATCHMENT_COLUMNS`.
 - :mod:`~siting.catchments.contiguity`: :func:`adjacency_pairs`, :func:`find_fragments`.
 - :mod:`~siting.catchments.repair`: :func:`repair_contiguity`, :func:`school_capacity`,
-  :data:`REPAIR_COLUMNS`.
+  :data:`REPAIR_COLUMNS`, :data:`WHY` (the reason codes of stray pieces left).
 - :mod:`~siting.catchments.changes`: :func:`compare_catchments`, :data:`CHANGE_COLUMNS`.
 """
 
@@ -35,12 +35,13 @@ from siting.catchments.assign import (
 from siting.catchments.changes import CHANGE_COLUMNS, compare_catchments
 from siting.catchments.contiguity import adjacency_pairs, find_fragments
 from siting.catchments.polygons import CATCHMENT_COLUMNS, catchments_from_assignment
-from siting.catchments.repair import REPAIR_COLUMNS, repair_contiguity, school_capacity
+from siting.catchments.repair import REPAIR_COLUMNS, WHY, repair_contiguity, school_capacity
 
 __all__ = [
     "CATCHMENT_COLUMNS",
     "CHANGE_COLUMNS",
     "REPAIR_COLUMNS",
+    "WHY",
     "adjacency_pairs",
     "assigned_schools",
     "catchments_from_assignment",

@@ -1,9 +1,16 @@
 """Contiguity repair: stray pieces of a fragmented catchment move whole to a neighbouring school.
 
 A stray piece (every piece of a catchment but its main one) moves to the school whose main piece touches it,
-when that school has free seats for all its pupils and every unit of the piece is within the hard walking
-limit; among allowed neighbours the smallest pupil-weighted mean walk wins. Rounds repeat until nothing moves.
-A piece that cannot move stays where it is: the repair never leaves a unit without a school.
+when the move adds no pupils above capacity in total (the neighbour has free seats for the piece, or the
+piece's own school is over capacity by at least what the neighbour, an existing school, goes over: a new
+school never overflows) and every unit of the piece is within the hard walking limit of the neighbour (a
+unit beyond the limit keeps today's school or its fallback, as the model gave it); among allowed
+neighbours the smallest pupil-weighted mean walk wins. Rounds repeat until nothing moves. A neighbour
+refused for capacity only may still take the piece by a **swap**: it hands units on its border with the
+piece's own school back to it (each within the hard limit of it, the cheapest walks first), enough pupils
+that neither school goes further over capacity, provided the neighbour's catchment stays in one piece. A
+piece that cannot move stays where it is, with a reason code (:data:`WHY`): the repair never leaves a unit
+without a school.
 """
 
 from __future__ import annotations
@@ -35,9 +42,21 @@ REPAIR_COLUMNS: tuple[str, ...] = (
     "pupils",
     "repaired",
     "new_school",
+    "why",
     "reason",
 )
 """Columns of the repair report returned by :func:`repair_contiguity`."""
+
+WHY: dict[str, str] = {
+    "moved": "moved whole to a neighbouring school",
+    "swapped": "moved whole to a neighbouring school, which handed border units back to the piece's school",
+    "capacity": "every neighbouring school would go further over capacity",
+    "beyond_limit": "a unit of the piece would walk beyond the hard limit to every neighbouring school",
+    "capacity_or_limit": "each neighbouring school is refused for capacity or for the hard limit",
+    "stray_neighbours_only": "it touches other schools only where their catchments are stray pieces too",
+    "isolated": "it touches no other school's catchment (water, empty land or the study edge around it)",
+}
+"""Reason codes of the repair report's ``why`` column (``reason`` gives the figures)."""
 
 
 def school_capacity(schools: pd.DataFrame, *, level: str) -> pd.Series:
@@ -110,7 +129,8 @@ def repair_contiguity(
     -------
     tuple of (geopandas.GeoDataFrame, pandas.DataFrame)
         A copy of ``units`` with ``column`` repaired, and one report row per stray piece:
-        ``level, school_id, unit_ids, n_units, pupils, repaired, new_school, reason``.
+        ``level, school_id, unit_ids, n_units, pupils, repaired, new_school, why`` (a :data:`WHY`
+        code) and ``reason`` (the figures: walks, free seats).
     """
     level = _one_level(level)
     column = column or f"proposed_{level}"
@@ -128,7 +148,9 @@ def repair_contiguity(
     lookup = _walk_lookup(costs)
     pairs = adjacency_pairs(units) if adjacency is None else adjacency
     home = _home_units(units, schools)
-    fixed = _Fixed(pupils, unit_ids, _neighbour_lists(pairs, len(units)), lookup, cap, limit)
+    neighbours = _neighbour_lists(pairs, len(units))
+    sites = set(schools.index[schools["status"] == "site"].astype(str)) if "status" in schools else set()
+    fixed = _Fixed(pupils, unit_ids, neighbours, lookup, cap, limit, home, sites)
 
     outcome: dict[tuple[int, ...], dict[str, object]] = {}
     for _round in range(len(units) + 1):
@@ -169,6 +191,8 @@ class _Fixed:
     lookup: pd.Series | None  # distance_m (m) indexed by (unit_id, school_id)
     capacity: pd.Series  # seats per school_id
     limit_m: float  # hard walking limit (m)
+    home: dict[str, int]  # position of the unit holding each school's point (never handed away)
+    sites: set[str]  # new schools (status "site"): built to fit their intake, they never overflow
 
 
 def _neighbour_lists(pairs: tuple[np.ndarray, np.ndarray], n: int) -> list[list[int]]:
@@ -212,8 +236,18 @@ def _repair_round(
         key = tuple(sorted(fixed.unit_ids[pos].tolist()))
         need = float(fixed.pupils[pos].sum())
         candidates = _neighbour_schools(info, school, pos, sid, fixed.neighbours)
-        best, reasons = _best_school(candidates, pos, need, load, fixed)
+        best, reasons = _best_school(candidates, pos, sid, need, load, fixed)
         outcome[key] = _outcome(sid, need, best, reasons)
+        full = [r.split(": capacity,")[0] for r in reasons if ": capacity," in r] if best is None else []
+        if full and _try_swap(info, school, pos, sid, load, fixed, full):
+            outcome[key] = _swap_outcome(sid, need, school, pos, outcome[key]["reason"])
+            moved = True
+            continue
+        if not candidates:
+            touches = _touches_other(school, pos, sid, fixed.neighbours)
+            outcome[key]["why"] = "stray_neighbours_only" if touches else "isolated"
+            if touches:
+                outcome[key]["reason"] = WHY["stray_neighbours_only"]
         if best is None:
             continue
         cand = best[1]
@@ -251,8 +285,18 @@ def _neighbour_schools(
     )
 
 
+def _touches_other(school: np.ndarray, pos: np.ndarray, sid: str, neighbours: list[list[int]]) -> bool:
+    """Whether any unit of the piece ``pos`` borders a unit of another school (any piece of it)."""
+    return any(school[q] is not None and school[q] != sid for p in pos for q in neighbours[p])
+
+
 def _best_school(
-    candidates: list[str], pos: np.ndarray, need: float, load: dict[str, float], fixed: _Fixed
+    candidates: list[str],
+    pos: np.ndarray,
+    sid: str,
+    need: float,
+    load: dict[str, float],
+    fixed: _Fixed,
 ) -> tuple[tuple[float, str] | None, list[str]]:
     """Return the allowed candidate with the smallest pupil-weighted walk, and why the others are not allowed.
 
@@ -262,6 +306,8 @@ def _best_school(
         Neighbouring schools, sorted (ties go to the first).
     pos
         Unit positions of the stray piece.
+    sid
+        Its school now.
     need
         Its pupils (seats it needs).
     load
@@ -277,6 +323,7 @@ def _best_school(
     unit_ids, limit = fixed.unit_ids[pos], fixed.limit_m
     reasons = []
     best: tuple[float, str] | None = None
+    over_here = max(load.get(sid, 0.0) - float(fixed.capacity.get(sid, 0.0)), 0.0)
     for cand in candidates:
         dist = _piece_distances(fixed.lookup, unit_ids, cand)
         free = float(fixed.capacity.get(cand, 0.0)) - load.get(cand, 0.0)
@@ -287,7 +334,8 @@ def _best_school(
             where = f"{d:,.0f} m" if np.isfinite(d) else "not reachable in the travel costs"
             reasons.append(f"{cand}: unit {unit_ids[worst]} is {where} away (hard limit {limit:,.0f} m)")
             continue
-        if need > free + 1e-9:
+        added, relieved = max(need - max(free, 0.0), 0.0), min(need, over_here)
+        if added > (0.0 if cand in fixed.sites else relieved) + 1e-9:
             reasons.append(f"{cand}: capacity, {max(free, 0.0):,.1f} free seats for {need:,.1f} pupils")
             continue
         weights = fixed.pupils[pos]
@@ -300,12 +348,17 @@ def _best_school(
 def _outcome(sid: str, need: float, best: tuple[float, str] | None, reasons: list[str]) -> dict[str, object]:
     """Return the report entry of one stray piece of ``sid`` with ``need`` pupils (moved when ``best``)."""
     if best is None:
+        capacity = sum(": capacity," in r for r in reasons)
+        why = "isolated" if not reasons else "capacity" if capacity == len(reasons) else "beyond_limit"
+        if 0 < capacity < len(reasons):
+            why = "capacity_or_limit"
         return {
             "school_id": sid,
             "pupils": need,
             "repaired": False,
             "new_school": None,
-            "reason": "; ".join(reasons) if reasons else "no neighbouring catchment of another school",
+            "why": why,
+            "reason": "; ".join(reasons) if reasons else WHY["isolated"],
         }
     mean, cand = best
     return {
@@ -313,6 +366,7 @@ def _outcome(sid: str, need: float, best: tuple[float, str] | None, reasons: lis
         "pupils": need,
         "repaired": True,
         "new_school": cand,
+        "why": "moved",
         "reason": f"moved to neighbouring {cand} (pupil-weighted walk {mean:,.0f} m)",
     }
 
@@ -342,3 +396,91 @@ def _piece_distances(lookup: pd.Series | None, unit_ids: np.ndarray, school_id: 
         return np.full(len(unit_ids), np.nan)
     keys = pd.MultiIndex.from_arrays([unit_ids, np.full(len(unit_ids), school_id, dtype=object)])
     return lookup.reindex(keys).to_numpy(dtype=float)
+
+
+def _try_swap(
+    info: _Pieces,
+    school: np.ndarray,
+    pos: np.ndarray,
+    sid: str,
+    load: dict[str, float],
+    fixed: _Fixed,
+    full: list[str],
+) -> bool:
+    """Move the piece ``pos`` of ``sid`` to a full neighbour that hands border units back; True if done.
+
+    ``full`` are the neighbours refused for capacity only (the piece is within the limit of each), tried
+    in order. The handed-back units border ``sid``'s main piece, are within
+    the hard limit of ``sid`` (cheapest extra walk first), never include the neighbour's own unit, and
+    carry at least the pupils the neighbour lacks seats for and at most what ``sid`` has room for once the
+    piece has left (so neither school goes further over capacity); the neighbour's main piece must stay
+    connected. ``school`` and ``load`` are updated in place.
+    """
+    need = float(fixed.pupils[pos].sum())
+    s_main = info.main.get(sid)
+    for cand in full:
+        free_c = float(fixed.capacity.get(cand, 0.0)) - load.get(cand, 0.0)
+        free_s = float(fixed.capacity.get(sid, 0.0)) - load.get(sid, 0.0)
+        low, high = need - max(free_c, 0.0), need + max(free_s, 0.0)
+        c_units = np.flatnonzero((school == cand) & (info.label == info.main[cand]))
+        border = [
+            int(u)
+            for u in c_units
+            if u != fixed.home.get(cand)
+            and any(school[q] == sid and info.label[q] == s_main for q in fixed.neighbours[u])
+        ]
+        if not border:
+            continue
+        border_arr = np.array(border)
+        d_s = _piece_distances(fixed.lookup, fixed.unit_ids[border_arr], sid)
+        d_c = _piece_distances(fixed.lookup, fixed.unit_ids[border_arr], cand)
+        ok = np.isfinite(d_s) & (d_s <= fixed.limit_m)
+        chosen, handed = [], 0.0
+        order = np.lexsort((fixed.unit_ids[border_arr], d_s - np.nan_to_num(d_c)))
+        for k in order[ok[order]]:
+            if handed >= low - 1e-9:
+                break
+            p = float(fixed.pupils[border_arr[k]])
+            if handed + p <= high + 1e-9:
+                chosen.append(int(border_arr[k]))
+                handed += p
+        if handed < low - 1e-9 or not chosen:
+            continue
+        keep = (set(c_units.tolist()) - set(chosen)) | set(pos.tolist())
+        if not _connected(keep, fixed.neighbours):
+            continue
+        school[pos] = cand
+        school[np.array(chosen)] = sid
+        load[sid] = load.get(sid, 0.0) - need + handed
+        load[cand] = load.get(cand, 0.0) + need - handed
+        return True
+    return False
+
+
+def _connected(nodes: set[int], neighbours: list[list[int]]) -> bool:
+    """Whether the unit positions ``nodes`` form one rook-connected piece."""
+    if not nodes:
+        return True
+    start = next(iter(nodes))
+    seen, stack = {start}, [start]
+    while stack:
+        for q in neighbours[stack.pop()]:
+            if q in nodes and q not in seen:
+                seen.add(q)
+                stack.append(q)
+    return len(seen) == len(nodes)
+
+
+def _swap_outcome(
+    sid: str, need: float, school: np.ndarray, pos: np.ndarray, refused: str
+) -> dict[str, object]:
+    """The report entry of a piece of ``sid`` moved by a swap (its new school is ``school[pos[0]]``)."""
+    cand = str(school[pos[0]])
+    return {
+        "school_id": sid,
+        "pupils": need,
+        "repaired": True,
+        "new_school": cand,
+        "why": "swapped",
+        "reason": f"moved to neighbouring {cand}, which handed border units back to {sid} ({refused})",
+    }

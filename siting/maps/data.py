@@ -46,7 +46,10 @@ class _MapData:
 
     @classmethod
     def from_result(cls, result: Any, *, shift: bool) -> _MapData:
-        return cls(result, shift=shift)
+        """The map data of ``result``; a city-scale view (:mod:`siting.maps.split`) coarsens it."""
+        data = cls(result, shift=shift)
+        coarsen = getattr(result, "map_coarsen", None)
+        return coarsen(data) if callable(coarsen) else data
 
     def _wgs(self, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         return to_map_crs(gdf, shift=self.shift)

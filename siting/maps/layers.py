@@ -70,7 +70,7 @@ class _Layer(folium.GeoJson):
             {%- endif %}
             onEachFeature: {{ this.on_each_feature }},
         });
-        {{ this.get_name() }}.addData({{ this.data|tojson }});
+        {{ this.get_name() }}.addData({{ this.data_json() }});
         {% endmacro %}
         """
     )
@@ -94,6 +94,18 @@ class _Layer(folium.GeoJson):
         self.props_to_style = dict(props_to_style or {})
         self.point = {"circle_marker": "circleMarker", "circle": "circle", None: None}[point]
         self.on_each_feature = on_each_feature
+
+    def data_json(self) -> str:
+        """The features as JSON for a ``<script>``: UTF-8 text, only ``</`` and ``<!--`` escaped.
+
+        Jinja's ``tojson`` escapes every ``<``, ``>``, ``&`` and ``'`` and every non-ASCII character as
+        six bytes; popups are HTML in Chinese and English, so that made a city's map about a third larger.
+        Inside a script only a closing tag or a comment opener can break out, so only those are escaped
+        (texts from data are already HTML-escaped in Python, :func:`siting.maps._format._esc`).
+        """
+        text = json.dumps(self.data, ensure_ascii=False, separators=(", ", ":"))
+        text = text.replace("</", "<\\/").replace("<!--", "<\\!--")
+        return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 class _NameTable(branca.element.MacroElement):

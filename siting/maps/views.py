@@ -28,6 +28,7 @@ from siting.maps.layers import (
     _site_layer,
 )
 from siting.maps.page import _finish
+from siting.maps.split import city_view
 from siting.maps.years import add_year_layers
 from siting.standards import LEVELS
 
@@ -243,6 +244,7 @@ def write_maps(result: Any, map_path: str | Path, **kw: Any) -> Path:
         ``map_path``.
     """
     main, hearing, review = map_files(map_path)
+    result = city_view(result)  # above 15,000 home zones: blocks and simplified catchments (maps/split.py)
     save_map(siting_map(result, **kw), main)
     hearing_map(result, hearing, **kw)
     review_map(result, path=review, **kw)

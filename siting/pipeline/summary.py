@@ -73,10 +73,19 @@ def run_summary(
         "beyond_limit": beyond_limit_counts(drawn.assignment),
         "overflow": _overflow_totals(tables.overflow),
         "contiguity_repairs": len(drawn.contiguity),
+        "stray_pieces_left": _stray_left(drawn.contiguity),
         "changes": len(drawn.changes),
         "model_parameters": scenario.model.model_dump(mode="json"),
         "standards": standards.to_dict(),
     }
+
+
+def _stray_left(report: Any) -> dict[str, int]:
+    """Catchment pieces the contiguity repair left stray, per reason code (``catchments.WHY``)."""
+    if len(report) == 0 or "why" not in report.columns:
+        return {}
+    left = report.loc[~report["repaired"].astype(bool), "why"]
+    return {str(k): int(v) for k, v in left.value_counts().sort_index().items()}
 
 
 def _overflow_totals(overflow: Any) -> dict[str, dict[str, float]]:

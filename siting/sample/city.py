@@ -139,6 +139,7 @@ def generate_city(
     seed: int = DEFAULT_SEED,
     origin_lonlat: tuple[float, float] = (113.10, 22.98),
     village_schools: bool = True,
+    walking_paths: bool = False,
 ) -> City:
     """Generate a synthetic Foshan-like city, deterministically from ``seed``.
 
@@ -162,6 +163,8 @@ def generate_city(
         school within 850 m, or no junior-serving school within 1,900 m, in a straight line (about
         1.3 km and 2.8 km on foot, inside the hard walking limits). These come on top of the counts
         above; turn them off to match a district's published school counts exactly.
+    walking_paths
+        Add footways on the 60 m lattice where 1,500+ residents live per km² (a real city's walking density).
 
     Returns
     -------
@@ -187,7 +190,7 @@ def generate_city(
         lay, popu, n_primary, n_junior, n_nine_year, place_xy, _Random(seed, 3), villages=village_schools
     )
     sites, parcels = _sites(lay, popu, schools[["x", "y"]].to_numpy(), place_xy, n_sites, _Random(seed, 5))
-    roads = _roads(lay, popu.norm, _Random(seed, 6))
+    roads = _roads(lay, popu.norm, _Random(seed, 6), walking_paths=walking_paths)
     city = City(
         population=popu.grid,
         transform=popu.transform,
@@ -197,13 +200,8 @@ def generate_city(
         residents=int(residents),
         seed=int(seed),
     )
-    log.info(
-        "sample city: %d residents, %d schools, %d sites, %d road nodes",
-        residents,
-        len(city.schools),
-        len(city.sites),
-        len(city.road_nodes),
-    )
+    n = (residents, len(city.schools), len(city.sites), len(city.road_nodes))
+    log.info("sample city: %d residents, %d schools, %d sites, %d road nodes", *n)
     return city
 
 

@@ -131,7 +131,10 @@ def _layout(x0: float, y0: float, width: float, height: float, rnd: _Random) -> 
     # bridges on arterial lines, spread along the river
     lines = np.arange(_ARTERIAL_EVERY // 2, int(width // _LATTICE_M), _ARTERIAL_EVERY)
     xs_lines = x0 + _LATTICE_M / 2 + lines * _LATTICE_M
-    targets = x0 + width * (np.arange(n_bridges) + 0.5 + 0.3 * (u[4 : 4 + n_bridges % 12] - 0.5)) / n_bridges
+    # one jitter per bridge from u[4:15], repeated past 11 bridges (a city wider than about 50 km); the
+    # first 11 are the draws every narrower city has always used
+    jitter = np.resize(u[4:15], n_bridges)
+    targets = x0 + width * (np.arange(n_bridges) + 0.5 + 0.3 * (jitter - 0.5)) / n_bridges
     bridges = sorted({float(xs_lines[np.argmin(np.abs(xs_lines - t))]) for t in targets})
     n_towns = max(3, round(width * height / 40e6))
     towns = np.column_stack(

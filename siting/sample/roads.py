@@ -15,8 +15,10 @@ from siting.sample.population import _density_per_km2
 
 _RIVER_MARGIN_M = 15.0  # roads keep this far from the water, except bridges
 
-_HIGHWAYS: tuple[str, ...] = ("primary", "secondary", "residential", "unclassified", "track")
-_HW_PRIMARY, _HW_SECONDARY, _HW_RESIDENTIAL, _HW_UNCLASSIFIED, _HW_TRACK = range(5)
+_HIGHWAYS: tuple[str, ...] = ("primary", "secondary", "residential", "unclassified", "track", "footway")
+_HW_PRIMARY, _HW_SECONDARY, _HW_RESIDENTIAL, _HW_UNCLASSIFIED, _HW_TRACK, _HW_FOOTWAY = range(6)
+_DROP = np.array([0.0, 0.0, 0.04, 0.06, 0.12, 0.10, 1.0])  # share of edges dropped per class; last: no road
+_PATHS_MIN_DENSITY = 1_500.0  # residents per km² from which every lattice line carries a path or lane
 
 
 @dataclass(frozen=True)
@@ -66,16 +68,21 @@ class _Edges:
     my: np.ndarray
 
 
-def _roads(lay: _Layout, norm: np.ndarray, rnd: _Random) -> _Roads:
+def _roads(lay: _Layout, norm: np.ndarray, rnd: _Random, *, walking_paths: bool = False) -> _Roads:
     """A street lattice: small blocks in the centre, sparse roads and tracks outside, a few bridges.
 
     The helpers draw from ``rnd`` in a fixed order (lattice jitter, then road classes), which the sample's
-    files depend on.
+    files depend on. ``walking_paths`` adds a footway on every lattice edge without a street where at least
+    :data:`_PATHS_MIN_DENSITY` residents live per km² (60 m blocks, as a real city's walking network of
+    alleys and estate paths), with the same draws, so the streets are the same with or without them.
     """
     lattice = _lattice(lay, rnd)
     edges = _candidate_edges(lattice)
     highway, arterial = _road_classes(lay, norm, lattice, edges, rnd)
-    drop = rnd.uniform(size=len(edges.u)) < np.array([0.0, 0.0, 0.04, 0.06, 0.12, 1.0])[highway]
+    if walking_paths:
+        dens = _density_per_km2(lay, norm, edges.mx, edges.my)
+        highway = np.where((highway < 0) & (dens >= _PATHS_MIN_DENSITY), _HW_FOOTWAY, highway)
+    drop = rnd.uniform(size=len(edges.u)) < _DROP[highway]
     keep = (highway >= 0) & ~drop
     bridge, keep = _cross_the_river(lay, lattice, edges, arterial, keep)
     keep = _main_network(edges, keep, lattice.nx * lattice.ny)

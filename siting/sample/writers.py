@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -111,6 +111,17 @@ def _osm_text(city: City) -> str:
         f'  <node id="{i}" version="1" lat="{y:.7f}" lon="{x:.7f}"/>'
         for i, x, y in zip(nodes.index.tolist(), lon.tolist(), lat.tolist(), strict=True)
     )
+    for osmid, refs, tags in _osm_ways(city):
+        out.append(f'  <way id="{osmid}" version="1">')
+        out.extend(f'    <nd ref="{r}"/>' for r in refs)
+        out.extend(f"    <tag k={quoteattr(k)} v={quoteattr(str(v))}/>" for k, v in tags)
+        out.append("  </way>")
+    out.append("</osm>")
+    return "\n".join(out) + "\n"
+
+
+def _osm_ways(city: City) -> Iterator[tuple[int, tuple[int, ...], list[tuple[str, str]]]]:
+    """Each road as an OSM way: id, node ids and tags (``highway``, names, ``bridge``), in id order."""
     roads = city.roads
     for osmid, hw, name, name_en, bridge, refs in zip(
         roads["osmid"].tolist(),
@@ -121,17 +132,27 @@ def _osm_text(city: City) -> str:
         roads["nodes"].tolist(),
         strict=True,
     ):
-        out.append(f'  <way id="{osmid}" version="1">')
-        out.extend(f'    <nd ref="{r}"/>' for r in refs)
         tags = [("highway", hw)]
         if isinstance(name, str):
-            tags += [("name", name), ("name:en", name_en)]
+            tags += [("name", name), ("name:en", str(name_en))]
         if bridge:
             tags += [("bridge", "yes"), ("layer", "1")]
-        out.extend(f"    <tag k={quoteattr(k)} v={quoteattr(str(v))}/>" for k, v in tags)
-        out.append("  </way>")
-    out.append("</osm>")
-    return "\n".join(out) + "\n"
+        yield osmid, refs, tags
+
+
+def _write_pbf(city: City, path: Path) -> None:
+    """The road network as an OSM PBF file (pyosmium's writer), nodes then ways in id order, as the XML."""
+    import osmium
+
+    nodes = city.road_nodes
+    writer = osmium.SimpleWriter(str(path))
+    try:
+        for i, x, y in zip(nodes.index.tolist(), nodes["lon"].tolist(), nodes["lat"].tolist(), strict=True):
+            writer.add_node(osmium.osm.mutable.Node(id=i, version=1, location=(x, y)))
+        for osmid, refs, tags in _osm_ways(city):
+            writer.add_way(osmium.osm.mutable.Way(id=osmid, version=1, nodes=list(refs), tags=dict(tags)))
+    finally:
+        writer.close()
 
 
 def _write_raster(city: City, path: Path) -> None:
@@ -153,7 +174,7 @@ def _write_raster(city: City, path: Path) -> None:
         dst.update_tags(1, units="residents per cell", source="siting sample: synthetic Foshan-like city")
 
 
-def _scenario_text(name: str, city: City) -> str:
+def _scenario_text(name: str, city: City, roads_file: str = "roads.osm") -> str:
     return f"""\
 # Scenario for the sample city written by `siting sample` (seed {city.seed}). Paths are relative to this file.
 # The schema is described in the README ("Scenario file"); every key below can be changed.
@@ -179,7 +200,7 @@ districts:
   name_field: name
 
 network:
-  osm_xml: ../roads.osm
+  osm_xml: ../{roads_file}
   max_snap_m: 250
 
 schools: ../schools.geojson
@@ -255,7 +276,12 @@ Demand: 80 primary (P) and 40 junior (J) seats per 1,000 residents. Seats = clas
 
 
 def write_city(
-    city: City, dest: Path | str, *, overwrite: bool = False, name: str = "sample"
+    city: City,
+    dest: Path | str,
+    *,
+    overwrite: bool = False,
+    name: str = "sample",
+    roads_format: str = "osm",
 ) -> dict[str, Path]:
     """Write a city's files to the folder ``dest``, all at once.
 
@@ -273,6 +299,9 @@ def write_city(
         Replace the files of an earlier run in a non-empty ``dest`` (other files there are left alone).
     name
         Scenario name (lowercase letters, digits, ``_`` and ``-``): the scenario file and its ``name``.
+    roads_format
+        ``"osm"`` writes ``roads.osm`` (OSM XML); ``"pbf"`` writes ``roads.osm.pbf`` (OSM PBF, as planners
+        download a city or province extract; a few times smaller and faster to read) instead.
 
     Returns
     -------
@@ -288,7 +317,9 @@ def write_city(
     """
     dest = Path(dest)
     _check_dest(dest, name, overwrite=overwrite)
-    written = _write_folder(city, _texts(city, name), dest)
+    if roads_format not in ("osm", "pbf"):
+        raise InputError(f"sample: roads_format must be 'osm' or 'pbf', got {roads_format!r}.")
+    written = _write_folder(city, _texts(city, name, pbf=roads_format == "pbf"), dest)
     log.info("wrote the sample city to %s", dest)
     return {rel: dest / rel for rel in written}
 
@@ -308,11 +339,12 @@ def _check_dest(dest: Path, name: str, *, overwrite: bool) -> None:
         )
 
 
-def _texts(city: City, name: str) -> dict[str, str]:
-    """Every text file of the city, by path relative to the folder (all but the raster)."""
+def _texts(city: City, name: str, *, pbf: bool = False) -> dict[str, str]:
+    """Every text file of the city, by path relative to the folder (all but the raster and a PBF)."""
     summary = city_summary(city)
+    roads = {} if pbf else {"roads.osm": _osm_text(city)}
     return {
-        "roads.osm": _osm_text(city),
+        **roads,
         "schools.geojson": _geojson_text(city.schools, name="schools", index="school_id"),
         "sites.geojson": _geojson_text(city.sites, name="sites", index="school_id"),
         "catchments_primary.geojson": _geojson_text(city.catchments["primary"], name="catchments_primary"),
@@ -320,7 +352,7 @@ def _texts(city: City, name: str) -> dict[str, str]:
         "districts.geojson": _geojson_text(city.districts, name="districts"),
         "water.geojson": _geojson_text(city.water, name="water"),
         "README.md": _readme_text(city, summary, name),
-        f"scenarios/{name}.yaml": _scenario_text(name, city),
+        f"scenarios/{name}.yaml": _scenario_text(name, city, "roads.osm.pbf" if pbf else "roads.osm"),
     }
 
 
@@ -337,10 +369,14 @@ def _write_folder(city: City, texts: Mapping[str, str], dest: Path) -> list[str]
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the folder should look like any other
         _write_raster(city, tmp / "population.tif")
+        binary = ["population.tif"]
+        if "roads.osm" not in texts:
+            _write_pbf(city, tmp / "roads.osm.pbf")
+            binary.append("roads.osm.pbf")
         for rel, text in texts.items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp / rel).write_bytes(text.encode("utf-8"))
-        written = ["population.tif", *texts]
+        written = [*binary, *texts]
         if dest.is_dir() and not any(dest.iterdir()):
             dest.rmdir()
         if not dest.exists():
