@@ -67,11 +67,11 @@ def test_replace_reaches_the_plan(scenario_file):  # noqa: F811
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory):
     from siting.pipeline import RunResult, run_scenario
-    from tests.conftest import SAMPLE
+    from tests.conftest import REPO
 
-    path = SAMPLE / "scenarios" / "sample_plan.yaml"
+    path = REPO / "data" / "scenarios" / "sample_plan.yaml"
     if not path.exists():
-        pytest.skip(f"the sample plan scenario is missing under {SAMPLE}")
+        pytest.skip(f"the sample plan scenario {path} is missing")
     base = tmp_path_factory.mktemp("plan")
     _cache.clear_memory()
     result = run_scenario(
