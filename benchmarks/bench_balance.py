@@ -48,25 +48,14 @@ def run_sample(balance_m: float) -> dict[str, Any]:
 
 def run_district(balance_m: float, limit: float) -> dict[str, Any]:
     """Generate the model-scale district, solve it with ``balance_m``; return walk, seats-per-pupil CV."""
-    from benchmarks.bench_model_scale import generate_city
+    from benchmarks.bench_model_scale import generate_city, solve_city
     from siting.metrics import pupil_weighted_cv
-    from siting.model import SitingModel
     from siting.standards import Standards
 
     std = Standards.foshan()
     city = generate_city(20_000, 230, 60, 3.7e6, std=std)
     t0 = time.perf_counter()
-    model = SitingModel.from_scenario(
-        city["units"],
-        city["schools"],
-        city["options"],
-        city["costs"],
-        standards=std,
-        min_enrolment_share=0.5,
-        design_year=2030,
-        balance_m=balance_m or None,
-    )
-    res = model.solve(mode="round", time_limit_s=limit, gap=0.01)
+    model, res = solve_city(city, std, limit, balance_m=balance_m or None)
     wall = time.perf_counter() - t0
     asg = res.assignment
     out: dict[str, Any] = {"wall_s": wall, "gap": res.gap, "status": res.status, "arcs": model.n_arcs}

@@ -176,6 +176,27 @@ def _option(sid: str, label: str, p: int, j: int, std: Any, per_m2: float) -> di
     }
 
 
+def solve_city(city: dict[str, Any], std: Any, limit: float, **model_kw: Any) -> tuple[Any, Any]:
+    """Build the planning model of a generated city (min enrolment share 0.5) and solve it, mode round.
+
+    ``model_kw`` goes to ``SitingModel.from_scenario`` (e.g. ``balance_m``); returns ``(model, result)``.
+    """
+    from siting.model import SitingModel
+
+    model = SitingModel.from_scenario(
+        city["units"],
+        city["schools"],
+        city["options"],
+        city["costs"],
+        standards=std,
+        min_enrolment_share=0.5,
+        design_year=2030,
+        **model_kw,
+    )
+    model.program()
+    return model, model.solve(mode="round", time_limit_s=limit, gap=0.01)
+
+
 def run_city(
     n_units: int, n_existing: int, n_sites: int, residents: float, limit: float, wide: bool = False
 ) -> dict[str, Any]:
@@ -183,7 +204,6 @@ def run_city(
 
     ``wide`` doubles the hard limits (3,000 m / 6,000 m) to test a model with many more arcs.
     """
-    from siting.model import SitingModel
     from siting.standards import Standards
 
     std = Standards.foshan()
@@ -193,18 +213,7 @@ def run_city(
     t0 = time.perf_counter()
     city = generate_city(n_units, n_existing, n_sites, residents, std=std)
     gen_s = time.perf_counter() - t0
-    model = SitingModel.from_scenario(
-        city["units"],
-        city["schools"],
-        city["options"],
-        city["costs"],
-        standards=std,
-        max_new_schools=None,
-        min_enrolment_share=0.5,
-        design_year=2030,
-    )
-    model.program()
-    res = model.solve(mode="round", time_limit_s=limit, gap=0.01)
+    model, res = solve_city(city, std, limit)
     demand = city["units"][["primary", "junior"]].sum()
     far = res.assignment[res.assignment["beyond_limit"].astype(bool)]
     return {

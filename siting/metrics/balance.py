@@ -229,7 +229,7 @@ def _column(schools: pd.DataFrame, column: str, ids: np.ndarray) -> np.ndarray:
     return schools[column].reindex(ids).astype(object).to_numpy()
 
 
-def worsened_indicators(cv: pd.DataFrame, balance: pd.DataFrame) -> list[dict[str, Any]]:
+def worsened_indicators(cv: pd.DataFrame, balance: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """Return the indicators that pass today and fail in the plan, with the schools that cause it.
 
     Parameters
@@ -237,7 +237,7 @@ def worsened_indicators(cv: pd.DataFrame, balance: pd.DataFrame) -> list[dict[st
     cv
         :func:`~siting.metrics.cv_tables` (states ``current`` and ``proposed``).
     balance
-        :func:`balance_schools` of the same run.
+        :func:`balance_schools` of the same run (None: no schools are named).
 
     Returns
     -------
@@ -260,10 +260,9 @@ def worsened_indicators(cv: pd.DataFrame, balance: pd.DataFrame) -> list[dict[st
         before = rows.loc[("current", level, indicator)]
         if _fails(before["passes"]) or pd.isna(before["passes"]):
             continue
-        part = balance[
-            (balance["state"] == "proposed")
-            & (balance["level"] == level)
-            & (balance["indicator"] == indicator)
+        part = balance if balance is not None else pd.DataFrame(columns=list(BALANCE_COLUMNS))
+        part = part[
+            (part["state"] == "proposed") & (part["level"] == level) & (part["indicator"] == indicator)
         ]
         part = part[part["needed"].astype(bool)] if len(part) else part
         out.append(
@@ -272,7 +271,7 @@ def worsened_indicators(cv: pd.DataFrame, balance: pd.DataFrame) -> list[dict[st
                 "indicator": indicator,
                 "cv_before": float(before["cv"]),
                 "cv_after": float(row["cv"]),
-                "cv_max": float(row["cv_max"]),
+                "cv_max": float(row.get("cv_max", np.nan)),
                 "schools": [
                     {"school_id": r.school_id, "name": r.name, "action": r.action, "why": r.why}
                     for r in part.itertuples(index=False)

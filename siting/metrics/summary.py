@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from siting._jsonify import json_ready
+from siting.metrics.balance import worsened_indicators
 from siting.metrics.cv import cv_tables
 from siting.metrics.districts import district_metrics
 from siting.metrics.schools import school_metrics
@@ -208,10 +209,8 @@ def _cv_figures(cv: pd.DataFrame) -> dict[str, Any]:
             known = before["passes"].dropna()
             out[f"{level}_cv_pass_before"] = bool(known.astype(bool).all()) if len(known) else None
         if len(after) and len(before):
-            was_ok = set(before.index[_flag(before["passes"], True)])
-            out[f"{level}_cv_worsened"] = _names(
-                [k for k in after.index[_flag(after["passes"], False)] if k in was_ok]
-            )
+            worse = [w["indicator"] for w in worsened_indicators(cv) if w["level"] == level]
+            out[f"{level}_cv_worsened"] = _names(worse)
     status = cv.drop_duplicates("indicator").set_index("indicator")["status"] if "status" in cv else None
     if status is not None:
         out["cv_indicators_missing"] = _names(status.index[status != "ok"])

@@ -15,7 +15,7 @@ import pandas as pd
 from siting.errors import InfeasibleError
 from siting.model.program import plan_capacity
 from siting.model.result import attach_arc_parts
-from siting.model.underuse import underuse_of
+from siting.model.underuse import pupils_within_reach, underuse_of
 
 if TYPE_CHECKING:
     from siting.model.result import SitingResult
@@ -55,8 +55,7 @@ def presolve_checks(d: dict[str, Any]) -> None:
     # minimum loads versus reachable demand
     mload = d["min_load"]
     if mload.any():
-        reach = np.zeros_like(mload)
-        np.add.at(reach, (d["a_f"], d["k_l"][d["a_k"]]), d["k_d"][d["a_k"]])
+        reach = pupils_within_reach(d)
         over = mload > reach + 1e-9
         if over.any():
             f, lv = np.argwhere(over)[0]

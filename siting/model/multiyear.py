@@ -368,6 +368,8 @@ def years_from_scenario(
         design_year=years[-1],
         overflow_m=model.get("overflow_m", 10_000.0),
         overflow_ceiling_class_size=model.get("overflow_ceiling_class_size"),
+        balance_m=model.get("balance_m"),
+        utilisation_floor=model.get("utilisation_floor"),
     )
     tables.pop("demand")
     avail = schools["available_from"] if "available_from" in schools.columns else None
@@ -383,11 +385,5 @@ def years_from_scenario(
         budget=model.get("budget_yuan"),
         single_source=model.get("single_source", True),
         overflow_penalty=model.get("overflow_m", 10_000.0),
-        underuse_penalty=model.get("balance_m"),
-        utilisation_floor=(
-            standards.utilisation_floor
-            if model.get("utilisation_floor") is None
-            else model.get("utilisation_floor")
-        ),
     )
     return YearsModel(out.years, out.data, out.limits, time.perf_counter() - start)

@@ -260,6 +260,8 @@ class SitingModel:
             design_year=design_year,
             overflow_m=overflow_m,
             overflow_ceiling_class_size=overflow_ceiling_class_size,
+            balance_m=balance_m,
+            utilisation_floor=utilisation_floor,
         )
         model = cls.from_costs(
             **tables,
@@ -267,8 +269,6 @@ class SitingModel:
             budget=budget_yuan,
             single_source=single_source,
             overflow_penalty=overflow_m,
-            underuse_penalty=balance_m,
-            utilisation_floor=standards.utilisation_floor if utilisation_floor is None else utilisation_floor,
         )
         model.build_time_s = time.perf_counter() - start
         return model

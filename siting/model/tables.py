@@ -59,12 +59,16 @@ def scenario_tables(
     design_year: int | None,
     overflow_m: float | None,
     overflow_ceiling_class_size: int | None,
+    balance_m: float | None = None,
+    utilisation_floor: float | None = None,
 ) -> dict[str, Any]:
     """Turn the planning tables into the core's arcs, demand, capacity, options and minimum loads.
 
     The parameters are those of :meth:`SitingModel.from_scenario`. The keys of the result are the
     parameters of :meth:`SitingModel.from_costs` they fill: ``arcs``, ``demand``, ``capacity``,
-    ``options``, ``overflow_ceiling``, ``min_load`` and ``current_distance``.
+    ``options``, ``overflow_ceiling``, ``min_load``, ``current_distance``, ``underuse_penalty`` and
+    ``utilisation_floor`` (``balance_m`` and the floor's share, ``standards.utilisation_floor`` unless
+    given).
     """
     levels = list(LEVELS)
     need_columns(units, levels, "units")
@@ -111,6 +115,8 @@ def scenario_tables(
         "overflow_ceiling": ceiling,
         "min_load": min_load,
         "current_distance": current_distance,
+        "underuse_penalty": balance_m,
+        "utilisation_floor": standards.utilisation_floor if utilisation_floor is None else utilisation_floor,
     }
 
 

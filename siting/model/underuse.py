@@ -20,7 +20,8 @@ and :math:`\beta\, u_{jl}` joins the objective. The term is soft: a school that 
 :math:`\beta` per missing pupil and the plan stays feasible.
 
 :func:`underuse_arrays` checks the inputs and returns the arrays the program and the local search read;
-:func:`plan_floor` gives the floors with some options open.
+:func:`plan_floor` gives the floors with some options open; :func:`pupils_within_reach` the reach the
+floor (and the minimum loads) are capped at.
 """
 
 from __future__ import annotations
@@ -89,10 +90,8 @@ def underuse_arrays(
     if not underuse_penalty or utilisation_floor is None:
         return off
     share = _shares(utilisation_floor, f_pos, levels)
-    reach = np.zeros(n_f * n_l)
+    reach = pupils_within_reach({**arc, "base": base})
     fl = arc["a_f"] * n_l + arc["k_l"][arc["a_k"]]
-    np.add.at(reach, fl, arc["k_d"][arc["a_k"]])
-    reach = reach.reshape(n_f, n_l)
     under0 = np.minimum(share * base, reach)
     o_under = share[o_f] * o_cap if len(o_f) else off["o_under"]
     has = under0 > 1e-9
@@ -106,6 +105,17 @@ def underuse_arrays(
         "under0": under0,
         "o_under": o_under,
     }
+
+
+def pupils_within_reach(d: dict[str, Any], demand: np.ndarray | None = None) -> np.ndarray:
+    """Return the pupils with an arc to each facility and level (facility × level, like ``d["base"]``).
+
+    ``demand`` is one value per pair (default ``d["k_d"]``, the model's demand).
+    """
+    reach = np.zeros_like(d["base"], dtype=float)
+    pairs = d["k_d"] if demand is None else demand
+    np.add.at(reach, (d["a_f"], d["k_l"][d["a_k"]]), pairs[d["a_k"]])
+    return reach
 
 
 def _shares(utilisation_floor: float | pd.DataFrame, f_pos: pd.Index, levels: list[Any]) -> np.ndarray:

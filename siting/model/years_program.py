@@ -32,6 +32,7 @@ import scipy.sparse as sp
 
 from siting.model.program import _Rows, build_program
 from siting.model.solvers import MatrixProgram, sparse_rows
+from siting.model.underuse import pupils_within_reach
 
 
 @dataclass(frozen=True)
@@ -129,19 +130,12 @@ def year_data(d: dict[str, Any], demand: np.ndarray) -> dict[str, Any]:
     frame = d["arc_frame"].copy()
     frame["cost"], frame["disruption"], frame["demand"] = out["a_cost"], out["a_dis"], out["k_d"][d["a_k"]]
     out["arc_frame"] = frame
-    reach_ref, reach = _reach(d, ref), _reach(d, out["k_d"])
+    reach_ref, reach = pupils_within_reach(d, ref), pupils_within_reach(d, out["k_d"])
     share = np.divide(reach, reach_ref, out=np.ones_like(reach), where=reach_ref > 0)
     out["min_load"] = d["min_load"] * np.minimum(share, 1.0)
     # the utilisation floor of today's seats is capped at this year's pupils within reach (never more)
     out["under0"] = np.minimum(d["under0"], reach)
     return out
-
-
-def _reach(d: dict[str, Any], demand: np.ndarray) -> np.ndarray:
-    """Return the pupils within reach of each facility and level (facility × level)."""
-    reach = np.zeros_like(d["base"], dtype=float)
-    np.add.at(reach, (d["a_f"], d["k_l"][d["a_k"]]), demand[d["a_k"]])
-    return reach
 
 
 def stacked_program(
