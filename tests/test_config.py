@@ -122,6 +122,25 @@ def test_replace_validates_and_keeps_the_rest(scenario_file):
         base.replace(gap=2)
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "example"),
+    [
+        ("utilisation_floor", 60, "0.6 for 60 %"),
+        ("gap", 5, "0.005 for 0.5 %"),
+        ("min_enrolment_share", -0.5, "0.5"),
+    ],
+)
+def test_a_share_given_as_per_cent_is_explained(scenario_file, key, value, example):
+    base = load_scenario(scenario_file)
+    with pytest.raises(
+        InputError, match=rf"model\.{key} = {value}: .*a share from 0 to 1, not per cent: e\.g\. {example}"
+    ):
+        base.replace(**{key: value})
+    with pytest.raises(InputError) as other:
+        base.replace(balance_m=-5)
+    assert "not per cent" not in str(other.value)
+
+
 def test_not_yaml(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("name: [unclosed")

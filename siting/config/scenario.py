@@ -1,13 +1,4 @@
-"""Scenario files: a YAML file validated into typed objects.
-
-A scenario names the inputs (population raster, districts, road network, schools, reserved sites, current
-catchments) and the policy and model parameters. Relative paths are read from the YAML file's folder.
-Every error names the file, the key and the value. ``Scenario.replace`` derives a variant, validated the
-same way, for exploring in a notebook::
-
-    base = load_scenario("data/raw/sample/scenarios/sample.yaml")
-    fewer = base.replace(max_new_schools=3, name="sample-3-new")
-"""
+"""The validated scenario: the sections together, the checks across them, derived values and variants."""
 
 from __future__ import annotations
 
@@ -17,172 +8,26 @@ import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pyproj import CRS
 
 from siting._crs import STUDY_CRS_FIX
+from siting.config.sections import (
+    SHARE_EXAMPLES,
+    CatchmentsConfig,
+    DistrictsConfig,
+    ModelConfig,
+    NetworkConfig,
+    OutputsConfig,
+    PlanConfig,
+    PopulationConfig,
+    _Strict,
+)
 from siting.errors import InputError, describe
 from siting.schema import did_you_mean
-from siting.standards import DEFAULT_INDICATOR_COLUMNS, INDICATORS, LEVELS, Standards
+from siting.standards import DEFAULT_INDICATOR_COLUMNS, INDICATORS, Standards
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-CELL_SIZE_RANGE_M = (20.0, 2000.0)
-"""Grid cells allowed, metres: below 20 m a cell is part of a building and the units outgrow memory (a 1 m
-grid over a district is tens of millions of units); above 2 km a cell is wider than a primary school's
-hard walking limit (1.5 km)."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class GrowthConfig(_Strict):
-    """Yearly demand from annual growth rates per district."""
-
-    base_year: int = Field(ge=1900, le=2200)
-    years: list[int] = Field(min_length=1)
-    rate: dict[str, float] = Field(default_factory=lambda: {"default": 0.0})
-
-    @model_validator(mode="after")
-    def _years_after_base(self) -> GrowthConfig:
-        bad = [y for y in self.years if y < self.base_year]
-        if bad:
-            raise ValueError(f"years {bad} are before base_year {self.base_year}")
-        for district, rate in self.rate.items():
-            if not -0.5 < rate < 1.0:
-                raise ValueError(f"rate for {district!r} is {rate}; give an annual rate like 0.03 (3%)")
-        return self
-
-
-class PopulationConfig(_Strict):
-    """Where residents live: a population-count raster, aggregated to grid cells or given blocks."""
-
-    raster: Path
-    band: int | None = Field(default=None, ge=1)
-    cell_size_m: float = 200.0
-    units: Path | None = None
-    seats_per_1000: dict[Literal["primary", "junior"], float] | None = None
-    growth: GrowthConfig | None = None
-
-    @field_validator("cell_size_m")
-    @classmethod
-    def _cell_size_in_range(cls, value: float) -> float:
-        low, high = CELL_SIZE_RANGE_M
-        if not low <= value <= high:
-            raise ValueError(
-                f"grid cells must be {low:g} to {high:,.0f} m wide; 200 m is usual (100 m matches a WorldPop "
-                "raster). Smaller cells add units, memory and solve time faster than detail"
-            )
-        return value
-
-
-class DistrictsConfig(_Strict):
-    """District polygons: the study area and the unit of reporting."""
-
-    path: Path
-    name_field: str = "name"
-
-
-class NetworkConfig(_Strict):
-    """The walking network: exactly one source."""
-
-    osm_xml: Path | None = None
-    graphml: Path | None = None
-    lines: Path | None = None
-    place: str | None = None
-    bbox: tuple[float, float, float, float] | None = None
-    max_snap_m: float = Field(default=250.0, gt=0)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> NetworkConfig:
-        given = [k for k in ("osm_xml", "graphml", "lines", "place", "bbox") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "give exactly one network source (osm_xml, graphml, lines, place or bbox); "
-                f"got {given or 'none'}"
-            )
-        if self.bbox is not None:
-            left, bottom, right, top = self.bbox
-            if not (left < right and bottom < top):
-                raise ValueError(f"bbox must be (left, bottom, right, top) in degrees; got {self.bbox}")
-        return self
-
-    @property
-    def kind(self) -> str:
-        """Which source key was given (``osm_xml``, ``graphml``, ``lines``, ``place`` or ``bbox``)."""
-        return next(
-            k for k in ("osm_xml", "graphml", "lines", "place", "bbox") if getattr(self, k) is not None
-        )
-
-    @property
-    def source(self) -> Path | str | tuple[float, float, float, float]:
-        """The one source given (a path, a place name or a bbox)."""
-        for key in ("osm_xml", "graphml", "lines", "place", "bbox"):
-            value = getattr(self, key)
-            if value is not None:
-                return value
-        raise AssertionError("validated to have one source")
-
-
-class ModelConfig(_Strict):
-    """Parameters of the siting model (see ``siting.model.SitingModel.from_scenario``)."""
-
-    max_new_schools: int | None = Field(default=None, ge=0)
-    budget_yuan: float | None = Field(default=None, ge=0)
-    allow_expansion: bool = True
-    expansion_step_classes: int = Field(default=6, ge=1)
-    far_penalty: float = Field(default=3.0, ge=1.0)
-    disruption_m: float = Field(default=300.0, ge=0)
-    building_weight: float = Field(default=0.001, ge=0)
-    # pupil-metres per pupil above a school's standard capacity: above the costliest walk within the limits
-    # (junior: 1,000 m + 2,000 m x far_penalty 3 = 7,000) plus the 300 disruption, so a pupil is placed above
-    # capacity only when no seat within the limits is left
-    overflow_m: float = Field(default=10_000.0, gt=0)
-    # optional ceiling: at most this class size x the school's classes after the plan (e.g. 66, super-large)
-    overflow_ceiling_class_size: int | None = Field(default=None, ge=1)
-    min_enrolment_share: float | None = Field(default=None, ge=0, le=1)
-    # pupil-metres per pupil below the utilisation floor, a share of seats (siting.model.underuse)
-    balance_m: float | None = Field(default=1_000.0, ge=0)
-    utilisation_floor: float | None = Field(default=None, ge=0, le=1)
-    single_source: bool = True
-    mode: Literal["round", "exact", "split"] = "round"
-    solver: Literal["highs", "cbc"] = "highs"
-    time_limit_s: float = Field(default=60.0, gt=0)
-    gap: float = Field(default=0.005, ge=0, lt=1)
-
-
-class PlanConfig(_Strict):
-    """When each school opens (``siting.model.years_from_scenario``); without ``plan:``, the design year."""
-
-    # plan years; default: population.growth.years (all of them); each must be a growth year
-    years: list[int] | None = Field(default=None, min_length=1)
-    # most yuan whose building starts in one year: one number for every year or {year: yuan}
-    budget_yuan_per_year: float | dict[int, float] | None = None
-    max_openings_per_year: int | None = Field(default=None, ge=0)
-    # years from the start of building (when it is paid) to opening
-    build_years: int = Field(default=0, ge=0, le=10)
-    # pupil-metres per pupil whose school changes from one plan year to the next
-    change_m: float = Field(default=300.0, ge=0)
-
-
-class CatchmentsConfig(_Strict):
-    """How proposed catchments are finished after the model."""
-
-    repair_contiguity: bool = True
-
-
-class OutputsConfig(_Strict):
-    """Where results go (defaults: ``data/processed/<name>/`` and ``maps/<name>.html``) and how maps load.
-
-    ``map_assets``: ``inline`` (default) puts Leaflet and its plugins into each map file, so it opens with
-    no network at all; ``cdn`` links them from the public CDNs (smaller files, needs the internet).
-    """
-
-    dir: Path | None = None
-    map: Path | None = None
-    map_assets: Literal["inline", "cdn"] = "inline"
 
 
 class Scenario(_Strict):
@@ -447,53 +292,6 @@ def _file_stamp(path: Path) -> list[float]:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-_PATH_KEYS: tuple[tuple[str, ...], ...] = (
-    ("population", "raster"),
-    ("population", "units"),
-    ("districts", "path"),
-    ("network", "osm_xml"),
-    ("network", "graphml"),
-    ("network", "lines"),
-    ("schools",),
-    ("sites",),
-)
-
-
-def _resolve_paths(data: dict[str, Any], base: Path, label: str) -> None:
-    """Make relative input paths absolute from ``base`` and check that each file exists."""
-
-    def resolve(keys: tuple[str, ...], value: Any) -> Any:
-        if value is None or not isinstance(value, str | Path):
-            return value
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            path = (base / path).resolve()
-        if not path.exists():
-            raise InputError(
-                f"{label}: {'.'.join(keys)} = {describe(str(value))} does not exist (looked for {path}). "
-                "Relative paths are read from the scenario file's folder."
-            )
-        return path
-
-    for keys in _PATH_KEYS:
-        parent = data
-        for part in keys[:-1]:
-            parent = parent.get(part) if isinstance(parent, dict) else None
-            if parent is None:
-                break
-        if isinstance(parent, dict) and keys[-1] in parent:
-            parent[keys[-1]] = resolve(keys, parent[keys[-1]])
-    catchments = data.get("current_catchments")
-    if isinstance(catchments, dict):
-        for level, value in list(catchments.items()):
-            catchments[level] = resolve(("current_catchments", str(level)), value)
-    outputs = data.get("outputs")
-    if isinstance(outputs, dict):
-        for key in ("dir", "map"):
-            if outputs.get(key) is not None:
-                outputs[key] = Path(outputs[key]).expanduser()
-
-
 _REPLACED_MODEL_KEYS = {
     "shortfall_m": "model.shortfall_m was replaced by model.overflow_m (pupils above standard capacity are "
     "now overflow, charged per pupil); see README",
@@ -515,6 +313,9 @@ def _validate(data: dict[str, Any], label: str) -> Scenario:
         raise InputError(f"{label}: {exc}") from None
 
 
+_BOUND_ERRORS = {"less_than", "less_than_equal", "greater_than", "greater_than_equal"}
+
+
 def _problem(err: Any) -> str:
     """One pydantic error as ``key = value: what is wrong[, did you mean]``."""
     loc = [str(p) for p in err["loc"] if p != "[key]"]
@@ -528,6 +329,8 @@ def _problem(err: Any) -> str:
         msg += "." + did_you_mean(str(value), re.findall(r"'([^']*)'", err["ctx"]["expected"]))
     elif err["type"] in {"float_parsing", "int_parsing"}:
         msg = "give a plain number, without units (e.g. 200)"
+    elif loc and loc[-1] in SHARE_EXAMPLES and err["type"] in _BOUND_ERRORS:
+        msg = f"{msg.rstrip('.')}; it is a share from 0 to 1, not per cent: e.g. {SHARE_EXAMPLES[loc[-1]]}"
     msg = msg.strip() if msg.strip().endswith((".", "?")) else msg.strip() + "."
     if not loc:
         return msg
@@ -548,52 +351,3 @@ def _fields_at(loc: tuple[Any, ...]) -> list[str]:
             return []
         model = sub
     return list(model.model_fields)
-
-
-def _yaml_where(exc: yaml.YAMLError) -> str:
-    """Where and what a YAML error is, in a few words: " at line 4, column 12: expected ',' or ']' ..."."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    tabs = " (YAML indents with spaces, not tabs)" if "\\t" in problem else ""
-    return f"{where}: {' '.join(problem.split())}{tabs}; check the indentation, quotes and brackets there"
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file.
-
-    Parameters
-    ----------
-    path
-        A YAML file (see README "Scenario file"). Relative input paths in it are read from its folder.
-
-    Returns
-    -------
-    Scenario
-        The validated scenario; ``scenario.source`` is the file.
-
-    Raises
-    ------
-    InputError
-        If the file is missing or not YAML, an input file is missing, or a value is invalid; the message
-        names the file, the key and the value.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: scenario file not found.")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML{_yaml_where(exc)}.") from None
-    if not isinstance(data, dict):
-        got = "an empty file" if data is None else describe(data)
-        raise InputError(
-            f"{path}: a scenario must be a mapping of keys to values (key: value lines), got {got}."
-        )
-    data.setdefault("name", path.stem)
-    _resolve_paths(data, path.parent.resolve(), str(path))
-    scenario = _validate(data, str(path))
-    for level in scenario.current_catchments:
-        if level not in LEVELS:  # pragma: no cover - Literal already restricts it
-            raise InputError(f"{path}: current_catchments.{level}: unknown level.")
-    return scenario.model_copy(update={"source": path.resolve()})
