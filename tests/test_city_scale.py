@@ -55,7 +55,7 @@ def test_walking_paths_densify_the_network_and_keep_the_streets(tmp_path):
     write_city(streets, tmp_path / "xml")
     write_city(dense, tmp_path / "pbf", roads_format="pbf")
     assert (tmp_path / "pbf" / "roads.osm.pbf").exists() and not (tmp_path / "pbf" / "roads.osm").exists()
-    assert "osm_xml: ../roads.osm.pbf" in (tmp_path / "pbf" / "scenarios" / "sample.yaml").read_text()
+    assert "osm: ../roads.osm.pbf" in (tmp_path / "pbf" / "scenarios" / "sample.yaml").read_text()
     g_streets = load_network(tmp_path / "xml" / "roads.osm")
     g_dense = load_network(tmp_path / "pbf" / "roads.osm.pbf")
     assert g_dense.number_of_nodes() > 3 * g_streets.number_of_nodes()

@@ -69,6 +69,30 @@ def test_paths_resolve_from_the_scenario_folder(scenario_file):
     assert sc.source == scenario_file.resolve()
 
 
+def test_osm_key_reads_like_its_older_name(scenario_file):
+    old = load_scenario(scenario_file)
+    data = yaml.safe_load(scenario_file.read_text())
+    data["network"] = {"osm": "../roads.osm"}
+    scenario_file.write_text(yaml.safe_dump(data))
+    new = load_scenario(scenario_file)
+    assert (
+        (new.network.kind, new.network.source)
+        == (old.network.kind, old.network.source)
+        == (
+            "osm_xml",
+            (scenario_file.parent.parent / "roads.osm").resolve(),
+        )
+    )
+    data["network"] = {"osm": "../roads.osm", "osm_xml": "../roads.osm"}
+    scenario_file.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError, match=r"exactly one network source .*'osm', 'osm_xml'"):
+        load_scenario(scenario_file)
+    data["network"] = {"osm": "../nowhere.osm.pbf"}
+    scenario_file.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError, match=r"network\.osm = '\.\./nowhere\.osm\.pbf' does not exist"):
+        load_scenario(scenario_file)
+
+
 def test_missing_input_file_names_key_and_path(scenario_file):
     _edit(scenario_file, schools="../nope.geojson")
     with pytest.raises(InputError, match=r"schools = '\.\./nope\.geojson' does not exist"):

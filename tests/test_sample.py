@@ -276,7 +276,7 @@ def test_scenario_file_points_at_the_files(written):
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert data["name"] == "sample"
     for rel in (
-        data["population"]["raster"], data["districts"]["path"], data["network"]["osm_xml"],
+        data["population"]["raster"], data["districts"]["path"], data["network"]["osm"],
         data["schools"], data["sites"], *data["current_catchments"].values(),
     ):  # fmt: skip
         assert (path.parent / rel).resolve().is_file(), rel

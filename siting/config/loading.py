@@ -15,6 +15,7 @@ _PATH_KEYS: tuple[tuple[str, ...], ...] = (
     ("population", "raster"),
     ("population", "units"),
     ("districts", "path"),
+    ("network", "osm"),
     ("network", "osm_xml"),
     ("network", "graphml"),
     ("network", "lines"),

@@ -75,9 +75,17 @@ class DistrictsConfig(_Strict):
     name_field: str = "name"
 
 
-class NetworkConfig(_Strict):
-    """The walking network: exactly one source."""
+_NETWORK_SOURCES = ("osm", "osm_xml", "graphml", "lines", "place", "bbox")
 
+
+class NetworkConfig(_Strict):
+    """The walking network: exactly one source.
+
+    ``osm`` is an OpenStreetMap extract, XML (``.osm``, ``.osm.bz2``, ``.osm.gz``) or PBF (``.osm.pbf``): the
+    file's content tells which. ``osm_xml`` is its older name and takes the same files.
+    """
+
+    osm: Path | None = None
     osm_xml: Path | None = None
     graphml: Path | None = None
     lines: Path | None = None
@@ -87,11 +95,10 @@ class NetworkConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> NetworkConfig:
-        given = [k for k in ("osm_xml", "graphml", "lines", "place", "bbox") if getattr(self, k) is not None]
+        given = [k for k in _NETWORK_SOURCES if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one network source (osm_xml, graphml, lines, place or bbox); "
-                f"got {given or 'none'}"
+                f"give exactly one network source (osm, graphml, lines, place or bbox); got {given or 'none'}"
             )
         if self.bbox is not None:
             left, bottom, right, top = self.bbox
@@ -101,15 +108,14 @@ class NetworkConfig(_Strict):
 
     @property
     def kind(self) -> str:
-        """Which source key was given (``osm_xml``, ``graphml``, ``lines``, ``place`` or ``bbox``)."""
-        return next(
-            k for k in ("osm_xml", "graphml", "lines", "place", "bbox") if getattr(self, k) is not None
-        )
+        """Which kind of source was given: ``osm_xml`` (also for ``osm:``), ``graphml``, ``lines``, ...."""
+        key = next(k for k in _NETWORK_SOURCES if getattr(self, k) is not None)
+        return "osm_xml" if key == "osm" else key
 
     @property
     def source(self) -> Path | str | tuple[float, float, float, float]:
         """The one source given (a path, a place name or a bbox)."""
-        for key in ("osm_xml", "graphml", "lines", "place", "bbox"):
+        for key in _NETWORK_SOURCES:
             value = getattr(self, key)
             if value is not None:
                 return value

@@ -25,7 +25,7 @@ log = get_logger(__name__)
 SOURCE_KINDS: tuple[str, ...] = ("osm_xml", "osm_pbf", "graphml", "lines", "place", "bbox", "polygon")
 """Values of ``kind`` in :func:`load_network` (the keys of a scenario's ``network:`` section, and
 ``osm_pbf``). ``osm_xml`` and ``osm_pbf`` are read alike (:mod:`siting.network.pbf` tells PBF from XML by
-the file's content), so a scenario's ``osm_xml:`` key takes a ``.osm.pbf`` file too."""
+the file's content), so a scenario's ``osm:`` key (older name ``osm_xml:``) takes either."""
 
 _OSM_KINDS = frozenset({"osm_xml", "osm_pbf"})
 
@@ -250,13 +250,13 @@ def _load_online(source: Any, kind: str, *, network_type: str, cache_dir: Path |
         raise NetworkError(
             f"cannot load the network for {what}: the OpenStreetMap servers could not be reached "
             f"({type(exc).__name__}) and no cached answer is in {cache}. Work offline with a local "
-            "extract instead: `network: {osm_xml: path/to/city.osm.pbf}` in the scenario (a .osm.pbf or "
+            "extract instead: `network: {osm: path/to/city.osm.pbf}` in the scenario (a .osm.pbf or "
             ".osm file, e.g. a province extract), or a road line layer (`network: {lines: roads.gpkg}`)."
         ) from exc
     except (InsufficientResponseError, ResponseStatusCodeError, TypeError, ValueError) as exc:
         raise NetworkError(
             f"cannot load the network for {what}: {exc}. Check the name (e.g. 'Nanhai District, Foshan, "
-            "China'), or use a local extract: `network: {osm_xml: path/to/city.osm.pbf}`."
+            "China'), or use a local extract: `network: {osm: path/to/city.osm.pbf}`."
         ) from exc
 
 

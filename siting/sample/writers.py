@@ -200,7 +200,7 @@ districts:
   name_field: name
 
 network:
-  osm_xml: ../{roads_file}
+  osm: ../{roads_file}
   max_snap_m: 250
 
 schools: ../schools.geojson
