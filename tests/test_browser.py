@@ -93,6 +93,32 @@ def test_main_map_loads_cleanly_with_layers_legend_and_title(offline_page, map_f
     assert page.locator("canvas").count() >= 1
 
 
+_BOXES_JS = """() => {
+  const r = (sel) => document.querySelector(sel).getBoundingClientRect();
+  const a = r(".leaflet-top.leaflet-right .leaflet-control-layers"), b = r(".siting-legend");
+  const overlap = !(b.top >= a.bottom || b.bottom <= a.top || b.left >= a.right || b.right <= a.left);
+  const folded = document.querySelector(".siting-legend").classList.contains("siting-folded");
+  return {overlap: overlap, folded: folded, legendHeight: b.height};
+}"""
+
+
+@pytest.mark.parametrize(("width", "height", "folded"), [(1280, 860, False), (1280, 640, True)])
+def test_legend_never_covers_the_layer_control(offline_page, map_files, width, height, folded):
+    page = offline_page
+    page.set_viewport_size({"width": width, "height": height})
+    _open(page, map_files["main"])
+    page.wait_for_timeout(100)
+    boxes = page.evaluate(_BOXES_JS)
+    assert boxes["folded"] is folded and not boxes["overlap"], boxes
+    page.locator(".siting-legend h4").click()  # the heading folds and unfolds it
+    again = page.evaluate(_BOXES_JS)
+    assert again["folded"] is not folded and not again["overlap"], again
+    assert (again["legendHeight"] < boxes["legendHeight"]) is (not folded)
+    page.set_viewport_size({"width": width, "height": height - 40})  # a resize keeps the reader's choice
+    page.wait_for_timeout(100)
+    assert page.evaluate(_BOXES_JS)["folded"] is not folded and not page.evaluate(_BOXES_JS)["overlap"]
+
+
 def test_a_click_on_a_school_opens_its_popup(offline_page, map_files):
     page = offline_page
     _open(page, map_files["main"])

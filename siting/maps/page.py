@@ -43,6 +43,10 @@ class _Html(branca.element.MacroElement):
         .siting-popup table { border-collapse: collapse; } .siting-popup th {
           font-weight: 600; padding: 1px 8px 1px 0; } .siting-popup td { padding: 1px 0; }
         .leaflet-container { background: #eef0ea; }
+        .siting-legend { box-sizing: border-box; } .siting-legend h4 { cursor: pointer; user-select: none; }
+        .siting-legend h4::after { content: " \\25BE"; }
+        .siting-legend.siting-folded h4::after { content: " \\25B8"; }
+        .siting-legend.siting-folded .siting-legend-body { display: none; }
         </style>
         {% endmacro %}
         {% macro html(this, kwargs) %}
@@ -56,6 +60,22 @@ class _Html(branca.element.MacroElement):
           var map = document.getElementById("{{ this._parent.get_name() }}");
           if (box && map && box.parentNode !== map) { map.appendChild(box); }
           if (box) { L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box); }
+          if (box && map && box.classList.contains("siting-legend")) {
+            // the legend takes the room below the layer control: folded to its heading when that room is
+            // small (a click on the heading unfolds it), never over the control; it scrolls when it must
+            var fit = function () {
+              var ctl = map.querySelector(".leaflet-top.leaflet-right .leaflet-control-layers");
+              var area = map.getBoundingClientRect();
+              var top = ctl ? ctl.getBoundingClientRect().bottom - area.top + 8 : 10;
+              var room = area.height - top - 24;
+              box.style.maxHeight = Math.max(room, 24) + "px";
+              if (box.dataset.chosen !== "1") { box.classList.toggle("siting-folded", room < 160); }
+            };
+            box.querySelector("h4").addEventListener("click", function () {
+              box.dataset.chosen = "1"; box.classList.toggle("siting-folded");
+            });
+            window.addEventListener("resize", fit); window.addEventListener("load", fit); setTimeout(fit, 0);
+          }
         })();
         {% endmacro %}
         """
@@ -74,7 +94,8 @@ def _legend_html(data: _MapData, levels: list[str], density_breaks: np.ndarray |
         cls = " class='dot'" if dot else ""
         return f"<div><i{cls} style='background:{colour};{extra}'></i>{_esc(label)}</div>"
 
-    parts = ["<h4>Legend</h4>", "<b>Schools: utilization (pupils ÷ seats)</b>"]
+    parts = ["<h4 title='fold or unfold'>Legend</h4><div class='siting-legend-body'>"]
+    parts.append("<b>Schools: utilization (pupils ÷ seats)</b>")
     parts += [swatch(c, label, dot=True) for _, c, label in UTILIZATION_CLASSES]
     parts.append("<div style='margin-top:2px'>circle size = seats; thick ring = new school</div>")
     ring = OVERFLOW_RING["color"]
@@ -107,6 +128,7 @@ def _legend_html(data: _MapData, levels: list[str], density_breaks: np.ndarray |
                 f"{_fmt(edges[i])}–{_fmt(edges[i + 1])}" if i + 1 < len(edges) else f"over {_fmt(edges[i])}"
             )
             parts.append(swatch(colour, label))
+    parts.append("</div>")
     return "".join(parts)
 
 
@@ -166,7 +188,7 @@ def _finish(
     if side != "left":
         _Html(
             _legend_html(data, levels, breaks),
-            position="bottom: 24px; right: 10px; max-height: 60%; overflow-y: auto;",
+            position="bottom: 24px; right: 10px; overflow-y: auto;",
             css_class="siting-legend",
         ).add_to(m)
     if isinstance(search_layer, folium.GeoJson):
