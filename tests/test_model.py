@@ -544,6 +544,26 @@ def test_new_sites_never_overflow() -> None:
     assert over.loc["S", "overflow"] == 0.0 and over.loc["S", "capacity"] == 45.0
 
 
+def test_from_scenario_forces_a_site_open_for_a_hearings_what_if() -> None:
+    # 100 pupils at E today (1,080 seats, 300 m): the site S (200 m, 50 M yuan) has no reason to open;
+    # forced open, it opens at its one size and keeps the pupils at E only if moving them costs more
+    units = pd.DataFrame(
+        {"primary": [100.0], "junior": [0.0], "current_primary": ["E"]}, index=pd.Index([1], name="unit_id")
+    )
+    schools, options = school_and_site(1080.0, "24P", 1080.0, 5.0e7)
+    costs = pd.DataFrame({"unit_id": [1, 1], "school_id": ["E", "S"], "distance_m": [300.0, 200.0]})
+    std = Standards.foshan()
+    free = SitingModel.from_scenario(units, schools, options, costs, standards=std).solve()
+    assert free.opened.empty
+    forced = SitingModel.from_scenario(
+        units, schools, options, costs, standards=std, force_open=["S"]
+    ).solve()
+    assert forced.opened.index.tolist() == ["S"] and forced.opened["option"].tolist() == ["24P"]
+    assert forced.objective_parts["building"] == pytest.approx(0.001 * 5.0e7)
+    with pytest.raises(InputError, match=r"force_open names unknown school_id\(s\): \['X'\]"):
+        SitingModel.from_scenario(units, schools, options, costs, standards=std, force_open=["X"])
+
+
 def test_site_not_available_in_the_design_year_cannot_open() -> None:
     # 100 pupils at E today (50 seats, 1,400 m); site S 200 m away opens only from 2032
     units = pd.DataFrame(

@@ -173,10 +173,11 @@ class SitingModel:
         design_year: int | None = None,
         balance_m: float | None = None,
         utilisation_floor: float | None = None,
+        force_open: Iterable[Any] = (),
     ) -> SitingModel:
         """Build the planning model for both levels from the contract tables (``docs/architecture.md``).
 
-        (Long because of its eighteen parameters; the tables are built by
+        (Long because of its nineteen parameters; the tables are built by
         :func:`~siting.model.tables.scenario_tables`.)
 
         Parameters
@@ -231,6 +232,9 @@ class SitingModel:
         utilisation_floor
             The floor's share of a school's seats after the plan (None: ``standards.utilisation_floor``);
             today's seats count only up to the pupils within reach, new seats (sites, expansions) in full.
+        force_open
+            Reserved sites (``school_id``) that must open, one of their size options (a hearing's "what if
+            this parcel is built"); ``InputError`` names an unknown one.
 
         Returns
         -------
@@ -269,6 +273,7 @@ class SitingModel:
             budget=budget_yuan,
             single_source=single_source,
             overflow_penalty=overflow_m,
+            force_open=force_open,
         )
         model.build_time_s = time.perf_counter() - start
         return model

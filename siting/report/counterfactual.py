@@ -121,7 +121,8 @@ class _ModelInputs:
                 "version so the plan's model can be rebuilt."
             )
         accepted = set(inspect.signature(SitingModel.from_scenario).parameters)
-        self.build_kw = {k: v for k, v in params.items() if k in accepted and k not in _SOLVE_KEYS}
+        skip = {*_SOLVE_KEYS, "force_open"}
+        self.build_kw = {k: v for k, v in params.items() if k in accepted and k not in skip}
         scenario = getattr(result, "scenario", None)
         design = getattr(scenario, "design_year", None) or (summary.get("demand") or {}).get("design_year")
         if "design_year" in accepted:
@@ -130,7 +131,6 @@ class _ModelInputs:
         self.sites = set(
             self.schools.index[(self.schools["status"].astype(str) == "site").to_numpy()].astype(str)
         )
-        self.force_param = "force_open" in accepted
 
     def solve(
         self, *, time_limit_s: float, force_open: Iterable[str] = (), drop: Iterable[str] = ()
@@ -140,16 +140,16 @@ class _ModelInputs:
 
         forced, dropped = [str(s) for s in force_open], {str(s) for s in drop}
         options = self.options[~self.options["school_id"].astype(str).isin(dropped)]
-        cls: type[SitingModel] = SitingModel
-        kw = dict(self.build_kw)
-        if forced and self.force_param:
-            kw["force_open"] = forced
-        elif forced:
-            cls = _forcing(SitingModel, forced)
         start = time.perf_counter()
         try:
-            model = cls.from_scenario(
-                self.units, self.schools, options, self.costs, standards=self.standards, **kw
+            model = SitingModel.from_scenario(
+                self.units,
+                self.schools,
+                options,
+                self.costs,
+                standards=self.standards,
+                force_open=forced,
+                **self.build_kw,
             )
             sol = model.solve(time_limit_s=time_limit_s, **self.solve_kw)
         except SitingError as exc:
@@ -180,22 +180,6 @@ class _ModelInputs:
         out["cost_yuan"] = float(pd.to_numeric(opened[col], errors="coerce").sum()) if col else math.nan
         out["new_sites"] = sorted(s for s in opened.index.astype(str) if s in self.sites)
         return out
-
-
-def _forcing(base: type, forced: list[str]) -> type:
-    """Return a subclass of the model class whose ``from_costs`` forces ``forced`` open.
-
-    ``SitingModel.from_scenario`` hands its tables to ``cls.from_costs``, which takes ``force_open``; this
-    is used only while ``from_scenario`` does not take ``force_open`` itself.
-    """
-
-    class _Forced(base):  # type: ignore[misc, valid-type]
-        @classmethod
-        def from_costs(cls, *args: Any, **kw: Any) -> Any:
-            kw["force_open"] = list(forced)
-            return super().from_costs(*args, **kw)
-
-    return _Forced
 
 
 def _no_answer(status: str, note: str, seconds: float) -> dict[str, Any]:
