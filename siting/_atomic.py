@@ -28,7 +28,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from siting._log import get_logger
@@ -57,10 +57,11 @@ def journal_path(target: Path) -> Path:
     return target.parent / f".{target.name}{_JOURNAL}"
 
 
-def write_text_atomic(path: Path, text: str, *, newline: str | None = None) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename; umask permissions.
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` by calling ``write(temporary)``, then a rename; umask permissions.
 
-    ``newline`` is passed to :func:`open` (``""`` writes line ends as they are in ``text``).
+    ``write`` writes a whole file at the temporary path it is given (e.g. ``frame.to_parquet``); the target
+    never holds a partial file and gets ``0666`` less the umask, like any other file the user writes.
 
     Raises
     ------
@@ -71,15 +72,29 @@ def write_text_atomic(path: Path, text: str, *, newline: str | None = None) -> P
     tmp = temp_path(path, new_token())
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("x", encoding="utf-8", newline=newline) as fh:
-            fh.write(text)
+        write(tmp)
+        _follow_umask([tmp])
         tmp.replace(path)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. the folder is a file: there is nothing to remove
+            tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):
             raise write_error(exc, path) from exc
         raise
     return path
+
+
+def write_text_atomic(path: Path, text: str, *, newline: str | None = None) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename (:func:`write_atomic`).
+
+    ``newline`` is passed to :func:`open` (``""`` writes line ends as they are in ``text``).
+    """
+
+    def write(tmp: Path) -> None:
+        with tmp.open("x", encoding="utf-8", newline=newline) as fh:
+            fh.write(text)
+
+    return write_atomic(path, write)
 
 
 def write_error(exc: OSError, where: Path) -> OutputWriteError:

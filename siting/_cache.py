@@ -8,15 +8,15 @@ cache file is ignored and rebuilt.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from siting._atomic import write_atomic
 from siting._log import get_logger
+from siting.errors import OutputWriteError
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -81,12 +81,13 @@ def _remember(key: tuple[str, str], value: Any) -> None:
 
 
 def _write_atomic(path: Path, value: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    """Pickle ``value`` to ``path``: never partial, umask permissions; unwritable warns, not fails."""
+
+    def dump(tmp: Path) -> None:
+        with tmp.open("xb") as fh:
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    try:
+        write_atomic(path, dump)
+    except OutputWriteError as exc:
+        log.warning("cache not written (%s): %s", path, exc.__cause__ or exc)

@@ -24,7 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "_log": set(),
     "_crs": {"errors"},
     "schema": {"errors", "standards", "_log"},  # the declared input layers, read by every stage
-    "_cache": {"_log"},
+    "_cache": {"_log", "_atomic", "errors"},
     "_jsonify": set(),
     "_atomic": {"_log", "errors"},  # all-or-nothing outputs: the maps and the pipeline both write with it
     **dict.fromkeys(STAGES, FOUNDATION),

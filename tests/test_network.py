@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -610,6 +611,10 @@ def test_cli_costs(tmp_path: Path) -> None:
     costs = pd.read_parquet(out)
     assert list(costs.columns) == ["unit_id", "school_id", "distance_m", "time_s"]
     assert costs["distance_m"].round(3).tolist() == [840.0, 640.0]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # like any file the user writes, not private 0600
+    assert sorted(p.name for p in tmp_path.iterdir() if "siting-tmp" in p.name) == []
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 2 and "--overwrite" in again.output  # one "Error: ..." line
     assert CliRunner().invoke(cli, [*args, "--overwrite"]).exit_code == 0

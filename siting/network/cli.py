@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 import pandas as pd
 from pyproj import CRS
 
+from siting._atomic import write_atomic
 from siting._crs import utm_crs_for
 from siting.errors import InputError, OutputExistsError
 from siting.network.costs import travel_costs, unreachable_units
@@ -115,11 +114,4 @@ def _read_layers(units_path: Path, schools_path: Path) -> tuple[gpd.GeoDataFrame
 
 def _write_parquet(costs: pd.DataFrame, out: Path) -> None:
     """Write ``costs`` to ``out`` (Parquet, no index) through a temporary file: ``out`` is never partial."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        costs.to_parquet(tmp, index=False)
-        Path(tmp).replace(out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    write_atomic(out, lambda tmp: costs.to_parquet(tmp, index=False))
