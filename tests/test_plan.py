@@ -167,3 +167,46 @@ def test_the_map_has_a_layer_per_year_and_opening_years(planned):
         assert f"Plan {year}" in html
     first = result.plan_tables["schedule"].iloc[0]
     assert f"opens {int(first['opening_year'])}" in html
+
+
+def test_the_plan_map_opens_in_a_browser_with_its_year_layers(planned, offline_page):
+    result, _, base = planned
+    page = offline_page
+    page.goto((base / "plan.html").resolve().as_uri(), wait_until="load")
+    page.wait_for_timeout(500)
+    assert page.errors == [] and page.aborted == []  # folium.Popup's jQuery once stopped the whole page
+    labels = [t.strip() for t in page.locator(".leaflet-control-layers-overlays label").all_inner_texts()]
+    years = result.scenario.plan_years()
+    assert [f"Plan {y}: schools open, overflow" for y in years] == [
+        t for t in labels if t.startswith("Plan ")
+    ]
+    first = result.plan_tables["schedule"].sort_values("opening_year").iloc[0]
+    text = page.evaluate(
+        """(sid) => {
+          const maps = Object.values(window).filter(v => v instanceof L.Map);
+          let hit = null;
+          maps[0].eachLayer(l => { if (!hit && l instanceof L.CircleMarker && l.getPopup && l.getPopup()
+                                     && String(l.getPopup().getContent()).includes(sid)
+                                     && String(l.getPopup().getContent()).includes("<th>Cost")) hit = l; });
+          if (!hit) return null;
+          hit.openPopup();
+          return document.querySelector('.leaflet-popup-content').innerText;
+        }""",
+        str(first["name"]),
+    )
+    assert text is not None and f"opens {int(first['opening_year'])}" in text and "Cost" in text
+
+
+def test_an_earlier_years_layer_outlines_the_homes_at_another_school(planned):
+    result, _, base = planned
+    a = result.plan_tables["assignment_by_year"]
+    design = result.scenario.plan_design_year()
+    first = min(result.scenario.plan_years())
+    key = ["unit_id", "level"]
+    then = a[a["year"] == design].set_index(key)["school_id"]
+    now = a[a["year"] == first].set_index(key)["school_id"].reindex(then.index)
+    moved = int((now.notna() & (now != then)).sum())
+    assert moved > 0  # the sample's schools open over the years, so 2025's catchments differ from 2030's
+    html = Path(base / "plan.html").read_text(encoding="utf-8")
+    assert html.count(f" in {first} (") == moved  # one tooltip line per moved unit-level
+    assert f"in {design} ({design}" not in html

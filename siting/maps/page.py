@@ -23,6 +23,7 @@ from siting.maps._format import (
     _num,
 )
 from siting.maps.data import _MapData, _scenario_name
+from siting.maps.years import plan_legend
 from siting.standards import LEVELS
 
 
@@ -120,6 +121,7 @@ def _legend_html(data: _MapData, levels: list[str], density_breaks: np.ndarray |
     parts.append(
         swatch("transparent", f"service radius ({radii})", dot=True, extra="border:1px dashed #0072B2")
     )
+    parts += plan_legend(data, swatch)
     if density_breaks is not None:
         parts.append("<b>Population density (people/km²)</b>")
         edges = [0.0, *density_breaks.tolist()]
