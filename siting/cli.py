@@ -36,7 +36,9 @@ class _Commands(click.Group):
 def cli(verbose: int, quiet: bool) -> None:
     """Plan new school sites and catchments from population, roads and schools."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # other libraries (pyogrio's "Created 192 records", osmnx, rasterio) speak at INFO only with -vv
+    others = logging.DEBUG if verbose > 1 else logging.WARNING
+    logging.basicConfig(level=others, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("siting").setLevel(level)
     set_progress(not quiet)
 
