@@ -200,12 +200,35 @@ def test_unit_ids_stable_for_origin_and_cell_size(pop_raster) -> None:
     b = demand.units_from_raster(path, area=(LON0 + 0.01, LAT0 - 0.03, LON0 + 0.04, LAT0), crs="EPSG:32649")
     shared = a.index.intersection(b.index)
     assert len(shared) > 10
-    assert a.loc[shared].geometry.geom_equals_exact(b.loc[shared].geometry, tolerance=1e-6).all()
+    # a unit id is one 200 m square wherever the area lies; cells crossing an area's edge are cut to it
+    for units in (a, b):
+        r, c = demand.grid_row_col(units.index.to_numpy())
+        squares = gpd.GeoSeries(
+            shapely.box(c * 200.0, r * 200.0, (c + 1) * 200.0, (r + 1) * 200.0), crs=units.crs
+        )
+        assert squares.buffer(1e-6).contains(units.geometry.reset_index(drop=True)).all()
+    whole = shared[(a.loc[shared].area > 200.0**2 - 1e-3) & (b.loc[shared].area > 200.0**2 - 1e-3)]
+    assert len(whole) > 10 and a.loc[whole].geometry.geom_equals(b.loc[whole].geometry).all()
     row, col = demand.grid_row_col(a.index.to_numpy())
     assert np.array_equal(demand.grid_unit_id(row, col), a.index.to_numpy())
     cx = a.geometry.centroid.x.to_numpy()
     assert np.array_equal(np.floor(cx / 200.0).astype("int64"), col)
     assert np.array_equal(demand.grid_row_col(demand.grid_unit_id(-5, 7)), (-5, 7))
+
+
+def test_grid_cells_stop_at_the_study_area_edge(pop_raster) -> None:
+    # a lon/lat box is slanted in UTM: squares along its edge would reach past it without the cut
+    path, _ = pop_raster
+    bbox = (LON0, LAT0 - 0.02, LON0 + 0.03, LAT0)
+    units = demand.units_from_raster(path, area=bbox, crs="EPSG:32649")
+    edge = shapely.segmentize(shapely.box(*bbox), 0.0002)  # a lon/lat edge is curved in UTM
+    area = gpd.GeoSeries([edge], crs=4326).to_crs("EPSG:32649").iloc[0]
+    assert units.geometry.difference(area).area.max() < 1e-3  # m²: nothing outside
+    cut = units.area < 200.0**2 - 1e-3
+    assert cut.sum() > 10 and (units.area > 0).all()
+    assert units.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).all()
+    inside = gpd.points_from_xy(units["pop_x"], units["pop_y"])
+    assert units.geometry.buffer(1e-6).contains(gpd.GeoSeries(inside, index=units.index, crs=units.crs)).all()
 
 
 def test_polygon_units_exact_and_outside_population_reported(pop_raster, caplog) -> None:

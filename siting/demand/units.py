@@ -80,6 +80,8 @@ def _build_units(
             )
         facts.update(method)
         _bad_cell_notes(rw, notes)
+    if units is None:
+        out = _clip_cells(out, _to_crs(sa.geom, sa.crs, study))
     out = _finish_units(out, clip_sum, sa, study, cell_size_m=cell_size_m, path=path)
     units_sum = float(out["population"].sum())
     facts.update(
@@ -246,6 +248,27 @@ def _polygon_units(
         log.warning(msg)
         notes.append(msg)
     return out, clip_sum, {"method": "polygon-exact", "outside_units": uncovered}
+
+
+def _clip_cells(out: gpd.GeoDataFrame, area: shapely.Geometry) -> gpd.GeoDataFrame:
+    """Cut grid cells that cross the study area's edge to the part inside (study CRS).
+
+    Their residents are already those of the part inside (:mod:`siting.demand.allocate`); the drawn
+    cell and the catchments dissolved from it then stop at the boundary instead of reaching past it.
+    A cell whose inside part is not polygonal (it touches the area only along a line) keeps its square.
+    """
+    geoms = out.geometry.to_numpy()
+    shapely.prepare(area)
+    edge = ~shapely.contains(area, geoms)
+    if not edge.any():
+        return out
+    cut = shapely.intersection(geoms[edge], area)
+    polygonal = np.isin(shapely.get_type_id(cut), [3, 6]) & ~shapely.is_empty(cut)  # Polygon, MultiPolygon
+    keep = geoms[edge]
+    keep[polygonal] = cut[polygonal]
+    geoms = geoms.copy()
+    geoms[edge] = keep
+    return out.set_geometry(gpd.GeoSeries(geoms, index=out.index, crs=out.crs))
 
 
 def _finish_units(
