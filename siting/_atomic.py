@@ -36,7 +36,6 @@ from siting.errors import OutputExistsError, OutputWriteError, SitingError
 
 log = get_logger(__name__)
 
-_TAG = re.compile(r"\.siting-(tmp|old)-(\d+)-[0-9a-f]+")
 _JOURNAL = ".siting-commit.json"
 # temporaries of siting versions before this protocol (tempfile.mkdtemp / mkstemp names, no pid)
 _LEGACY = (r"^\.{name}-[a-z0-9_]{{8}}$", r"^\.{name}\.[a-z0-9_]{{8}}\.tmp$")
@@ -283,22 +282,34 @@ def recover(targets: Sequence[Path]) -> None:
 
 
 def _temporaries(target: Path) -> list[tuple[Path, int | None]]:
-    """Temporaries beside ``target`` that belong to it: ``(path, pid)`` (pid None for old versions')."""
+    """Temporaries beside ``target`` that belong to it: ``(path, pid)`` (pid None for old versions').
+
+    Its own (``temp_path``, and the hearing and review maps staged beside a map's) and its journal's.
+    Stem and suffix both must match: ``s-0.5`` and ``s-0.25`` share the stem ``s-0`` (a sweep writes
+    both at once), and one's temporaries must not look like the other's.
+    """
     folder = target.parent
     if not folder.is_dir():
         return []
     legacy = [re.compile(p.format(name=re.escape(target.name))) for p in _LEGACY]
+    own = [(_temporary_name(t), t.suffix) for t in (target, journal_path(target))]
     found = []
     for entry in folder.iterdir():
         name = entry.name
         if name.endswith(_JOURNAL):
             continue
-        tag = _TAG.search(name)
-        if tag is not None and name.lstrip(".").startswith(f"{target.stem}.siting-"):
-            found.append((entry, int(tag.group(2))))
+        tags = [(m, suffix) for pattern, suffix in own if (m := pattern.match(name)) is not None]
+        mine = [int(m.group(2)) for m, suffix in tags if name[m.end() :] == suffix]
+        if mine:
+            found.append((entry, mine[0]))
         elif any(p.match(name) for p in legacy):
             found.append((entry, None))
     return found
+
+
+def _temporary_name(target: Path) -> re.Pattern[str]:
+    """The start of ``target``'s temporaries' names (:func:`temp_path`), up to ``-<kind>`` and the suffix."""
+    return re.compile(rf"^\.{re.escape(target.stem)}\.siting-(tmp|old)-(\d+)-[0-9a-f]+(-[^.]+)?")
 
 
 def _finish_journal(target: Path) -> None:

@@ -15,7 +15,7 @@ import click
 from siting import __version__
 from siting._log import set_progress
 from siting.config import CELL_SIZE_RANGE_M
-from siting.errors import OutputExistsError, SitingError
+from siting.errors import OutputExistsError, SitingError, SweepError
 
 
 class _Commands(click.Group):
@@ -552,6 +552,29 @@ def compare_command(scenario_files: tuple[Path, ...], map_path: Path | None, ove
             raise OutputExistsError(f"{path} exists; pass --overwrite to replace it.")
         written = maps.review_map(results[0], other=results[1], path=path)
         click.echo(f"side-by-side map: {written}")
+
+
+@cli.command("sweep")
+@click.argument("scenario_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("parameter")
+@click.argument("values", nargs=-1, required=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Processes (Dask).")
+@click.option("--write", is_flag=True, help="Write each variant's result folder (replacing earlier ones).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="The table as CSV.")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--no-cache", is_flag=True, help="Rebuild demand, network and costs even if cached.")
+def sweep_command(scenario_file: Path, parameter: str, values: tuple[str, ...], **options: object) -> None:
+    """Run SCENARIO_FILE once per VALUE of PARAMETER and print the key figures side by side.
+
+    E.g. `siting sweep scenario.yaml max_new_schools 0 2 4 6 --workers 2`. Each VALUE is read as YAML
+    (`null`, `0.5`, `{primary: 800}`). --workers above 1 needs `pip install 'siting[parallel]'`.
+    """
+    from siting.pipeline.sweep import sweep_cli
+
+    text, failed = sweep_cli(scenario_file, parameter, list(values), **options)
+    click.echo(text)
+    if failed:
+        raise SweepError(failed)  # the group prints it in one line and exits 2
 
 
 def main() -> None:

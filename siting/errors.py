@@ -31,6 +31,18 @@ class SolverError(SitingError, RuntimeError):
     """The solver failed or returned no usable solution."""
 
 
+class SweepError(SitingError, RuntimeError):
+    """Some values of a parameter sweep failed; the others ran.
+
+    ``failures`` maps each failed value to its error; ``results`` and ``table`` are the whole sweep's, as
+    :func:`siting.pipeline.sweep` returns them with ``on_error="keep"``.
+    """
+
+    results: list
+    table: object
+    failures: dict
+
+
 class OutputExistsError(SitingError, FileExistsError):
     """An output already exists and overwriting was not asked for."""
 

@@ -8,7 +8,7 @@ import yaml
 from tests.conftest import REPO
 
 # conda-forge names that differ from the PyPI name of the same package
-_PYPI_NAME = {"pyosmium": "osmium"}
+_PYPI_NAME = {"pyosmium": "osmium", "dask-core": "dask"}
 
 
 def _name(spec: str) -> str:

@@ -2,8 +2,8 @@
 
 Public names:
 
-- :func:`run_scenario`, :func:`sweep`, :func:`compare_scenarios` (``run.py``): the whole run, a
-  parameter sweep, key figures side by side;
+- :func:`run_scenario`, :func:`compare_scenarios` (``run.py``): the whole run, key figures side by side;
+- :func:`sweep` (``sweep.py``): a parameter sweep, in this process or in worker processes (Dask);
 - :class:`RunResult` (``result.py``): everything a run produced, saved to and loaded from a folder;
 - the stages (``stages.py``), in the order a run calls them: :func:`read_study_area`,
   :func:`build_demand`, :func:`read_facilities`, :func:`load_graph`, :func:`build_costs`,
@@ -17,7 +17,7 @@ The pipeline imports the stage packages; no stage imports the pipeline.
 """
 
 from siting.pipeline.result import GPKG_FILE, SUMMARY_FILE, RunResult
-from siting.pipeline.run import compare_scenarios, run_scenario, sweep, write_outputs
+from siting.pipeline.run import compare_scenarios, run_scenario, write_outputs
 from siting.pipeline.stages import (
     build_costs,
     build_demand,
@@ -30,6 +30,7 @@ from siting.pipeline.stages import (
     read_study_area,
     solve_model,
 )
+from siting.pipeline.sweep import sweep
 
 __all__ = [
     "GPKG_FILE",

@@ -17,7 +17,7 @@ import pandas as pd
 from siting._atomic import all_or_nothing
 from siting._cache import DEFAULT_CACHE_DIR
 from siting._jsonify import json_ready
-from siting._log import get_logger, progress
+from siting._log import get_logger
 from siting.config import Scenario
 from siting.errors import SolverError
 from siting.model import SitingResult
@@ -55,6 +55,7 @@ def run_scenario(
     write: bool = True,
     draw_map: bool = True,
     cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
+    threads: int | None = None,
 ) -> RunResult:
     """Run one scenario from its inputs to its outputs.
 
@@ -69,12 +70,12 @@ def run_scenario(
     overwrite
         Replace earlier outputs; without it the run stops before any work if they exist.
     write
-        Write files at all (a notebook exploring variants may keep results in memory only). The result
-        folder and the maps are written all or nothing (:func:`write_outputs`).
+        Write files at all (or keep the result in memory only), all or nothing (:func:`write_outputs`).
     draw_map
         Write the HTML maps (needs ``write``).
-    cache_dir
-        Folder for cached stage outputs; ``None`` disables file caching (the in-process cache remains).
+    cache_dir, threads
+        Folder for cached stage outputs (``None``: no files; the in-process cache remains); solver threads
+        (None: the solver's default; a sweep in worker processes passes 1).
 
     Returns
     -------
@@ -107,7 +108,7 @@ def run_scenario(
         costs = stages.build_costs(scenario, graph, units, facilities.facilities, area.crs, cache_dir=cache)
         units, current_how = stages.current_schools(scenario, units, facilities.facilities, costs.costs)
     with laps("model"):
-        solution, plan = _solve(scenario, units, facilities, costs.costs)
+        solution, plan = _solve(scenario, units, facilities, costs.costs, threads)
     _require_solution(scenario, solution)
     with laps("catchments_metrics"):
         drawn, tables = _catchments_and_metrics(scenario, units, facilities, solution, costs, area.crs)
@@ -128,15 +129,15 @@ def run_scenario(
 
 
 def _solve(
-    scenario: Scenario, units: Any, facilities: stages.Facilities, costs: pd.DataFrame
+    scenario: Scenario, units: Any, facilities: stages.Facilities, costs: pd.DataFrame, threads: int | None
 ) -> tuple[SitingResult, Any]:
     """Solve the design year, or with ``plan:`` every year; return the solution and the plan (or None).
 
     With a plan, the design year's result (:func:`years.design_solution`) is the run's solution.
     """
     if scenario.plan is None:
-        return stages.solve_model(scenario, units, facilities, costs), None
-    plan = years.solve_plan(scenario, units, facilities, costs)
+        return stages.solve_model(scenario, units, facilities, costs, threads=threads), None
+    plan = years.solve_plan(scenario, units, facilities, costs, threads=threads)
     return years.design_solution(scenario, plan), plan
 
 
@@ -289,47 +290,3 @@ def compare_scenarios(results: list[RunResult]) -> pd.DataFrame:
         row["gap"] = sol.get("gap")
         rows.append(row)
     return pd.DataFrame(rows).set_index("scenario")
-
-
-def sweep(
-    scenario: Scenario,
-    parameter: str,
-    values: list[Any],
-    *,
-    write: bool = False,
-    cache_dir: str | Path | None = DEFAULT_CACHE_DIR,
-) -> tuple[list[RunResult], pd.DataFrame]:
-    """Run one scenario over a range of one parameter and tabulate the key figures.
-
-    Only the model is re-solved when ``parameter`` is a model parameter: demand, the network and the
-    cost table come from the cache after the first run.
-
-    Parameters
-    ----------
-    scenario
-        The base scenario.
-    parameter
-        Any key :meth:`Scenario.replace` accepts, e.g. ``"max_new_schools"`` or ``"disruption_m"``.
-    values
-        The values to try, in order.
-    write
-        Write each variant's files (under ``data/processed/<name>-<parameter>-<value>/``).
-    cache_dir
-        As for :func:`run_scenario`.
-
-    Returns
-    -------
-    tuple
-        ``(results, table)``; the table has one row per value (see :func:`compare_scenarios`) and a column
-        named after ``parameter``.
-    """
-    results = []
-    for value in progress(values, desc=f"sweep {parameter}", unit="run"):
-        label = str(value).replace(" ", "").replace("/", "-")
-        variant = scenario.replace(**{parameter: value, "name": f"{scenario.name}-{parameter}-{label}"})
-        results.append(
-            run_scenario(variant, write=write, draw_map=False, overwrite=True, cache_dir=cache_dir)
-        )
-    table = compare_scenarios(results)
-    table.insert(0, parameter, list(values))
-    return results, table

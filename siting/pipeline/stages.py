@@ -329,8 +329,13 @@ def solve_model(
     units: gpd.GeoDataFrame,
     facilities: Facilities,
     costs: pd.DataFrame,
+    *,
+    threads: int | None = None,
 ) -> SitingResult:
-    """Build the siting model from the scenario's model parameters and solve it."""
+    """Build the siting model from the scenario's model parameters and solve it.
+
+    ``threads`` is the solver's thread count (None: the solver's default; a parallel sweep passes 1).
+    """
     mp = scenario.model
     model = SitingModel.from_scenario(
         units,
@@ -352,7 +357,9 @@ def solve_model(
         balance_m=mp.balance_m,
         utilisation_floor=mp.utilisation_floor,
     )
-    return model.solve(solver=mp.solver, time_limit_s=mp.time_limit_s, gap=mp.gap, mode=mp.mode)
+    return model.solve(
+        solver=mp.solver, time_limit_s=mp.time_limit_s, gap=mp.gap, mode=mp.mode, threads=threads
+    )
 
 
 def draw_catchments(

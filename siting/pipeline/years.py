@@ -53,7 +53,12 @@ NEEDS_COLUMNS: tuple[str, ...] = (
 
 
 def solve_plan(
-    scenario: Scenario, units: gpd.GeoDataFrame, facilities: Any, costs: pd.DataFrame
+    scenario: Scenario,
+    units: gpd.GeoDataFrame,
+    facilities: Any,
+    costs: pd.DataFrame,
+    *,
+    threads: int | None = None,
 ) -> YearsResult:
     """Build the scenario's multi-year model and solve it within ``model.time_limit_s``.
 
@@ -67,6 +72,8 @@ def solve_plan(
         ``stages.Facilities`` (``facilities`` and ``options``).
     costs
         The travel costs.
+    threads
+        Solver threads (None: the solver's default).
 
     Returns
     -------
@@ -86,7 +93,7 @@ def solve_plan(
         plan=scenario.plan.model_dump(),
         model=mp.model_dump(),
     )
-    return solve_years(model, solver=mp.solver, time_limit_s=mp.time_limit_s, gap=mp.gap)
+    return solve_years(model, solver=mp.solver, time_limit_s=mp.time_limit_s, gap=mp.gap, threads=threads)
 
 
 def plan_tables(
