@@ -111,15 +111,14 @@ def sweep(
     runs = variants(scenario, parameter, values)
     if workers < 1:
         raise InputError(f"sweep: workers={workers!r}; give 1 (in this process) or more (processes).")
-    if workers == 1:
-        warm_cache(scenario, cache_dir)  # bad inputs fail here, once, not once per value
+    if workers == 1:  # the first variant fills the cache for the others
         outcomes = [
             _run_variant(value, variant, write, cache_dir, threads)
             for value, variant in progress(runs, desc=f"sweep {parameter}", unit="run")
         ]
     else:
         per_worker = 1 if threads is None else threads
-        outcomes = _run_processes(scenario, runs, workers, write, cache_dir, per_worker)
+        outcomes = _run_processes(runs, workers, write, cache_dir, per_worker)
     return _collect(parameter, outcomes, on_error)
 
 
@@ -229,7 +228,6 @@ def _run_variant(
 
 
 def _run_processes(
-    scenario: Scenario,
     runs: list[tuple[Any, Scenario]],
     workers: int,
     write: bool,
@@ -241,7 +239,7 @@ def _run_processes(
     from concurrent.futures.process import BrokenProcessPool
 
     with _shared_cache(cache_dir) as cache, _one_blas_thread():
-        warm_cache(scenario, cache)  # bad inputs fail here, once, before any worker starts
+        _warm(runs[0][1], cache)
         tasks = [
             dask.delayed(_run_variant, pure=False)(value, variant, write, cache, threads)
             for value, variant in runs
@@ -260,10 +258,10 @@ def _run_processes(
             )
         except BrokenProcessPool as exc:
             raise SweepError(
-                f"sweep of {scenario.name}: a worker process died before every value had run, so nothing "
-                "was returned: out of memory (run with fewer workers), killed, or started from a script "
-                "that calls sweep outside `if __name__ == '__main__':` (worker processes re-import the "
-                f"script; put the call under that guard). ({exc})"
+                f"sweep from {runs[0][1].name}: a worker process died before every value had run, so "
+                "nothing was returned: out of memory (run with fewer workers), killed, or started from a "
+                "script that calls sweep outside `if __name__ == '__main__':` (worker processes re-import "
+                f"the script; put the call under that guard). ({exc})"
             ) from exc
 
 
@@ -272,7 +270,8 @@ def warm_cache(scenario: Scenario, cache_dir: str | Path | None) -> None:
 
     The same stage calls as :func:`run_scenario` up to the costs, so every variant that changes only the
     model finds them cached, in this process's memory and in files under ``cache_dir`` (None: memory
-    only); a worker process then does not even read the network.
+    only); a worker process reads the files once (the network's too: ``run_scenario`` loads it before
+    the costs) and its memory after that.
 
     Raises
     ------
@@ -286,6 +285,18 @@ def warm_cache(scenario: Scenario, cache_dir: str | Path | None) -> None:
     facilities = stages.read_facilities(scenario, units, area.crs, layers=(inputs.schools, inputs.sites))
     graph = stages.load_graph(scenario, area, cache_dir=cache)
     stages.build_costs(scenario, graph, units, facilities.facilities, area.crs, cache_dir=cache)
+
+
+def _warm(variant: Scenario, cache: Path) -> None:
+    """Build the first variant's inputs for the workers; an error is left for that variant's run to report.
+
+    The first variant, not the base scenario: a sweep of an input parameter (``cell_size_m``) shares
+    nothing, and the base's inputs would be built for no variant.
+    """
+    try:
+        warm_cache(variant, cache)
+    except Exception as exc:  # the variant's own run reports it with its value
+        log.info("sweep: inputs of %s not cached (%s); its run will say why", variant.name, exc)
 
 
 @contextmanager
