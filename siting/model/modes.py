@@ -20,6 +20,13 @@ import numpy as np
 from siting._log import get_logger
 from siting.errors import InputError
 from siting.model.lagrange import LagrangeBound
+from siting.model.pricing import (
+    NEAREST,
+    full_columns,
+    price_arcs,
+    restricted_model,
+    worth_pricing,
+)
 from siting.model.program import clean, settle_overflow
 from siting.model.result import SitingResult, empty_result, objective_parts, result_from_x
 from siting.model.rounding import round_split
@@ -47,6 +54,8 @@ _LARGE_ARCS = 50_000
 """From this many arcs the relaxation's MIP can be slow: a Lagrangian bound and the facility interchange
 run first (models of new facilities only, :data:`_PRE_SHARE` of the time) or after it."""
 _PRE_SHARE = 0.25
+_PRICE_SHARE = 0.4
+"""Most of the time left the arc pricing's LPs may use."""
 
 
 def resolve_mode(mode: str | None, single_source: bool) -> str:
@@ -84,6 +93,10 @@ def solve_model(
         raise InputError(f"time_limit_s must be a finite number of seconds > 0, got {time_limit_s!r}.")
     mode = resolve_mode(mode, model.single_source)
     deadline = Deadline.after(time_limit_s)
+    if worth_pricing(model._d, mode, solver):
+        priced = solve_priced(model, mode, deadline=deadline, gap=gap, threads=threads, msg=msg)
+        if priced is not None:
+            return priced
     if mode == "exact":
         return solve_exact(model, solver=solver, deadline=deadline, gap=gap, threads=threads, msg=msg)
     return solve_relaxed(model, mode, solver=solver, deadline=deadline, gap=gap, threads=threads, msg=msg)
@@ -273,3 +286,46 @@ def solve_exact(
     return result_from_x(
         model, x, status, words, objective, bound, gap_value, solve_time, 0, "exact", parts, out
     )
+
+
+def solve_priced(
+    model: SitingModel,
+    mode: str,
+    *,
+    deadline: Deadline,
+    gap: float,
+    threads: int | None,
+    msg: bool,
+    nearest: int = NEAREST,
+) -> SitingResult | None:
+    """Mode ``"round"`` or ``"exact"`` on the priced arcs (:mod:`siting.model.pricing`), bound for all arcs.
+
+    ``nearest`` arcs per pair start the pricing. Returns None when the pricing's first LP gave no duals
+    in its time (the caller then solves the full model).
+    """
+    d = model._d
+    pricing = price_arcs(d, nearest, _PRICE_SHARE * deadline.left(), threads)
+    if pricing is None:
+        log.info("arc pricing gave no LP duals in its time; solving on every arc")
+        return None
+    sub = restricted_model(model, pricing)
+    if mode == "exact":
+        res = solve_exact(sub, solver="highs", deadline=deadline, gap=gap, threads=threads, msg=msg)
+    else:
+        res = solve_relaxed(sub, mode, solver="highs", deadline=deadline, gap=gap, threads=threads, msg=msg)
+    res.solve_time_s += pricing.seconds
+    res._model = model
+    if res._x is not None:
+        res._x = full_columns(d, pricing.keep, res._x)
+    bound = pricing.full_bound(res.bound)
+    res.bound = min(bound, res.objective) if math.isfinite(res.objective) else bound
+    res.gap = relative_gap(res.objective, res.bound)
+    if res.status in ("optimal", "feasible"):
+        within = math.isfinite(res.gap) and res.gap <= gap + 1e-9
+        res.status = "optimal" if within else "feasible"
+    words = "converged" if pricing.converged else "stopped"
+    res.solver_status = (
+        f"arc pricing: {int(pricing.keep.sum()):,} of {len(d['a_k']):,} arcs, {pricing.rounds} LPs, "
+        f"{words}, LP {pricing.lp_value:.8g}, bound for all arcs {bound:.8g}; {res.solver_status}"
+    )
+    return res
