@@ -19,12 +19,16 @@ import numpy as np
 
 from siting._log import get_logger
 from siting.errors import InputError
-from siting.model.lagrange import LagrangeBound
+from siting.model.lagrange import LagrangeBound, lagrangian_bound
 from siting.model.pricing import (
+    LP_ARCS,
     NEAREST,
-    full_columns,
+    lagrange_arcs,
+    nearest_arcs,
     price_arcs,
+    priced_result,
     restricted_model,
+    start_count,
     worth_pricing,
 )
 from siting.model.program import clean, settle_overflow
@@ -38,7 +42,7 @@ from siting.model.solvers import (
     relative_gap,
     solve_program,
 )
-from siting.model.strengthen import MIN_SECONDS, strengthen
+from siting.model.strengthen import MARGIN_S, MIN_SECONDS, strengthen
 
 if TYPE_CHECKING:
     from siting.model.siting_model import SitingModel
@@ -54,8 +58,12 @@ _LARGE_ARCS = 50_000
 """From this many arcs the relaxation's MIP can be slow: a Lagrangian bound and the facility interchange
 run first (models of new facilities only, :data:`_PRE_SHARE` of the time) or after it."""
 _PRE_SHARE = 0.25
-_PRICE_SHARE = 0.4
+_PRICE_LAG_SHARE = 0.1
+"""Share of the time for the first Lagrangian steps of a priced solve (over every arc)."""
+_PRICE_SHARE = 0.3
 """Most of the time left the arc pricing's LPs may use."""
+_SUB_SHARE = 0.9
+"""Share of the time then left for solving on the arcs kept; the rest continues the Lagrangian bound."""
 
 
 def resolve_mode(mode: str | None, single_source: bool) -> str:
@@ -122,7 +130,8 @@ def solve_relaxed(
     d = model._d
     prog, select_s = model._working_program(solver, deadline, threads)
     pre, lag = None, None
-    if len(d["a_k"]) >= _LARGE_ARCS and d["is_new_f"].all() and len(d["o_f"]):
+    large = len(d["a_k"]) >= _LARGE_ARCS or d.get("priced", False)  # a subset of a large model's arcs
+    if large and d["is_new_f"].all() and len(d["o_f"]):
         pre, lag = strengthen(d, prog, None, math.nan, deadline.part(_PRE_SHARE), whole=mode == "round")
     share = _RELAXATION_SHARE if mode == "round" else 1.0
     # in round mode the relaxation gets a quarter of the gap, leaving the rest for the rounding
@@ -162,7 +171,7 @@ def solve_relaxed(
         x = settle_overflow(d, clean(first.x, prog.integer))
         bound = first.bound if math.isfinite(first.bound) else math.nan
     x, bound, words = _keep_better(d, x, bound, words, pre)
-    weak = first.status != "optimal" or len(d["a_k"]) >= _LARGE_ARCS
+    weak = first.status != "optimal" or large
     if weak and not _within(d, x, bound, gap) and deadline.left() >= MIN_SECONDS:
         opts = slice(len(d["a_k"]), len(d["a_k"]) + len(d["o_f"]))
         again = pre is None or pre.x is None or not np.array_equal(x[opts] > 0.5, pre.x[opts] > 0.5)
@@ -298,34 +307,39 @@ def solve_priced(
     msg: bool,
     nearest: int = NEAREST,
 ) -> SitingResult | None:
-    """Mode ``"round"`` or ``"exact"`` on the priced arcs (:mod:`siting.model.pricing`), bound for all arcs.
+    """Mode ``"round"`` or ``"exact"`` on a subset of the arcs (:mod:`siting.model.pricing`).
 
-    ``nearest`` arcs per pair start the pricing. Returns None when the pricing's first LP gave no duals
-    in its time (the caller then solves the full model).
+    The arcs kept: each pair's ``nearest`` cheapest, those of negative reduced cost at the first
+    Lagrangian multipliers, and (on models small enough for its LPs) those the LP pricing adds. The bound
+    reported is valid for every arc: the Lagrangian's over all arcs (continued from the answer found),
+    or the pricing's. Returns None when the subset gave no answer (the caller solves the full model).
     """
     d = model._d
-    pricing = price_arcs(d, nearest, _PRICE_SHARE * deadline.left(), threads)
-    if pricing is None:
-        log.info("arc pricing gave no LP duals in its time; solving on every arc")
-        return None
-    sub = restricted_model(model, pricing)
+    lag = lagrangian_bound(d, max_seconds=_PRICE_LAG_SHARE * deadline.left())
+    nearest = start_count(d, nearest)
+    keep = nearest_arcs(d, nearest) | lagrange_arcs(d, lag.lam)
+    pricing = None
+    if keep.sum() <= LP_ARCS:
+        pricing = price_arcs(d, keep, nearest, _PRICE_SHARE * deadline.left(), threads)
+        keep = keep if pricing is None else pricing.keep
+    sub = restricted_model(model, keep, None if pricing is None else pricing.prog)
+    part = deadline.part(_SUB_SHARE)
     if mode == "exact":
-        res = solve_exact(sub, solver="highs", deadline=deadline, gap=gap, threads=threads, msg=msg)
+        res = solve_exact(sub, solver="highs", deadline=part, gap=gap, threads=threads, msg=msg)
     else:
-        res = solve_relaxed(sub, mode, solver="highs", deadline=deadline, gap=gap, threads=threads, msg=msg)
-    res.solve_time_s += pricing.seconds
-    res._model = model
-    if res._x is not None:
-        res._x = full_columns(d, pricing.keep, res._x)
-    bound = pricing.full_bound(res.bound)
-    res.bound = min(bound, res.objective) if math.isfinite(res.objective) else bound
-    res.gap = relative_gap(res.objective, res.bound)
-    if res.status in ("optimal", "feasible"):
-        within = math.isfinite(res.gap) and res.gap <= gap + 1e-9
-        res.status = "optimal" if within else "feasible"
-    words = "converged" if pricing.converged else "stopped"
-    res.solver_status = (
-        f"arc pricing: {int(pricing.keep.sum()):,} of {len(d['a_k']):,} arcs, {pricing.rounds} LPs, "
-        f"{words}, LP {pricing.lp_value:.8g}, bound for all arcs {bound:.8g}; {res.solver_status}"
+        res = solve_relaxed(sub, mode, solver="highs", deadline=part, gap=gap, threads=threads, msg=msg)
+    if res._x is None:
+        log.info("no answer on %d of %d arcs; solving on every arc", keep.sum(), len(keep))
+        return None
+    more = lagrangian_bound(
+        d, max_seconds=max(deadline.left() - MARGIN_S, 0.05), upper=res.objective, start=lag
     )
-    return res
+    bounds = [more.bound, res.bound if keep.all() else math.nan]
+    bounds.append(math.nan if pricing is None else pricing.full_bound(res.bound))
+    bound = max(b for b in bounds if math.isfinite(b))
+    words = f"{int(keep.sum()):,} of {len(keep):,} arcs"
+    if pricing is not None:
+        state = "converged" if pricing.converged else "stopped"
+        words += f", LP pricing {state} after {pricing.rounds} LPs (LP {pricing.lp_value:.8g})"
+    res.solve_time_s += lag.seconds + more.seconds + (pricing.seconds if pricing is not None else 0.0)
+    return priced_result(model, res, keep, bound, gap, words)

@@ -38,9 +38,10 @@ import numpy as np
 
 from siting._log import get_logger
 from siting.model.program import arc_duals, build_program, lazy_links, violated_links
-from siting.model.solvers import MatrixProgram, solve_program
+from siting.model.solvers import MatrixProgram, relative_gap, solve_program
 
 if TYPE_CHECKING:
+    from siting.model.result import SitingResult
     from siting.model.siting_model import SitingModel
 
 log = get_logger(__name__)
@@ -51,6 +52,12 @@ PRICE_ARCS = 250_000
 """From this many arcs a single-school solve prices its arcs ..."""
 DENSE = 3
 """... when the pairs have on average at least this many times :data:`NEAREST` arcs."""
+LP_ARCS = 5_000
+"""The LP pricing runs only when it starts from at most this many arcs (above, its LPs are too slow:
+about 10 s each on 20,000 arcs of a capacitated p-median with its linking rows); larger models keep
+the arcs of negative Lagrangian reduced cost (:func:`lagrange_arcs`) instead."""
+OPEN_REACHED = 4
+"""Open sites each pair's first arcs should reach, on average (:func:`start_count`)."""
 TOL = 1e-6
 """An arc prices out when its reduced cost is below ``-TOL × max(1, cost)``."""
 MAX_ROUNDS = 60
@@ -113,8 +120,21 @@ def worth_pricing(d: dict[str, Any], mode: str, solver: str) -> bool:
         and mode in ("round", "exact")
         and bool(d["single_source"])
         and n_arc >= PRICE_ARCS
-        and n_arc >= DENSE * NEAREST * n_pair
+        and n_arc >= DENSE * start_count(d) * n_pair
     )
+
+
+def start_count(d: dict[str, Any], nearest: int = NEAREST) -> int:
+    """Return how many cheapest arcs per pair to start from: ``nearest``, or more when few sites open.
+
+    With ``p`` of ``n`` new sites to open (``exactly_new`` or ``max_new``), a pair's ``k`` cheapest arcs
+    reach about ``k p / n`` open sites; ``k`` is raised so that they reach :data:`OPEN_REACHED`.
+    """
+    p = d["exactly_new"] if d["exactly_new"] is not None else d["max_new"]
+    n_new = int(d["is_new_f"].sum())
+    if p is None or p <= 0 or not n_new:
+        return nearest
+    return max(nearest, math.ceil(OPEN_REACHED * n_new / p))
 
 
 def nearest_arcs(d: dict[str, Any], k: int) -> np.ndarray:
@@ -149,12 +169,15 @@ def restrict(d: dict[str, Any], keep: np.ndarray) -> dict[str, Any]:
     return out
 
 
-def restricted_model(model: SitingModel, pricing: Pricing) -> SitingModel:
-    """Return a copy of ``model`` with only the priced arcs, its program the pricing's."""
+def restricted_model(model: SitingModel, keep: np.ndarray, prog: MatrixProgram | None) -> SitingModel:
+    """Return a copy of ``model`` with only the arcs flagged in ``keep`` (its program ``prog``, if given).
+
+    Its core arrays say ``priced``: the modes treat it as the large model it came from.
+    """
     sub = copy.copy(model)
-    sub._d = restrict(model._d, pricing.keep)
+    sub._d = restrict(model._d, keep) | {"priced": True}
     sub._program = None
-    sub._work = pricing.prog
+    sub._work = prog
     return sub
 
 
@@ -167,17 +190,32 @@ def full_columns(d: dict[str, Any], keep: np.ndarray, x: np.ndarray) -> np.ndarr
     return out
 
 
-def price_arcs(
-    d: dict[str, Any], k: int, seconds: float, threads: int | None, extra: float = 0.25
-) -> Pricing | None:
-    """Start from each pair's ``k`` cheapest arcs and price the others until none prices out.
+def lagrange_arcs(d: dict[str, Any], lam: np.ndarray) -> np.ndarray:
+    """Return a flag per arc: those of negative Lagrangian reduced cost ``c_a - lam[k]``.
 
-    At most ``seconds``. Where the LP on the arcs kept is infeasible (too few seats within reach), ``k``
-    is doubled. Once nothing prices out, the left-out arcs of least reduced cost are kept too, ``extra`` ×
-    the arcs kept (:func:`_widen`). Returns None when no LP gave duals in the time.
+    With multipliers ``lam`` on the assignment rows (:mod:`siting.model.lagrange`), only these arcs
+    enter the Lagrangian subproblem, so its value on them is its value on every arc.
+    """
+    return d["a_cost"] + d["a_dis"] - lam[d["a_k"]] < 0
+
+
+def price_arcs(
+    d: dict[str, Any],
+    keep: np.ndarray,
+    k: int,
+    seconds: float,
+    threads: int | None,
+    extra: float = 0.25,
+) -> Pricing | None:
+    """Start from the arcs flagged in ``keep`` and price the others until none prices out.
+
+    At most ``seconds``. Where the LP on the arcs kept is infeasible (too few seats within reach), each
+    pair's ``k`` cheapest arcs are added, and ``k`` doubled. Once nothing prices out, the left-out arcs of
+    least reduced cost are kept too, ``extra`` × the arcs kept (:func:`_widen`). Returns None when no LP
+    gave duals in the time.
     """
     start = time.perf_counter()
-    keep = nearest_arcs(d, k)
+    keep = keep.copy()
     link = np.zeros(len(keep), dtype=bool)
     cost = d["a_cost"] + d["a_dis"]
     n_l = d["base"].shape[1]
@@ -250,3 +288,22 @@ def _widen(keep: np.ndarray, out: np.ndarray, red: np.ndarray, extra: float) -> 
     part = np.argpartition(red, n_more)
     keep[out[part[:n_more]]] = True
     return float(red[part[n_more:]].min())
+
+
+def priced_result(
+    model: SitingModel, res: SitingResult, keep: np.ndarray, bound: float, gap: float, words: str
+) -> SitingResult:
+    """Return ``res`` (of the model restricted to ``keep``) as a result of ``model`` with ``bound``.
+
+    Its columns become the full program's, its bound and gap those valid for every arc, its status
+    optimal only within ``gap`` of that bound.
+    """
+    res._model = model
+    if res._x is not None:
+        res._x = full_columns(model._d, keep, res._x)
+    res.bound = min(bound, res.objective) if math.isfinite(res.objective) else bound
+    res.gap = relative_gap(res.objective, res.bound)
+    if res.status in ("optimal", "feasible"):
+        res.status = "optimal" if math.isfinite(res.gap) and res.gap <= gap + 1e-9 else "feasible"
+    res.solver_status = f"arc pricing: {words}, bound for every arc {bound:.8g}; {res.solver_status}"
+    return res
