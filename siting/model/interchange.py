@@ -29,10 +29,20 @@ import numpy as np
 
 from siting._log import get_logger
 from siting.model.program import overflow_columns, plan_capacity, settle_overflow
-from siting.model.rounding import run_local_search
-from siting.model.solvers import MIN_SOLVE_S, MatrixProgram, SolveOutcome, solve_program, sparse_rows
+from siting.model.rounding import round_split, run_local_search
+from siting.model.solvers import (
+    MIN_SOLVE_S,
+    Deadline,
+    MatrixProgram,
+    SolveOutcome,
+    solve_program,
+    sparse_rows,
+)
 
 log = get_logger(__name__)
+
+REPAIR_GAP = 0.002
+"""The repair MIPs of a final rounding stop within this share of the assignment LP's value."""
 
 
 def assignment_of(d: dict[str, Any], x: np.ndarray) -> np.ndarray:
@@ -187,6 +197,7 @@ def _first_transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, end:
 
     ``z`` is changed in place; ``end`` is the ``time.perf_counter()`` time to stop.
     """
+    _cover(d, z)
     cur = transport(d, prog, z, end - time.perf_counter())
     while cur.x is None and cur.status == "infeasible" and end - time.perf_counter() > 0.05:
         more = _cheapest_opening(d, z)
@@ -195,6 +206,41 @@ def _first_transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, end:
         z[more] = 1.0
         cur = transport(d, prog, z, end - time.perf_counter())
     return cur
+
+
+def _cover(d: dict[str, Any], z: np.ndarray) -> None:
+    """Swap options in ``z`` (in place) until every pair has an arc to a school-level with seats.
+
+    With few arcs per pair (each unit's nearest sites) a start such as the bound's sites can leave pairs
+    with no open school: the site reaching the most such pupils opens, the open site (not forced) whose
+    closing leaves the fewest pupils without a school closes, while that lowers the pupils without one.
+    """
+    n_arc_l = d["base"].shape[1]
+    fl = d["a_f"] * n_arc_l + d["k_l"][d["a_k"]]
+    dem = d["k_d"][d["a_k"]].astype(float)
+    forced = np.zeros(len(d["base"]), dtype=bool)
+    forced[d["forced"]] = True
+    for _ in range(len(z)):
+        seats, _ = plan_capacity(d, z)
+        served = seats.reshape(-1)[fl] > 0
+        reach = np.zeros(len(d["k_d"]))
+        np.add.at(reach, d["a_k"][served], 1.0)
+        lost = reach[d["a_k"]] == 0
+        if not lost.any():
+            return
+        only = served & (reach[d["a_k"]] == 1)  # the pair's one school: closing it loses the pair
+        gain = np.bincount(d["a_f"][lost], weights=dem[lost], minlength=len(d["base"]))
+        loss = np.bincount(d["a_f"][only], weights=dem[only], minlength=len(d["base"]))
+        o_f = d["o_f"]
+        shut = np.flatnonzero((z < 0.5) & d["is_new_f"][o_f])
+        opened = np.flatnonzero((z > 0.5) & d["is_new_f"][o_f] & ~forced[o_f])
+        if not len(shut) or not len(opened):
+            return
+        o_in = shut[np.argmax(gain[o_f[shut]])]
+        o_out = opened[np.argmin(loss[o_f[opened]])]
+        if gain[o_f[o_in]] <= loss[o_f[o_out]]:
+            return
+        z[o_in], z[o_out] = 1.0, 0.0
 
 
 def transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, max_seconds: float) -> SolveOutcome:
@@ -304,6 +350,8 @@ def interchange(
         cur.seconds = time.perf_counter() - t0
         return cur
     best = run_local_search(d, prog, cur.x, max(min(left(), 0.1 * max_seconds), 0.5))
+    if best.x is None and left() > 1.0:  # tight seats on few arcs: the repair MIPs round it
+        best = _repair_rounding(d, prog, cur, left())
     if best.x is not None:
         best.x = settle_overflow(d, best.x)
         best.objective = float(np.dot(prog.c, best.x))
@@ -312,3 +360,22 @@ def interchange(
     best.solver = "interchange"
     log.info("%s in %.1f s, objective %.6g", best.solver_status, best.seconds, best.objective)
     return best
+
+
+def _repair_rounding(
+    d: dict[str, Any], prog: MatrixProgram, cur: SolveOutcome, seconds: float
+) -> SolveOutcome:
+    """Round the assignment LP's answer ``cur`` with the repair MIPs of :func:`round_split`.
+
+    For when the local search finds no single-school answer (tight seats, few arcs per pair); the
+    outcome's ``x`` is None when the repairs find none either.
+    """
+    x, _, rep = round_split(
+        d, prog, cur.x, solver="highs", deadline=Deadline.after(seconds), gap=REPAIR_GAP, threads=None,
+        msg=False, certified_bound=cur.objective,
+    )  # fmt: skip
+    if rep is None or x is cur.x:
+        return SolveOutcome("not_solved", "local search and repair: no answer", None, *[math.nan] * 4, "")
+    rep.x = x
+    rep.solver_status = f"repair MIPs: {rep.solver_status}"
+    return rep
