@@ -133,3 +133,27 @@ def test_priced_solve_is_honest(monkeypatch: pytest.MonkeyPatch) -> None:
         assert check["max_capacity_excess"] <= 1e-6 and check["max_coverage_error"] <= 1e-6
         assert check["objective"] == pytest.approx(res.objective, rel=1e-9)
         assert len(res._x) == model.program().shape[1]
+
+
+def test_interchange_first_reaches_every_pair_on_few_arcs() -> None:
+    """Each client may use only its 8 nearest of 30 sites; a start of 6 sites in one corner leaves most
+    clients without an open site. The interchange first swaps sites until every client reaches one, then
+    returns a valid answer (it returned none before: the first assignment LP was infeasible)."""
+    from benchmarks.bench_generated import model_inputs
+    from siting.model.interchange import interchange
+
+    model = SitingModel.from_costs(**model_inputs("300x30p6n8"), overflow_penalty=None)
+    d = model._d
+    prog = model.program()
+    sites = np.asarray(model_inputs("300x30p6n8")["options"]["school_id"])
+    corner = np.argsort(np.arange(len(sites)))[:6]  # sites 0-5: some clients' 8 nearest miss all of them
+    x = np.zeros(prog.shape[1])
+    x[len(d["a_k"]) + corner] = 1.0
+    reach = np.zeros(len(d["k_d"]))
+    np.add.at(reach, d["a_k"], np.isin(d["a_f"], corner))
+    assert (reach == 0).any()
+    out = interchange(d, prog, x, 20.0)
+    assert out.x is not None
+    assert out.x[len(d["a_k"]) : len(d["a_k"]) + len(d["o_f"])].sum() == 6
+    check = model.check(model.solve(mode="round", time_limit_s=20, threads=1))
+    assert check["max_capacity_excess"] <= 1e-6 and check["max_coverage_error"] <= 1e-6
