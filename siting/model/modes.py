@@ -7,7 +7,9 @@ MIPs with the opened options fixed), and certifies the gap of the rounded answer
 bound. One time limit covers the whole solve: every solver call gets the time left of one
 :class:`~siting.model.solvers.Deadline`.
 
-:data:`MODES` names them; :func:`solve_model` is the body of :meth:`SitingModel.solve`.
+:data:`MODES` names them; :func:`solve_model` is the body of :meth:`SitingModel.solve`. Dense
+single-school models (:func:`~siting.model.pricing.worth_pricing`) are solved on a subset of their arcs
+by :func:`solve_priced`, with a bound valid for every arc (:mod:`siting.model.pricing`).
 """
 
 from __future__ import annotations
