@@ -31,6 +31,11 @@ NOTES = {
     30.0: "The 30 s rows ran at commit `cc81bb2` (2026-12-02 19:32 UTC), after the interchange got its lean "
     "assignment LP; a first run at `fee3707` (before it) had the cap `split` rows and `capc_5000 (single)` "
     "177–767 % above the optimum and six pmed rows 1.1–2.5 % above.",
+    300.0: "The 300 s rows ran at commit `38f538e` (branch `solver2`; these 100,000-arc models are below "
+    "where arc pricing starts, so they take the same solver path as the 30 s rows), one lock hold each, "
+    "beside other agents' benchmarks. They are 5 of the 13 cap misses the 30 s run left out; not re-run "
+    "for time: capa_14000 (single), capb_7000, capb_7000 (single), capb_8000, capb_8000 (single), "
+    "capc_5750 (single), capc_6500 (single), capc_7250 (single).",
 }
 
 
