@@ -29,10 +29,20 @@ import numpy as np
 
 from siting._log import get_logger
 from siting.model.program import overflow_columns, plan_capacity, settle_overflow
-from siting.model.rounding import run_local_search
-from siting.model.solvers import MIN_SOLVE_S, MatrixProgram, SolveOutcome, solve_program, sparse_rows
+from siting.model.rounding import round_split, run_local_search
+from siting.model.solvers import (
+    MIN_SOLVE_S,
+    Deadline,
+    MatrixProgram,
+    SolveOutcome,
+    solve_program,
+    sparse_rows,
+)
 
 log = get_logger(__name__)
+
+REPAIR_GAP = 0.002
+"""The repair MIPs of a final rounding stop within this share of the assignment LP's value."""
 
 
 def assignment_of(d: dict[str, Any], x: np.ndarray) -> np.ndarray:
@@ -183,18 +193,97 @@ def _cheapest_opening(d: dict[str, Any], z: np.ndarray) -> int:
 
 
 def _first_transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, end: float) -> SolveOutcome:
-    """The assignment LP of ``z``; while too few seats are open (e.g. the bound's sites), open more.
+    """The assignment LP of ``z``; while it is infeasible (e.g. the bound's sites), open or swap sites.
+
+    More sites open while the limits allow (:func:`_cheapest_opening`), else one pair swaps
+    (:func:`_ease`).
 
     ``z`` is changed in place; ``end`` is the ``time.perf_counter()`` time to stop.
     """
+    _cover(d, z)
+    tried: set[tuple[int, int]] = set()
     cur = transport(d, prog, z, end - time.perf_counter())
     while cur.x is None and cur.status == "infeasible" and end - time.perf_counter() > 0.05:
         more = _cheapest_opening(d, z)
-        if more < 0:
+        if more >= 0:
+            z[more] = 1.0
+        elif len(tried) >= len(z) or not _ease(d, z, tried):
             break
-        z[more] = 1.0
         cur = transport(d, prog, z, end - time.perf_counter())
     return cur
+
+
+def _ease(d: dict[str, Any], z: np.ndarray, tried: set[tuple[int, int]]) -> bool:
+    """Swap one option pair in ``z`` (in place) toward seats every pair can reach; return whether it did.
+
+    With few arcs per pair (each unit's nearest sites) a start such as the bound's sites can leave pairs
+    with no open school, or more pupils near a school than its seats. Each pair goes to its cheapest
+    open school (seats ignored); its unmet pupils are all of them when it reaches none, else its share of
+    its school's pupils above the seats. The closed site reaching the most unmet pupils opens and the open
+    site (not forced) with the fewest pupils closes; ``tried`` holds the swaps made, never repeated.
+    """
+    n_l = d["base"].shape[1]
+    a_k, a_f, o_f = d["a_k"], d["a_f"], d["o_f"]
+    fl = a_f * n_l + d["k_l"][a_k]
+    seats, _ = plan_capacity(d, z)
+    seats = seats.reshape(-1)
+    served = seats[fl] > 0
+    cost = np.where(served, d["a_cost"] + d["a_dis"], np.inf)
+    order = np.lexsort((cost, a_k))
+    first = order[np.r_[True, a_k[order][1:] != a_k[order][:-1]]]
+    at = np.full(len(d["k_d"]), -1)
+    at[a_k[first][served[first]]] = fl[first][served[first]]
+    load = np.bincount(at[at >= 0], weights=d["k_d"][at >= 0], minlength=len(seats))
+    excess = np.clip(load - seats, 0.0, None) / np.maximum(load, 1e-9)
+    unmet = np.where(at >= 0, d["k_d"] * excess[np.maximum(at, 0)], d["k_d"])
+    if unmet.sum() <= 1e-9:
+        return False
+    gain = np.bincount(a_f, weights=unmet[a_k] * ~served, minlength=len(d["base"]))
+    forced = np.zeros(len(d["base"]), dtype=bool)
+    forced[d["forced"]] = True
+    shut = np.flatnonzero((z < 0.5) & d["is_new_f"][o_f])
+    opened = np.flatnonzero((z > 0.5) & d["is_new_f"][o_f] & ~forced[o_f])
+    fac_load = load.reshape(-1, n_l).sum(axis=1)
+    for o_in in shut[np.argsort(-gain[o_f[shut]], kind="stable")].tolist():
+        if gain[o_f[o_in]] <= 0:
+            return False
+        for o_out in opened[np.argsort(fac_load[o_f[opened]], kind="stable")].tolist():
+            if (o_in, o_out) not in tried:
+                tried.add((o_in, o_out))
+                z[o_in], z[o_out] = 1.0, 0.0
+                return True
+    return False
+
+
+def _cover(d: dict[str, Any], z: np.ndarray) -> None:
+    """Swap options in ``z`` (in place) until every pair has an arc to a school-level with seats.
+
+    With few arcs per pair (each unit's nearest sites) a start such as the bound's sites can leave pairs
+    with no open school: the site reaching the most such pupils opens, the open site (not forced) whose
+    closing leaves the fewest pupils without a school closes, while that lowers the pupils without one.
+    """
+    fl = d["a_f"] * d["base"].shape[1] + d["k_l"][d["a_k"]]
+    dem = d["k_d"][d["a_k"]].astype(float)
+    forced = np.zeros(len(d["base"]), dtype=bool)
+    forced[d["forced"]] = True
+    o_f = d["o_f"]
+    for _ in range(len(z)):
+        seats, _ = plan_capacity(d, z)
+        served = seats.reshape(-1)[fl] > 0
+        reach = np.bincount(d["a_k"][served], minlength=len(d["k_d"]))
+        lost = reach[d["a_k"]] == 0
+        shut = np.flatnonzero((z < 0.5) & d["is_new_f"][o_f])
+        opened = np.flatnonzero((z > 0.5) & d["is_new_f"][o_f] & ~forced[o_f])
+        if not lost.any() or not len(shut) or not len(opened):
+            return
+        only = served & (reach[d["a_k"]] == 1)  # the pair's one school: closing it loses the pair
+        gain = np.bincount(d["a_f"][lost], weights=dem[lost], minlength=len(d["base"]))
+        loss = np.bincount(d["a_f"][only], weights=dem[only], minlength=len(d["base"]))
+        o_in = shut[np.argmax(gain[o_f[shut]])]
+        o_out = opened[np.argmin(loss[o_f[opened]])]
+        if gain[o_f[o_in]] <= loss[o_f[o_out]]:
+            return
+        z[o_in], z[o_out] = 1.0, 0.0
 
 
 def transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, max_seconds: float) -> SolveOutcome:
@@ -304,6 +393,8 @@ def interchange(
         cur.seconds = time.perf_counter() - t0
         return cur
     best = run_local_search(d, prog, cur.x, max(min(left(), 0.1 * max_seconds), 0.5))
+    if best.x is None and left() > 1.0:  # tight seats on few arcs: the repair MIPs round it
+        best = _repair_rounding(d, prog, cur, left())
     if best.x is not None:
         best.x = settle_overflow(d, best.x)
         best.objective = float(np.dot(prog.c, best.x))
@@ -312,3 +403,22 @@ def interchange(
     best.solver = "interchange"
     log.info("%s in %.1f s, objective %.6g", best.solver_status, best.seconds, best.objective)
     return best
+
+
+def _repair_rounding(
+    d: dict[str, Any], prog: MatrixProgram, cur: SolveOutcome, seconds: float
+) -> SolveOutcome:
+    """Round the assignment LP's answer ``cur`` with the repair MIPs of :func:`round_split`.
+
+    For when the local search finds no single-school answer (tight seats, few arcs per pair); the
+    outcome's ``x`` is None when the repairs find none either.
+    """
+    x, _, rep = round_split(
+        d, prog, cur.x, solver="highs", deadline=Deadline.after(seconds), gap=REPAIR_GAP, threads=None,
+        msg=False, certified_bound=cur.objective,
+    )  # fmt: skip
+    if rep is None or x is cur.x:
+        return SolveOutcome("not_solved", "local search and repair: no answer", None, *[math.nan] * 4, "")
+    rep.x = x
+    rep.solver_status = f"repair MIPs: {rep.solver_status}"
+    return rep

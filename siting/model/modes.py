@@ -7,7 +7,9 @@ MIPs with the opened options fixed), and certifies the gap of the rounded answer
 bound. One time limit covers the whole solve: every solver call gets the time left of one
 :class:`~siting.model.solvers.Deadline`.
 
-:data:`MODES` names them; :func:`solve_model` is the body of :meth:`SitingModel.solve`.
+:data:`MODES` names them; :func:`solve_model` is the body of :meth:`SitingModel.solve`. Dense
+single-school models (:func:`~siting.model.pricing.worth_pricing`) are solved on a subset of their arcs
+by :func:`solve_priced`, with a bound valid for every arc (:mod:`siting.model.pricing`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,18 @@ import numpy as np
 
 from siting._log import get_logger
 from siting.errors import InputError
-from siting.model.lagrange import LagrangeBound
+from siting.model.lagrange import LagrangeBound, lagrangian_bound
+from siting.model.pricing import (
+    LP_ARCS,
+    NEAREST,
+    lagrange_arcs,
+    nearest_arcs,
+    price_arcs,
+    priced_result,
+    restricted_model,
+    start_count,
+    worth_pricing,
+)
 from siting.model.program import clean, settle_overflow
 from siting.model.result import SitingResult, empty_result, objective_parts, result_from_x
 from siting.model.rounding import round_split
@@ -31,7 +44,7 @@ from siting.model.solvers import (
     relative_gap,
     solve_program,
 )
-from siting.model.strengthen import MIN_SECONDS, strengthen
+from siting.model.strengthen import MARGIN_S, MIN_SECONDS, strengthen
 
 if TYPE_CHECKING:
     from siting.model.siting_model import SitingModel
@@ -47,6 +60,12 @@ _LARGE_ARCS = 50_000
 """From this many arcs the relaxation's MIP can be slow: a Lagrangian bound and the facility interchange
 run first (models of new facilities only, :data:`_PRE_SHARE` of the time) or after it."""
 _PRE_SHARE = 0.25
+_PRICE_LAG_SHARE = 0.1
+"""Share of the time for the first Lagrangian steps of a priced solve (over every arc)."""
+_PRICE_SHARE = 0.3
+"""Most of the time left the arc pricing's LPs may use."""
+_SUB_SHARE = 0.9
+"""Share of the time then left for solving on the arcs kept; the rest continues the Lagrangian bound."""
 
 
 def resolve_mode(mode: str | None, single_source: bool) -> str:
@@ -84,6 +103,10 @@ def solve_model(
         raise InputError(f"time_limit_s must be a finite number of seconds > 0, got {time_limit_s!r}.")
     mode = resolve_mode(mode, model.single_source)
     deadline = Deadline.after(time_limit_s)
+    if worth_pricing(model._d, mode, solver):
+        priced = solve_priced(model, mode, deadline=deadline, gap=gap, threads=threads, msg=msg)
+        if priced is not None:
+            return priced
     if mode == "exact":
         return solve_exact(model, solver=solver, deadline=deadline, gap=gap, threads=threads, msg=msg)
     return solve_relaxed(model, mode, solver=solver, deadline=deadline, gap=gap, threads=threads, msg=msg)
@@ -109,7 +132,8 @@ def solve_relaxed(
     d = model._d
     prog, select_s = model._working_program(solver, deadline, threads)
     pre, lag = None, None
-    if len(d["a_k"]) >= _LARGE_ARCS and d["is_new_f"].all() and len(d["o_f"]):
+    large = len(d["a_k"]) >= _LARGE_ARCS or d.get("priced", False)  # a subset of a large model's arcs
+    if large and d["is_new_f"].all() and len(d["o_f"]):
         pre, lag = strengthen(d, prog, None, math.nan, deadline.part(_PRE_SHARE), whole=mode == "round")
     share = _RELAXATION_SHARE if mode == "round" else 1.0
     # in round mode the relaxation gets a quarter of the gap, leaving the rest for the rounding
@@ -149,7 +173,7 @@ def solve_relaxed(
         x = settle_overflow(d, clean(first.x, prog.integer))
         bound = first.bound if math.isfinite(first.bound) else math.nan
     x, bound, words = _keep_better(d, x, bound, words, pre)
-    weak = first.status != "optimal" or len(d["a_k"]) >= _LARGE_ARCS
+    weak = first.status != "optimal" or large
     if weak and not _within(d, x, bound, gap) and deadline.left() >= MIN_SECONDS:
         opts = slice(len(d["a_k"]), len(d["a_k"]) + len(d["o_f"]))
         again = pre is None or pre.x is None or not np.array_equal(x[opts] > 0.5, pre.x[opts] > 0.5)
@@ -273,3 +297,51 @@ def solve_exact(
     return result_from_x(
         model, x, status, words, objective, bound, gap_value, solve_time, 0, "exact", parts, out
     )
+
+
+def solve_priced(
+    model: SitingModel,
+    mode: str,
+    *,
+    deadline: Deadline,
+    gap: float,
+    threads: int | None,
+    msg: bool,
+    nearest: int = NEAREST,
+) -> SitingResult | None:
+    """Mode ``"round"`` or ``"exact"`` on a subset of the arcs (:mod:`siting.model.pricing`).
+
+    The arcs kept: each pair's ``nearest`` cheapest, those of negative reduced cost at the first
+    Lagrangian multipliers, and (on models small enough for its LPs) those the LP pricing adds. The bound
+    reported is valid for every arc: the Lagrangian's over all arcs (continued from the answer found),
+    or the pricing's. Returns None when the subset gave no answer (the caller solves the full model).
+    """
+    d = model._d
+    lag = lagrangian_bound(d, max_seconds=_PRICE_LAG_SHARE * deadline.left())
+    nearest = start_count(d, nearest)
+    keep = nearest_arcs(d, nearest) | lagrange_arcs(d, lag.lam)
+    pricing = None
+    if keep.sum() <= LP_ARCS:
+        pricing = price_arcs(d, keep, nearest, _PRICE_SHARE * deadline.left(), threads)
+        keep = keep if pricing is None else pricing.keep
+    sub = restricted_model(model, keep, None if pricing is None else pricing.prog)
+    part = deadline.part(_SUB_SHARE)
+    if mode == "exact":
+        res = solve_exact(sub, solver="highs", deadline=part, gap=gap, threads=threads, msg=msg)
+    else:
+        res = solve_relaxed(sub, mode, solver="highs", deadline=part, gap=gap, threads=threads, msg=msg)
+    if res._x is None:
+        log.info("no answer on %d of %d arcs; solving on every arc", keep.sum(), len(keep))
+        return None
+    more = lagrangian_bound(
+        d, max_seconds=max(deadline.left() - MARGIN_S, 0.05), upper=res.objective, start=lag
+    )
+    bounds = [more.bound, res.bound if keep.all() else math.nan]
+    bounds.append(math.nan if pricing is None else pricing.full_bound(res.bound))
+    bound = max(b for b in bounds if math.isfinite(b))
+    words = f"{int(keep.sum()):,} of {len(keep):,} arcs"
+    if pricing is not None:
+        state = "converged" if pricing.converged else "stopped"
+        words += f", LP pricing {state} after {pricing.rounds} LPs (LP {pricing.lp_value:.8g})"
+    res.solve_time_s += lag.seconds + more.seconds + (pricing.seconds if pricing is not None else 0.0)
+    return priced_result(model, res, keep, bound, gap, words)

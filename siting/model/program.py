@@ -198,6 +198,31 @@ def _capacity_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> np.ndarray:
     return used_fl
 
 
+def arc_duals(d: dict[str, Any], y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the duals an arc's column meets in :func:`build_program`'s rows, from the row duals ``y``.
+
+    Returns ``(per pair, per (facility, level) and pupil)``: an arc ``a`` of pair ``k`` to ``(j, l)`` has
+    reduced cost ``c_a - lam[k] - d_k * mu[j l]`` (assignment, capacity, minimum-load and floor rows; its
+    own linking row, if any, is left out). A (facility, level) without arcs in ``d`` has no capacity or
+    minimum-load row: its part of ``mu`` is 0, which keeps ``y`` dual feasible for a program with the row.
+    Follows the row order of :func:`build_program`.
+    """
+    n_f, n_l = d["base"].shape
+    n_pair = len(d["k_d"])
+    lam = np.asarray(y[:n_pair], dtype=float)
+    mu = np.zeros(n_f * n_l)
+    used_fl = np.unique(d["a_f"] * n_l + d["k_l"][d["a_k"]])
+    at = n_pair
+    mu[used_fl] += y[at : at + len(used_fl)]
+    at += len(used_fl)
+    ml_fl = used_fl[d["min_load"].reshape(-1)[used_fl] > 0]
+    mu[ml_fl] += y[at : at + len(ml_fl)]
+    at += len(ml_fl)
+    fl = d["under_fl"]
+    mu[fl] += y[at : at + len(fl)]
+    return lam, mu
+
+
 def _ceiling_rows(m: _Rows, d: dict[str, Any], cols: _Columns) -> np.ndarray:
     """Rows 7, overflow ceilings that options raise: ``v - sum e z <= V``; return the overflow bounds.
 
@@ -409,11 +434,7 @@ def linking_mask(
         The mask over arcs (:func:`build_program`'s ``link_mask``) and the program with those rows.
     """
     start = time.perf_counter()
-    base, a_f = d["base"], d["a_f"]
-    a_l = d["k_l"][d["a_k"]]
-    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
-    n_f, n_l = base.shape
-    mask = np.zeros(n_arc, dtype=bool)
+    mask = np.zeros(len(d["a_k"]), dtype=bool)
     prog = build_program(d, mask)
     for rnd in range(50):
         left = seconds - (time.perf_counter() - start)
@@ -428,15 +449,22 @@ def linking_mask(
         )
         if lp.x is None or lp.status != "optimal":
             break
-        z = lp.x[n_arc : n_arc + n_opt]
-        y = np.zeros((n_f, n_l))
-        for li in range(n_l):
-            has = d["o_cap"][:, li] > 0
-            np.add.at(y[:, li], d["o_f"][has], z[has])
-        viol = link_all[(lp.x[link_all] > y[a_f[link_all], a_l[link_all]] + 1e-6) & ~mask[link_all]]
+        viol = violated_links(d, lp.x, link_all, mask)
         log.info("linking rows: round %d adds %d violated of %d", rnd + 1, len(viol), len(link_all))
         if not len(viol):
             break
         mask[viol] = True
         prog = build_program(d, mask)
     return mask, prog
+
+
+def violated_links(d: dict[str, Any], x: np.ndarray, arcs: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Return the arcs of ``arcs`` not yet ``chosen`` whose linking row ``x_a <= open(j, l)`` ``x`` breaks."""
+    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
+    z = x[n_arc : n_arc + n_opt]
+    y = np.zeros(d["base"].shape)
+    for li in range(y.shape[1]):
+        has = d["o_cap"][:, li] > 0
+        np.add.at(y[:, li], d["o_f"][has], z[has])
+    a_l = d["k_l"][d["a_k"]]
+    return arcs[(x[arcs] > y[d["a_f"][arcs], a_l[arcs]] + 1e-6) & ~chosen[arcs]]

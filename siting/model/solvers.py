@@ -96,6 +96,8 @@ class SolveOutcome:
         Wall time of the solver call.
     solver
         Which path solved it.
+    row_dual
+        HiGHS only, a solved LP only: the row duals (``c - A^T y`` are the reduced costs), else None.
     """
 
     status: str
@@ -106,6 +108,7 @@ class SolveOutcome:
     gap: float
     seconds: float
     solver: str
+    row_dual: np.ndarray | None = None
 
 
 @dataclass
@@ -222,8 +225,10 @@ def _highs_outcome(h: object, n: int, is_mip: bool, seconds: float, solver: str)
         bound = float(info.mip_dual_bound) if is_mip else objective
         if not math.isfinite(bound):
             bound = objective
+        sol = h.getSolution()  # type: ignore[attr-defined]
+        duals = None if is_mip or not sol.dual_valid else np.asarray(sol.row_dual, dtype=float)
         return SolveOutcome(
-            "optimal", words, x, objective, bound, relative_gap(objective, bound), seconds, solver
+            "optimal", words, x, objective, bound, relative_gap(objective, bound), seconds, solver, duals
         )
     if status == ms.kModelEmpty:
         return SolveOutcome("optimal", words, np.zeros(n), 0.0, 0.0, 0.0, seconds, solver)
