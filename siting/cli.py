@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from siting import __version__
-from siting._log import set_progress
+from siting._log import logs_above_bars, set_progress
 from siting.config import CELL_SIZE_RANGE_M
 from siting.errors import OutputExistsError, SitingError, SweepError
 
@@ -463,13 +463,14 @@ def run_command(
         scenario = scenario.replace(time_limit_s=time_limit)
     if map_assets is not None:
         scenario = scenario.replace(**{"outputs.map_assets": map_assets})
-    result = run_scenario(
-        scenario,
-        out_dir=out_dir,
-        map_path=map_path,
-        overwrite=overwrite,
-        cache_dir=None if no_cache else Path("data/processed/_cache"),
-    )
+    with logs_above_bars():  # a bar per long stage on a terminal (none with -q or when piped)
+        result = run_scenario(
+            scenario,
+            out_dir=out_dir,
+            map_path=map_path,
+            overwrite=overwrite,
+            cache_dir=None if no_cache else Path("data/processed/_cache"),
+        )
     click.echo(_run_report(result))
 
 

@@ -11,7 +11,7 @@ import folium.plugins
 import pandas as pd
 
 from siting._atomic import write_text_atomic
-from siting._log import get_logger
+from siting._log import get_logger, progress
 from siting.errors import InputError
 from siting.maps.assets import _strip_defaults, assets_choice, inline_assets
 from siting.maps.basemap import _add_basemap, _bounds, _centre, _check_basemap, _new_map
@@ -245,9 +245,13 @@ def write_maps(result: Any, map_path: str | Path, **kw: Any) -> Path:
     """
     main, hearing, review = map_files(map_path)
     result = city_view(result)  # above 15,000 home zones: blocks and simplified catchments (maps/split.py)
-    save_map(siting_map(result, **kw), main)
-    hearing_map(result, hearing, **kw)
-    review_map(result, path=review, **kw)
+    draw = {
+        main: lambda: save_map(siting_map(result, **kw), main),
+        hearing: lambda: hearing_map(result, hearing, **kw),
+        review: lambda: review_map(result, path=review, **kw),
+    }
+    for path in progress(list(draw), desc="maps", unit="map"):
+        draw[path]()
     return main
 
 

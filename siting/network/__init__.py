@@ -27,13 +27,17 @@ cost table), ``fallback`` (fallback pairs and finite walks), ``cli`` (the comman
 ``_arrays`` (edge tables, sparse matrices, bounded Dijkstra).
 
 Public names: :data:`COST_COLUMNS`, :data:`SOURCE_KINDS`, :data:`DEFAULT_CACHE_DIR`, :data:`MIN_COMPONENT_M`,
-:data:`CACHE_VERSION`, ``Bbox``,
-:func:`load_network`, :func:`network_bounds`, :func:`graph_from_lines`, :func:`snap_points`,
+:data:`CACHE_VERSION`, ``Bbox``, :class:`EdgeTable`,
+:func:`load_network`, :func:`road_table` (a graph's edge table: what the cost functions need of it, as
+a few arrays; the pipeline keeps it instead of the graph; :func:`repacked` once the graph is let go),
+:func:`network_bounds`, :func:`graph_from_lines`,
+:func:`snap_points`,
 :func:`travel_costs`, :func:`pair_costs`, :func:`unreachable_units`, :func:`euclidean_costs`,
 :func:`complete_costs`, :func:`fallback_needs`, :func:`nearest_existing`, :func:`require_schools_per_level`,
 :func:`seat_schools`, :data:`FALLBACK_CANDIDATES`, :func:`costs_cli`.
 """
 
+from siting.network._arrays import EdgeTable, repacked, road_table
 from siting.network.cli import costs_cli
 from siting.network.costs import COST_COLUMNS, euclidean_costs, pair_costs, travel_costs, unreachable_units
 from siting.network.fallback import (
@@ -60,6 +64,7 @@ __all__ = [
     "MIN_COMPONENT_M",
     "SOURCE_KINDS",
     "Bbox",
+    "EdgeTable",
     "complete_costs",
     "costs_cli",
     "euclidean_costs",
@@ -69,7 +74,9 @@ __all__ = [
     "nearest_existing",
     "network_bounds",
     "pair_costs",
+    "repacked",
     "require_schools_per_level",
+    "road_table",
     "seat_schools",
     "snap_points",
     "travel_costs",

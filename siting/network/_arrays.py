@@ -9,8 +9,10 @@ so scipy's Dijkstra gives exact distances, also when both ends lie on the same e
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -19,6 +21,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from siting._log import progress
 from siting.errors import NetworkError, describe
 
 SOURCE_BATCH = 8
@@ -56,11 +59,74 @@ class EdgeTable:
     length: np.ndarray
     geometry: np.ndarray
     geom_length: np.ndarray
+    crs: Any = None
+    name: str = "network"
 
     @property
     def n_nodes(self) -> int:
         """Number of graph nodes."""
         return len(self.nodes)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of physical edges."""
+        return len(self.u)
+
+
+Network = nx.MultiDiGraph | EdgeTable
+"""What the cost functions walk on: a projected road graph, or its edge table (:func:`road_table`)."""
+
+
+def road_table(graph: nx.MultiDiGraph) -> EdgeTable:
+    """The edge table of a projected road graph, with its CRS and name: all the cost stage needs of it.
+
+    A city's networkx graph holds a Python dict per directed edge and per node (several GB for half a
+    million nodes); its table is a few flat arrays and one LineString per physical edge, so the pipeline
+    keeps the table and lets the graph go once it is read.
+
+    Parameters
+    ----------
+    graph
+        Projected road graph (``graph["crs"]``, nodes with ``x``/``y``, edges with ``length``).
+
+    Returns
+    -------
+    EdgeTable
+        As :func:`edge_table`, with ``crs`` and ``name`` from the graph's attributes.
+    """
+    name = str(graph.graph.get("name", "road network"))
+    table = edge_table(graph, name=name)
+    return replace(table, crs=graph.graph.get("crs"), name=name)
+
+
+def repacked(table: EdgeTable) -> EdgeTable:
+    """``table`` with its edge geometries made anew from their coordinates (the same lines).
+
+    The geometries of a table made from a graph were made among the graph's millions of small Python
+    objects; once the graph is gone they keep much of the memory it used from being given back (a
+    LineString here and there pins each block of it). Made again after the graph is freed, they sit
+    together. Call it with the only reference to ``table``.
+
+    Parameters
+    ----------
+    table
+        An edge table whose graph has been let go.
+
+    Returns
+    -------
+    EdgeTable
+        The same table; geometries equal coordinate for coordinate (2-D).
+    """
+    coords, index = shapely.get_coordinates(table.geometry, return_index=True)
+    table = replace(table, geometry=np.empty(0, dtype=object))  # the old geometries go here
+    gc.collect()  # and the graph's reference cycles (networkx views) with them
+    geometry = shapely.linestrings(coords, indices=index)
+    return replace(table, geometry=np.asarray(geometry, dtype=object))
+
+
+def as_table(network: Network) -> EdgeTable:
+    """``network``'s edge table: the table itself, or :func:`road_table` of a graph."""
+    return network if isinstance(network, EdgeTable) else road_table(network)
 
 
 def edge_table(graph: nx.MultiDiGraph, *, name: str = "network") -> EdgeTable:
@@ -130,7 +196,8 @@ def _edge_lists(
     """Every directed edge as stored: ``(u, v)`` positions in ``nodes``, keys, raw lengths, geometries."""
     position = {label: i for i, label in enumerate(nodes)}
     ui_list, vi_list, keys, lengths, geoms = [], [], [], [], []
-    for u, nbrs in graph.adjacency():  # the plain dicts: much faster than graph.edges(data=True)
+    adjacency = progress(graph.adjacency(), desc="road table", total=len(nodes), unit="node")
+    for u, nbrs in adjacency:  # the plain dicts: much faster than graph.edges(data=True)
         iu = position[u]
         for v, by_key in nbrs.items():
             iv = position[v]
@@ -385,8 +452,6 @@ def bounded_pairs(
     tuple
         ``(source_index, target_index, distance_m)`` arrays (positions into the inputs).
     """
-    from siting._log import progress
-
     order = np.argsort(source_limit - source_offset, kind="stable")
     out_s, out_t, out_d = [], [], []
     batches = [order[i : i + SOURCE_BATCH] for i in range(0, len(order), SOURCE_BATCH)]

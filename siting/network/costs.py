@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 from pyproj import CRS
@@ -101,7 +100,7 @@ def _check_coverage(net: Bbox, xy: np.ndarray, *, max_snap_m: float, what: str, 
 
 
 def travel_costs(
-    graph: nx.MultiDiGraph,
+    graph: _arrays.Network,
     units: gpd.GeoDataFrame,
     schools: gpd.GeoDataFrame,
     *,
@@ -121,7 +120,8 @@ def travel_costs(
     Parameters
     ----------
     graph
-        Projected road graph (from :func:`load_network`), in the same CRS as ``units`` and ``schools``.
+        Projected road graph (from :func:`load_network`), or its edge table (:func:`road_table`: the
+        same costs from a few arrays), in the same CRS as ``units`` and ``schools``.
     units
         Demand units, index ``unit_id``.
     schools
@@ -162,8 +162,8 @@ def travel_costs(
     _check_speed(walking_speed_mps)
     unit_xy, school_xy = _check_inputs(units, schools, crs)
     limits = _school_limits(schools, max_distance_m)
-    label = str(graph.graph.get("name", "road network"))
-    table = _arrays.edge_table(graph, name=label)
+    table = _arrays.as_table(graph)
+    label = table.name
     clock = {"edge_table": time.perf_counter()}
     both = _snap_ends(
         table, (unit_xy, units.index), (school_xy, schools.index), (max_snap_m, min_component_m), label=label
@@ -181,7 +181,7 @@ def travel_costs(
 
 
 def pair_costs(
-    graph: nx.MultiDiGraph,
+    graph: _arrays.Network,
     units: gpd.GeoDataFrame,
     schools: gpd.GeoDataFrame,
     pairs: pd.DataFrame,
@@ -200,7 +200,7 @@ def pair_costs(
     Parameters
     ----------
     graph
-        Projected road graph, in the CRS of ``units`` and ``schools``.
+        Projected road graph or its edge table, in the CRS of ``units`` and ``schools``.
     units
         Demand units holding at least the units of ``pairs``, index ``unit_id``.
     schools
@@ -222,7 +222,7 @@ def pair_costs(
     """
     _check_speed(walking_speed_mps)
     unit_xy, school_xy = _check_inputs(units, schools, _graph_crs(graph))
-    table = _arrays.edge_table(graph, name=str(graph.graph.get("name", "road network")))
+    table = _arrays.as_table(graph)
     _check_snap_limit(max_snap_m)
     usable = _arrays.usable_edges(table, min_component_m)  # as travel_costs snaps, without its reports
     both = _arrays.snap(table, np.concatenate([unit_xy, school_xy]), max_snap_m=max_snap_m, usable=usable)

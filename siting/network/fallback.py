@@ -21,13 +21,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
 from siting._log import get_logger
 from siting.errors import InputError
+from siting.network._arrays import Network
 from siting.network.costs import pair_costs
 from siting.network.snap import _points_xy
 from siting.standards import LEVELS, LEVELS_SERVED
@@ -146,7 +146,7 @@ def fallback_needs(
 
 
 def complete_costs(
-    graph: nx.MultiDiGraph,
+    graph: Network,
     units: gpd.GeoDataFrame,
     schools: gpd.GeoDataFrame,
     costs: pd.DataFrame,
@@ -164,7 +164,7 @@ def complete_costs(
     Parameters
     ----------
     graph
-        The road graph the cost table was built on (study CRS).
+        The road graph the cost table was built on (study CRS), or its edge table (:func:`road_table`).
     units
         Demand units, index ``unit_id``, with demand per level and ``current_<level>`` where known.
     schools
@@ -270,7 +270,7 @@ def _straight_m(
 
 
 def _nearest_by_walk(
-    graph: nx.MultiDiGraph,
+    graph: Network,
     units: gpd.GeoDataFrame,
     schools: gpd.GeoDataFrame,
     need: pd.DataFrame,

@@ -10,7 +10,8 @@ from typing import Any
 import geopandas as gpd
 import networkx as nx
 import numpy as np
-from pyproj import CRS
+import shapely
+from pyproj import CRS, Transformer
 from shapely.geometry.base import BaseGeometry
 
 from siting._crs import ensure_projected, require_crs, utm_crs_for
@@ -261,8 +262,6 @@ def _load_online(source: Any, kind: str, *, network_type: str, cache_dir: Path |
 
 
 def _project(graph: nx.MultiDiGraph, crs: CRS | str | int | None, label: str) -> nx.MultiDiGraph:
-    import osmnx as ox
-
     current = CRS.from_user_input(graph.graph["crs"])
     if crs is None:
         if current.is_projected:
@@ -273,9 +272,52 @@ def _project(graph: nx.MultiDiGraph, crs: CRS | str | int | None, label: str) ->
         target = ensure_projected(crs, name="crs")
     if current.equals(target):
         return graph
-    projected = ox.project_graph(graph, to_crs=target)
-    projected.graph["crs"] = target
-    return projected
+    return _project_in_place(graph, current, target)
+
+
+def _project_in_place(graph: nx.MultiDiGraph, current: CRS, target: CRS) -> nx.MultiDiGraph:
+    """Reproject node ``x``/``y`` and edge geometries of ``graph`` to ``target`` (changes ``graph``).
+
+    The same transformation as :func:`osmnx.project_graph` (pyproj, ``always_xy``), applied to arrays of
+    coordinates and written back into the graph. ``project_graph`` goes through node and edge
+    GeoDataFrames of every attribute and rebuilds the graph from them: at a city's size two more copies
+    of the network in memory, and most of the network stage's time.
+    """
+    transformer = Transformer.from_crs(current, target, always_xy=True)
+
+    def move(coords: np.ndarray) -> np.ndarray:
+        return np.column_stack(transformer.transform(coords[:, 0], coords[:, 1]))
+
+    node_data = [d for _, d in graph.nodes(data=True)]
+    if node_data:
+        xy = move(np.array([(d["x"], d["y"]) for d in node_data], dtype=float))
+        for d, (x, y) in zip(node_data, xy.tolist(), strict=True):
+            d["x"], d["y"] = x, y
+    del node_data
+    drawn = [d for _, _, d in graph.edges(data=True) if d.get("geometry") is not None]
+    if drawn:
+        moved = shapely.transform(np.array([d["geometry"] for d in drawn], dtype=object), move)
+        for d, geom in zip(drawn, moved, strict=True):
+            d["geometry"] = geom
+    graph.graph["crs"] = target
+    _nodes_in_edge_order(graph)
+    return graph
+
+
+def _nodes_in_edge_order(graph: nx.MultiDiGraph) -> None:
+    """Put the nodes in the order :func:`osmnx.graph_from_gdfs` (inside ``project_graph``) gives them.
+
+    That is the order in which the edges, read node by node, first name them; edge-less nodes follow.
+    The edge table, the snapping tree and so every tie between equally near edges follow this order, so
+    keeping it keeps every cost the same as before. The graph's own node dictionaries are reordered in
+    place (so networkx's views of them stay valid); neighbours and edge keys keep their order.
+    """
+    order = dict.fromkeys(n for u, nbrs in graph.adjacency() for v in nbrs for n in (u, v))
+    order.update(dict.fromkeys(set(graph.nodes) - set(order)))
+    for table in (graph._node, graph._succ, graph._pred):  # reordered in place: same objects
+        items = [(n, table[n]) for n in order]
+        table.clear()
+        table.update(items)
 
 
 def network_bounds(graph: nx.MultiDiGraph) -> Bbox:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from siting._log import get_logger
+from siting._log import get_logger, progress, progress_timer
 from siting.errors import NetworkError
 
 log = get_logger(__name__)
@@ -129,13 +129,51 @@ def read_osm_file(path: Path, *, walk: bool = True) -> nx.MultiDiGraph:
         what = "walkable road (highway=* passing the walk filter)" if walk else "road (highway=*)"
         raise NetworkError(f"{path}: the file has no {what}; check that it is an extract of the study area.")
     graph = _graph(nodes, ways, name=str(path))
+    n_ways = len(ways)
+    del nodes, ways, refs  # the graph holds what is needed: free the streamed tables before simplifying
     if graph.number_of_edges() == 0:
         raise NetworkError(
-            f"{path}: the file's {len(ways):,} road(s) use nodes that are not in it (a clipped extract?); "
+            f"{path}: the file's {n_ways:,} road(s) use nodes that are not in it (a clipped extract?); "
             "export the extract with complete ways."
         )
     graph = ox.distance.add_edge_lengths(graph)
-    return ox.simplify_graph(graph)
+    return simplify_in_place(graph)
+
+
+class _NoCopyGraph(nx.MultiDiGraph):
+    """A graph whose ``copy()`` is itself: lets :func:`osmnx.simplify_graph` work on it in place."""
+
+    def copy(self, as_view: bool = False) -> nx.MultiDiGraph:
+        return self
+
+
+def simplify_in_place(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Simplify ``graph`` with :func:`osmnx.simplify_graph`, without the copy it makes of its input first.
+
+    ``simplify_graph`` starts with ``G.copy()`` so as not to change the caller's graph; the reader's graph
+    belongs to nobody else, and at a city's size (a million directed edges with their tag dicts) that copy
+    was a whole second unsimplified graph in memory. The same osmnx code runs, so the result is the same.
+
+    Parameters
+    ----------
+    graph
+        An unsimplified osmnx-style graph that no one else refers to; it is changed.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The simplified graph (``graph`` itself, a plain ``MultiDiGraph`` again).
+    """
+    import osmnx as ox
+
+    graph.__class__ = _NoCopyGraph
+    try:
+        with progress_timer("simplifying the road graph"):
+            simplified = ox.simplify_graph(graph)
+    finally:
+        graph.__class__ = nx.MultiDiGraph
+    simplified.__class__ = nx.MultiDiGraph
+    return simplified
 
 
 def _walkable_ways(ways: Iterable, *, walk: bool) -> tuple[list[tuple[int, list[int], dict]], set[int]]:
@@ -145,7 +183,8 @@ def _walkable_ways(ways: Iterable, *, walk: bool) -> tuple[list[tuple[int, list[
 
     useful = ox.settings.useful_tags_way
     kept, refs = [], set()
-    for way in ways.with_filter(osmium.filter.KeyFilter("highway")):
+    roads = ways.with_filter(osmium.filter.KeyFilter("highway"))
+    for way in progress(roads, desc="reading roads", unit="way"):
         tags = dict(way.tags)
         if not walkable(tags, walk=walk):
             continue
@@ -164,7 +203,8 @@ def _used_nodes(nodes: Iterable, refs: set[int]) -> dict[int, dict]:
     out = {}
     if not refs:
         return out
-    for node in nodes.with_filter(osmium.filter.IdFilter(refs)):
+    found = nodes.with_filter(osmium.filter.IdFilter(refs))
+    for node in progress(found, desc="reading road nodes", total=len(refs), unit="node"):
         loc = node.location
         if not loc.valid():
             continue
@@ -183,7 +223,7 @@ def _graph(nodes: dict[int, dict], ways: list[tuple[int, list[int], dict]], *, n
     """
     graph = nx.MultiDiGraph(crs="epsg:4326", name=name)
     missing, paths = 0, []
-    for osmid, ids, tags in ways:
+    for osmid, ids, tags in progress(ways, desc="road graph", unit="way"):
         have = [i in nodes for i in ids]
         missing += have.count(False)
         for present, run in groupby(zip(ids, have, strict=True), key=lambda p: p[1]):

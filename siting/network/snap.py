@@ -10,7 +10,6 @@ nothing); such points are listed in the log.
 from __future__ import annotations
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 from pyproj import CRS
@@ -65,18 +64,22 @@ def _points_xy(frame: gpd.GeoDataFrame | pd.DataFrame, *, name: str, use_pop: bo
     return xy
 
 
-def _graph_crs(graph: nx.MultiDiGraph) -> CRS:
-    if "crs" not in graph.graph:
+def _graph_crs(graph: _arrays.Network) -> CRS:
+    """The network's projected CRS (a graph's ``crs`` attribute, or its edge table's ``crs``)."""
+    if isinstance(graph, _arrays.EdgeTable):
+        crs, name = graph.crs, graph.name
+    else:
+        crs, name = graph.graph.get("crs"), str(graph.graph.get("name", "road network"))
+    if crs is None:
         raise NetworkError("the road network has no 'crs' attribute; load it with load_network(...).")
-    name = str(graph.graph.get("name", "road network"))
     try:
-        return ensure_projected(graph.graph["crs"], name=name)
+        return ensure_projected(crs, name=name)
     except CRSError as exc:
         raise CRSError(f"{exc} Project the network first (load_network(..., crs=...)).") from exc
 
 
 def snap_points(
-    graph: nx.MultiDiGraph,
+    graph: _arrays.Network,
     points: gpd.GeoDataFrame | pd.DataFrame,
     *,
     max_snap_m: float,
@@ -87,7 +90,7 @@ def snap_points(
     Parameters
     ----------
     graph
-        Projected road graph (from :func:`load_network`).
+        Projected road graph (from :func:`load_network`), or its edge table (:func:`road_table`).
     points
         A GeoDataFrame in the graph's CRS (units use ``pop_x``/``pop_y`` when present, other geometries
         their representative point) or a DataFrame with ``x``/``y`` columns in metres.
@@ -108,7 +111,7 @@ def snap_points(
     name = "points"
     if isinstance(points, gpd.GeoDataFrame):
         same_crs(crs, require_crs(points, name=name), name_a="the road network", name_b=name)
-    table = _arrays.edge_table(graph)
+    table = _arrays.as_table(graph)
     xy = _points_xy(points, name=name, use_pop=True)
     snapped = snap_layers(
         table, [(xy, points.index, name)], max_snap_m=max_snap_m, min_component_m=min_component_m

@@ -6,9 +6,9 @@ Public names:
 - :func:`sweep` (``sweep.py``): a parameter sweep, in this process or in worker processes (Dask);
 - :class:`RunResult` (``result.py``): everything a run produced, saved to and loaded from a folder;
 - the stages (``stages.py``), in the order a run calls them: :func:`read_study_area`,
-  :func:`build_demand`, :func:`read_facilities`, :func:`load_graph`, :func:`build_costs`,
-  :func:`current_schools`, :func:`solve_model`, :func:`draw_catchments`, :func:`compute_metrics`,
-  :func:`find_search_areas`, then :func:`write_outputs`;
+  :func:`build_demand`, :func:`read_facilities`, :func:`load_roads` (the network's edge table; or
+  :func:`load_graph`, the graph), :func:`build_costs`, :func:`current_schools`, :func:`solve_model`,
+  :func:`draw_catchments`, :func:`compute_metrics`, :func:`find_search_areas`, then :func:`write_outputs`;
 - ``seating.py``: the stages' helpers that apply the plan to the units and read it against the hard limit
   (today's schools by walk when no catchments are given, ``beyond_limit`` / ``off_network``, the school
   each unreachable unit got).
@@ -26,6 +26,7 @@ from siting.pipeline.stages import (
     draw_catchments,
     find_search_areas,
     load_graph,
+    load_roads,
     read_facilities,
     read_study_area,
     solve_model,
@@ -44,6 +45,7 @@ __all__ = [
     "draw_catchments",
     "find_search_areas",
     "load_graph",
+    "load_roads",
     "read_facilities",
     "read_study_area",
     "run_scenario",

@@ -17,7 +17,7 @@ import pandas as pd
 from siting._atomic import all_or_nothing
 from siting._cache import DEFAULT_CACHE_DIR
 from siting._jsonify import json_ready
-from siting._log import get_logger
+from siting._log import get_logger, progress_timer
 from siting.config import Scenario
 from siting.errors import SolverError
 from siting.model import SitingResult
@@ -103,9 +103,10 @@ def run_scenario(
     with laps("facilities"):
         facilities = stages.read_facilities(scenario, units, area.crs, layers=(inputs.schools, inputs.sites))
     with laps("network"):
-        graph = stages.load_graph(scenario, area, cache_dir=cache)
+        roads = stages.load_roads(scenario, area, cache_dir=cache)  # arrays: the graph is not kept
     with laps("costs"):
-        costs = stages.build_costs(scenario, graph, units, facilities.facilities, area.crs, cache_dir=cache)
+        costs = stages.build_costs(scenario, roads, units, facilities.facilities, area.crs, cache_dir=cache)
+        del roads
         units, current_how = stages.current_schools(scenario, units, facilities.facilities, costs.costs)
     with laps("model"):
         solution, plan = _solve(scenario, units, facilities, costs.costs, threads)
@@ -135,10 +136,12 @@ def _solve(
 
     With a plan, the design year's result (:func:`years.design_solution`) is the run's solution.
     """
-    if scenario.plan is None:
-        return stages.solve_model(scenario, units, facilities, costs, threads=threads), None
-    plan = years.solve_plan(scenario, units, facilities, costs, threads=threads)
-    return years.design_solution(scenario, plan), plan
+    limit = scenario.model.time_limit_s
+    with progress_timer("model", total_s=limit, follow="siting.model"):  # its phases as they are logged
+        if scenario.plan is None:
+            return stages.solve_model(scenario, units, facilities, costs, threads=threads), None
+        plan = years.solve_plan(scenario, units, facilities, costs, threads=threads)
+        return years.design_solution(scenario, plan), plan
 
 
 def _catchments_and_metrics(

@@ -21,7 +21,7 @@ from siting import demand, metrics, network
 from siting import search_areas as areas
 from siting._cache import cached
 from siting._crs import utm_crs_for
-from siting._log import get_logger
+from siting._log import get_logger, progress
 from siting.config import Scenario
 from siting.errors import InputError
 from siting.facilities import combine_facilities, read_layer, read_schools, read_sites, size_options
@@ -234,23 +234,41 @@ def read_facilities(
 def load_graph(scenario: Scenario, area: StudyArea, *, cache_dir: Path | None = None) -> Any:
     """The walking network of the study area (cached), projected to the study CRS."""
     graph, _ = cached(
-        "network",
-        network_key(scenario, area.crs),
-        lambda: network.load_network(
-            scenario.network.source,
-            kind=scenario.network.kind,
-            crs=area.crs,
-            cache_dir=NETWORK_CACHE_DIR,
-            study_area=area.districts,
-        ),
-        cache_dir=cache_dir,
+        "network", network_key(scenario, area.crs), lambda: _read_graph(scenario, area), cache_dir=cache_dir
     )
     return graph
 
 
+def load_roads(scenario: Scenario, area: StudyArea, *, cache_dir: Path | None = None) -> network.EdgeTable:
+    """The walking network's edge table (cached): all :func:`build_costs` needs, without the graph.
+
+    The graph is read as :func:`load_graph` reads it and let go once its table is made
+    (:func:`siting.network.road_table`), so a city's networkx graph (a Python dict per node and edge) is
+    never held while the costs, the model and the maps are made; :func:`load_graph` keeps the graph, for
+    its street names.
+    """
+    table, _ = cached(
+        "roads",
+        network_key(scenario, area.crs),
+        lambda: network.repacked(network.road_table(_read_graph(scenario, area))),
+        cache_dir=cache_dir,
+    )
+    return table
+
+
+def _read_graph(scenario: Scenario, area: StudyArea) -> Any:
+    return network.load_network(
+        scenario.network.source,
+        kind=scenario.network.kind,
+        crs=area.crs,
+        cache_dir=NETWORK_CACHE_DIR,
+        study_area=area.districts,
+    )
+
+
 def build_costs(
     scenario: Scenario,
-    graph: Any,
+    graph: Any,  # a road graph (load_graph) or its edge table (load_roads)
     units: gpd.GeoDataFrame,
     facilities: gpd.GeoDataFrame,
     crs: str,
@@ -560,7 +578,7 @@ def _repair_contiguity(
         cache_dir=None,
     )
     repairs = []
-    for level in LEVELS:
+    for level in progress(LEVELS, desc="contiguity repair", unit="level"):
         units, report = catch.repair_contiguity(
             units,
             level=level,
