@@ -115,7 +115,6 @@ def run_scenario(
         drawn, tables = _catchments_and_metrics(scenario, units, facilities, solution, costs, area.crs)
     with laps("search_areas"):
         search = stages.find_search_areas(scenario, drawn, facilities, tables.overflow, costs.costs)
-
     summary = run_summary(scenario, area.crs, demand_report, solution, costs, drawn, tables, current_how)
     summary["search_areas"] = _search_area_totals(search)
     result = _assemble(scenario, area, facilities, costs, solution, drawn, tables, summary, search)
