@@ -34,7 +34,7 @@ from siting.model.solvers import (
     solve_program,
 )
 from siting.model.years_program import YearsLayout, assemble, stacked_program
-from siting.model.years_start import myopic_start
+from siting.model.years_start import final_set_start, myopic_start
 
 log = get_logger(__name__)
 
@@ -91,9 +91,7 @@ def solve_years(
     prog, lay, progs = stacked_program(list(model.data), model.limits, mask)
     build_s = model.build_time_s + time.perf_counter() - t0
     log.info("multi-year program: %d years, %d rows x %d columns", lay.n_years, *prog.shape)
-    start = myopic_start(
-        model, lay, progs, solver=solver, deadline=deadline.part(_START_SHARE), threads=threads
-    )
+    start = _start(model, lay, progs, solver, deadline.part(_START_SHARE), threads)
     first = solve_program(
         prog if start is None else prog.with_bounds(prog.lb, prog.ub, prog.integer, start=start),
         solver=solver,
@@ -103,7 +101,11 @@ def solve_years(
         msg=msg,
     )
     log.info(
-        "multi-year relaxation: %s in %.1f s (bound %.6g)", first.solver_status, first.seconds, first.bound
+        "multi-year relaxation: %s in %.1f s (objective %.6g, bound %.6g)",
+        first.solver_status,
+        first.seconds,
+        first.objective,
+        first.bound,
     )
     if first.x is None:
         return _no_answer(model, first, build_s)
@@ -162,6 +164,21 @@ def _plan_result(
         n_split_rounded=n_split,
         max_violation=_violation(prog, full),
     )
+
+
+def _start(
+    model: YearsModel,
+    lay: YearsLayout,
+    progs: list[MatrixProgram],
+    solver: str,
+    deadline: Deadline,
+    threads: int | None,
+) -> np.ndarray | None:
+    """Return the MIP start: the year-by-year plan over the last year's best set, else over every option."""
+    start = final_set_start(model, lay, progs, solver=solver, deadline=deadline, threads=threads)
+    if start is None:
+        start = myopic_start(model, lay, progs, solver=solver, deadline=deadline, threads=threads)
+    return start
 
 
 def _link_mask(model: YearsModel, solver: str, deadline: Deadline, threads: int | None) -> np.ndarray | None:
