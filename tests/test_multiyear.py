@@ -163,6 +163,7 @@ def test_one_year_is_the_single_year_model(floor):
     )
     assert years.objective == pytest.approx(one.objective, rel=1e-6)
     assert years.status == "optimal" and years.years == (2030,)
+    assert sum(years.objective_parts.values()) == pytest.approx(years.objective, rel=1e-9)
     assert sorted(years.results[2030].opened.index) == sorted(one.opened.index)
     if floor:
         assert one.objective_parts["underuse"] > 0  # the floor binds somewhere: the case tests it
