@@ -163,6 +163,7 @@ def test_one_year_is_the_single_year_model(floor):
     )
     assert years.objective == pytest.approx(one.objective, rel=1e-6)
     assert years.status == "optimal" and years.years == (2030,)
+    assert sum(years.objective_parts.values()) == pytest.approx(years.objective, rel=1e-9)
     assert sorted(years.results[2030].opened.index) == sorted(one.opened.index)
     if floor:
         assert one.objective_parts["underuse"] > 0  # the floor binds somewhere: the case tests it
@@ -200,3 +201,49 @@ def test_the_year_by_year_start_is_a_feasible_plan():
     # myopic: A (the bigger saving) in 2025, B as soon as it is available
     opened = [np.flatnonzero(start[lay.opt(t)] > 0.5).tolist() for t in range(lay.n_years)]
     assert opened == [[0], [0, 1], [0, 1]]
+
+
+def test_the_final_set_start_sizes_a_school_for_the_last_year():
+    """Demand at unit 1 grows from 50 to 150 pupils; site A opens small (60 seats, 1 yuan) or big (160, 2).
+
+    The year-by-year start takes the small size in 2025 (enough then, and cheaper) and is stuck with it
+    (a school keeps its size): 90 pupils overflow in 2026. The final-set start sizes A for 2026 and opens
+    it big in 2025, which the budget of 2 a year allows.
+    """
+    from siting.model.solvers import Deadline
+    from siting.model.years_program import stacked_program
+    from siting.model.years_solve import _violation
+    from siting.model.years_start import final_set_start, myopic_start
+
+    arcs = pd.DataFrame(
+        [("1", "E", "primary", 10.0 * 150), ("1", "A", "primary", 1.0 * 150)],
+        columns=["unit_id", "school_id", "level", "cost"],
+    )
+    demand = {
+        2025: pd.DataFrame({"primary": [50.0]}, index=["1"]),
+        2026: pd.DataFrame({"primary": [150.0]}, index=["1"]),
+    }
+    capacity = pd.DataFrame({"primary": [10.0, 0.0]}, index=["E", "A"])
+    options = pd.DataFrame(
+        {
+            "school_id": ["A", "A"],
+            "option": ["small", "big"],
+            "fixed_cost": [1.0, 2.0],
+            "capacity_primary": [60.0, 160.0],
+        }
+    )
+    model = years_from_costs(
+        arcs, demand, capacity, options=options, overflow_penalty=100.0, budget_per_year=2.0
+    )
+    prog, lay, progs = stacked_program(list(model.data), model.limits)
+    kw = {"solver": "highs", "threads": None}
+    myopic = myopic_start(model, lay, progs, deadline=Deadline.after(10), **kw)
+    final = final_set_start(model, lay, progs, deadline=Deadline.after(10), **kw)
+    assert myopic is not None and final is not None
+    assert _violation(prog, final) < 1e-6
+    assert [np.flatnonzero(final[lay.opt(t)] > 0.5).tolist() for t in range(2)] == [[1], [1]]
+    assert [np.flatnonzero(myopic[lay.opt(t)] > 0.5).tolist() for t in range(2)] == [[0], [0]]
+    assert float(prog.c @ final) < float(prog.c @ myopic) - 1000  # 90 overflowing pupils at 100 each
+    result = solve_years(model, time_limit_s=20, gap=1e-6)
+    assert result.status == "optimal" and opening_years(result) == {"A": 2025}
+    assert list(result.schedule["option"]) == ["big"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 
 from siting import _cache
 from siting.config import load_scenario
@@ -139,6 +140,81 @@ def test_the_design_year_is_the_run_and_the_status_is_honest(planned):
         assert plan["gap"] <= result.scenario.model.gap + 1e-9
     opened_design = set(result.plan_tables["schedule"].query("opening_year <= @design")["school_id"])
     assert opened_design == set(result.solution.opened.index)
+
+
+def _least_overflow_bounds(scenario) -> dict[int, float]:
+    """Return, per plan year, a proven lower bound on the pupils above capacity that year in any plan.
+
+    Solved apart from the plan's solver path: that year's single-year program alone (continuous
+    assignments, binary options), the objective its overflow columns only, options limited to those
+    available by then, and the budgets and openings of that year and the years before as two rows.
+    """
+    from siting.model import years_from_scenario
+    from siting.model.program import build_program, overflow_columns
+    from siting.model.solvers import MatrixProgram, solve_program
+    from siting.pipeline import checks, stages
+
+    area = stages.read_study_area(scenario)
+    inputs = checks.check_inputs(scenario, area)
+    units, _ = stages.build_demand(scenario, area, cache_dir=None, catchments=inputs.catchments)
+    fac = stages.read_facilities(scenario, units, area.crs, layers=(inputs.schools, inputs.sites))
+    graph = stages.load_graph(scenario, area, cache_dir=None)
+    costs = stages.build_costs(scenario, graph, units, fac.facilities, area.crs, cache_dir=None).costs
+    units, _ = stages.current_schools(scenario, units, fac.facilities, costs)
+    model = years_from_scenario(
+        units,
+        fac.facilities,
+        fac.options,
+        costs,
+        standards=scenario.standards_object(),
+        years=scenario.plan_years(),
+        plan=scenario.plan.model_dump(),
+        model=scenario.model.model_dump(),
+    )
+    plan, lim = scenario.plan, model.limits
+    assert plan.build_years == 0  # the budget to date below is that of the years up to t
+    out = {}
+    for t, (year, d) in enumerate(zip(model.years, model.data, strict=True)):
+        p = build_program(d)
+        n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
+        c = np.zeros(p.shape[1])
+        c[overflow_columns(d)] = 1.0
+        ub = p.ub.copy()
+        ub[n_arc + np.flatnonzero(lim.earliest_index > t)] = 0.0
+        extra = np.zeros((2, p.shape[1]))
+        extra[0, n_arc : n_arc + n_opt] = d["o_budget"]
+        extra[1, n_arc : n_arc + n_opt] = d["is_new_f"][d["o_f"]]
+        a = sp.vstack([sp.csr_matrix(p.a), sp.csr_matrix(extra)], format="csr")
+        caps = [plan.budget_yuan_per_year * (t + 1), plan.max_openings_per_year * (t + 1)]
+        least = MatrixProgram(
+            c, p.lb, ub, p.integer, a, np.r_[p.row_lo, -np.inf, -np.inf], np.r_[p.row_hi, caps]
+        )
+        solved = solve_program(least, time_limit_s=20, gap=1e-3, threads=1)
+        assert math.isfinite(solved.bound)
+        out[year] = solved.bound
+    return out
+
+
+def test_each_years_overflow_against_the_least_its_budget_allows(planned):
+    """Each year's overflow is at least the least any plan reaches that year with the budget to date.
+
+    The least for each year is solved apart (:func:`_least_overflow_bounds`); a plan below it would have
+    spent more than the budget, opened a school too early, or misreported its overflow. On the sample the
+    years' least plans are not nested (what 2026 alone would open differs from what 2030 needs, and a school
+    keeps its size), so the plan, which minimises the priced sum over all the years, sits above some years'
+    least: the test prints by how much.
+    """
+    result, _, _ = planned
+    least = _least_overflow_bounds(result.scenario)
+    got = {y: float(r.overflow["overflow"].sum()) for y, r in result.plan.results.items()}
+    table = ", ".join(f"{y}: {got[y]:,.0f} >= {least[y]:,.0f}" for y in sorted(got))
+    print(f"overflow per year (plan >= least its budget allows): {table}")
+    assert sorted(least) == sorted(got)
+    for year in got:
+        assert got[year] >= least[year] - 1e-6 * max(1.0, least[year]), table
+    # the overflow columns carry all of it: the plan's priced overflow is the sum of the years'
+    penalty = result.scenario.model.overflow_m
+    assert result.plan.objective_parts["overflow"] == pytest.approx(penalty * sum(got.values()), rel=1e-6)
 
 
 def test_demand_grows_and_each_year_seats_its_own(planned):

@@ -85,7 +85,8 @@ class YearsResult:
     years
         Plan years.
     objective_parts
-        ``distance, building, disruption, overflow, change`` summed over the years (building once).
+        ``distance, building, disruption, overflow, underuse, change`` summed over the years (building
+        once); they sum to ``objective``.
     schedule
         One row per opened option: :data:`SCHEDULE_COLUMNS` (years as ints).
     spend
