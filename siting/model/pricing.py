@@ -237,13 +237,7 @@ def price_arcs(
         d_r = restrict(d, keep)
         lazy = lazy_links(d_r, "highs")
         prog = build_program(d_r, None if lazy is None else link[idx])
-        lp = solve_program(
-            prog.with_bounds(prog.lb, prog.ub, np.zeros_like(prog.integer)),
-            solver="highs",
-            time_limit_s=left,
-            gap=0.0,
-            threads=threads,
-        )
+        lp = solve_program(prog.relaxed(), solver="highs", time_limit_s=left, gap=0.0, threads=threads)
         if lp.status == "infeasible" and not keep.all():
             k *= 2
             keep |= nearest_arcs(d, k)

@@ -440,13 +440,7 @@ def linking_mask(
         left = seconds - (time.perf_counter() - start)
         if left <= 0:
             break
-        lp = solve_program(
-            prog.with_bounds(prog.lb, prog.ub, np.zeros_like(prog.integer)),
-            solver="highs",
-            time_limit_s=left,
-            gap=0.0,
-            threads=threads,
-        )
+        lp = solve_program(prog.relaxed(), solver="highs", time_limit_s=left, gap=0.0, threads=threads)
         if lp.x is None or lp.status != "optimal":
             break
         viol = violated_links(d, lp.x, link_all, mask)

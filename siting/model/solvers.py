@@ -76,6 +76,10 @@ class MatrixProgram:
         """Return the same program with other column bounds, integrality and start (rows are shared)."""
         return MatrixProgram(self.c, lb, ub, integer, self.a, self.row_lo, self.row_hi, start)
 
+    def relaxed(self) -> MatrixProgram:
+        """Return the LP relaxation: the same program with no integer column."""
+        return self.with_bounds(self.lb, self.ub, np.zeros_like(self.integer))
+
 
 @dataclass
 class SolveOutcome:
