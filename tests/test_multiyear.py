@@ -247,3 +247,73 @@ def test_the_final_set_start_sizes_a_school_for_the_last_year():
     result = solve_years(model, time_limit_s=20, gap=1e-6)
     assert result.status == "optimal" and opening_years(result) == {"A": 2025}
     assert list(result.schedule["option"]) == ["big"]
+
+
+def fewest_over(**kw):
+    """Unit 1 (100 pupils) walks 10 per pupil to E or 1 to site A; unit 2 (60) walks 1 to E or to site B.
+
+    E has 60 seats, A 50 and B 100; a pupil above capacity costs 5 (less than a walk saved); one opening a
+    year (each site 1 yuan), split catchments. In 2025: A leaves 50 above capacity at a cost of 860
+    (walks 610 + 250), B leaves 40 at 1,260 (1,060 + 200). From 2026, with both open, nobody is above
+    capacity (walks 610 a year). So the priced plan opens A first (2,082 with building 2), overflow
+    first opens B first (2,482): the least pupil-years above capacity the budget allows is 40.
+    """
+    per_pupil = {("1", "E"): 10.0, ("1", "A"): 1.0, ("2", "E"): 1.0, ("2", "B"): 1.0}
+    size = {"1": 100.0, "2": 60.0}
+    arcs = pd.DataFrame(
+        [(u, s, "primary", c * size[u]) for (u, s), c in per_pupil.items()],
+        columns=["unit_id", "school_id", "level", "cost"],
+    )
+    demand = {y: pd.DataFrame({"primary": [100.0, 60.0]}, index=["1", "2"]) for y in YEARS}
+    capacity = pd.DataFrame({"primary": [60.0, 0.0, 0.0]}, index=["E", "A", "B"])
+    options = pd.DataFrame(
+        {
+            "school_id": ["A", "B"],
+            "option": ["P", "P"],
+            "fixed_cost": [1.0, 1.0],
+            "budget_cost": [1.0, 1.0],
+            "capacity_primary": [50.0, 100.0],
+        }
+    )
+    return years_from_costs(
+        arcs,
+        demand,
+        capacity,
+        options=options,
+        overflow_penalty=5.0,
+        single_source=False,
+        budget_per_year=1.0,
+        **kw,
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "opens", "overflow", "objective"),
+    [
+        (False, {"A": 2025, "B": 2026}, [50.0, 0.0, 0.0], 2082.0),
+        (True, {"B": 2025, "A": 2026}, [40.0, 0.0, 0.0], 2482.0),
+    ],
+)
+def test_overflow_first_seats_more_children_before_shorter_walks(first, opens, overflow, objective):
+    result = solve_years(fewest_over(overflow_first=first), time_limit_s=20, gap=1e-6)
+    assert result.status == "optimal"
+    assert opening_years(result) == opens
+    assert list(result.spend["overflow"]) == pytest.approx(overflow, abs=1e-6)
+    assert result.objective == pytest.approx(objective)
+    assert result.max_violation < 1e-6
+    if first:
+        assert result.least_overflow == pytest.approx(40.0) and result.least_overflow_bound == pytest.approx(
+            40.0
+        )
+        assert "overflow first: least 40.0 pupil-years" in result.solver_status
+        assert result.summary()["least_overflow_pupil_years"] == pytest.approx(40.0)
+    else:
+        assert math.isnan(result.least_overflow) and result.summary()["least_overflow_pupil_years"] is None
+
+
+def test_overflow_first_needs_a_price_for_overflow():
+    with pytest.raises(InputError, match=r"plan\.overflow_first needs pupils above capacity to be allowed"):
+        frame = pd.DataFrame({"primary": [10.0]}, index=["1"])
+        arcs = pd.DataFrame({"unit_id": ["1"], "school_id": ["E"], "level": ["primary"], "cost": [1.0]})
+        capacity = pd.DataFrame({"primary": [60.0]}, index=["E"])
+        years_from_costs(arcs, {2025: frame, 2026: frame}, capacity, overflow_first=True)

@@ -161,6 +161,8 @@ class PlanConfig(_Strict):
     build_years: int = Field(default=0, ge=0, le=10)
     # pupil-metres per pupil whose school changes from one plan year to the next
     change_m: float = Field(default=300.0, ge=0)
+    # each year seats as many children as the budget allows, earliest year first, before shorter walks
+    overflow_first: bool = False
 
 
 class CatchmentsConfig(_Strict):

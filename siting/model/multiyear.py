@@ -100,6 +100,9 @@ class YearsResult:
         Unit-level-year pairs rounded from a split assignment.
     max_violation
         Largest violation of any row of the stacked program by the returned plan (≈ 0).
+    least_overflow, least_overflow_bound
+        With ``overflow_first``: the least pupil-years above capacity over the plan the budget allows
+        (split catchments) and its proven lower bound (:mod:`siting.model.years_overflow`); NaN without.
     """
 
     status: str
@@ -116,6 +119,8 @@ class YearsResult:
     results: dict[int, SitingResult] = field(default_factory=dict)
     n_split_rounded: int = 0
     max_violation: float = 0.0
+    least_overflow: float = math.nan
+    least_overflow_bound: float = math.nan
 
     def by_year(self, name: str) -> pd.DataFrame:
         """Return one table of every year's plan with a leading ``year`` column.
@@ -150,6 +155,9 @@ class YearsResult:
             "n_split_rounded": self.n_split_rounded,
             "openings": len(self.schedule),
             "spend_yuan": float(self.spend["spend_yuan"].sum()) if len(self.spend) else 0.0,
+            "overflow_pupil_years": float(self.spend["overflow"].sum()) if "overflow" in self.spend else None,
+            "least_overflow_pupil_years": num(self.least_overflow),
+            "least_overflow_bound": num(self.least_overflow_bound),
         }
 
 
@@ -164,6 +172,7 @@ def years_from_costs(
     max_openings_per_year: int | None = None,
     build_years: int = 0,
     change_cost: float = 0.0,
+    overflow_first: bool = False,
     **core: Any,
 ) -> YearsModel:
     """Build the multi-year model from costs, each year's demand and the capacities.
@@ -193,6 +202,9 @@ def years_from_costs(
         Years from the start of building (when it is paid) to opening; needs consecutive years when > 0.
     change_cost
         Objective units per pupil whose school differs from the previous plan year's.
+    overflow_first
+        Hold each year's overflow to the least the budget allows, earliest year first, before the usual
+        objective (:mod:`siting.model.years_overflow`); needs ``overflow_penalty``.
     **core
         Other parameters of :meth:`SitingModel.from_costs` (``max_new``, ``budget`` (total), ``max_open``,
         ``force_open``, ``single_source``, ``overflow_penalty``, ``overflow_ceiling``, ``min_load``,
@@ -244,7 +256,13 @@ def years_from_costs(
         max_openings=max_openings_per_year,
         build_years=int(build_years),
         change_m=float(change_cost),
+        overflow_first=bool(overflow_first),
     )
+    if overflow_first and not d["has_overflow"]:
+        raise InputError(
+            "plan.overflow_first needs pupils above capacity to be allowed: set model.overflow_m "
+            "(overflow_penalty=) to a number."
+        )
     return YearsModel(tuple(years), data, limits, time.perf_counter() - start)
 
 
@@ -327,7 +345,7 @@ def years_from_scenario(
         Plan years.
     plan
         ``budget_yuan_per_year``, ``max_openings_per_year``, ``build_years``, ``change_m`` (pupil-metres per
-        pupil whose school changes from one plan year to the next).
+        pupil whose school changes from one plan year to the next), ``overflow_first``.
     model
         The parameters of :meth:`SitingModel.from_scenario` (``max_new_schools``, ``budget_yuan`` (total),
         ``allow_expansion``, ``far_penalty``, ``disruption_m``, ``building_weight``, ``overflow_m``,
@@ -382,6 +400,7 @@ def years_from_scenario(
         max_openings_per_year=plan.get("max_openings_per_year"),
         build_years=int(plan.get("build_years", 0)),
         change_cost=float(plan.get("change_m", 0.0)),
+        overflow_first=bool(plan.get("overflow_first", False)),
         max_new=model.get("max_new_schools"),
         budget=model.get("budget_yuan"),
         single_source=model.get("single_source", True),

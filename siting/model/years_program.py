@@ -51,6 +51,9 @@ class YearLimits:
         Plan years from the start of building to opening (0: opens the year it is paid).
     change_m
         Objective units per pupil whose school differs from the previous year's.
+    overflow_first
+        Each year's overflow held to the least the budget allows, earliest year first
+        (:mod:`siting.model.years_overflow`), before the usual objective.
     """
 
     earliest_index: np.ndarray
@@ -58,6 +61,7 @@ class YearLimits:
     max_openings: int | None
     build_years: int
     change_m: float
+    overflow_first: bool = False
 
 
 @dataclass(frozen=True)

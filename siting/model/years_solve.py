@@ -33,6 +33,7 @@ from siting.model.solvers import (
     relative_gap,
     solve_program,
 )
+from siting.model.years_overflow import OVERFLOW_FIRST_ROUNDING, LeastOverflow, overflow_first, year_overflow
 from siting.model.years_program import YearsLayout, assemble, stacked_program
 from siting.model.years_start import final_set_start, myopic_start
 
@@ -46,6 +47,8 @@ _START_SHARE = 0.3
 """The year-by-year start (:func:`~siting.model.years_start.myopic_start`) may use this share of the limit."""
 _FINAL_SET_LEFT = 2 / 3
 """The final-set start runs only when the year-by-year one left this share of the start's time."""
+_LEAST_SHARE = 0.6
+"""With ``overflow_first``, the years' least overflow (:mod:`~siting.model.years_overflow`) may use this."""
 
 
 def solve_years(
@@ -94,6 +97,11 @@ def solve_years(
     build_s = model.build_time_s + time.perf_counter() - t0
     log.info("multi-year program: %d years, %d rows x %d columns", lay.n_years, *prog.shape)
     start = _start(prog, model, lay, progs, solver, deadline.part(_START_SHARE), threads)
+    least, base = None, prog
+    if model.limits.overflow_first:
+        least, prog, start = overflow_first(
+            model, lay, prog, start, mask, deadline.part(_LEAST_SHARE), solver=solver, threads=threads
+        )
     first = solve_program(
         prog if start is None else prog.with_bounds(prog.lb, prog.ub, prog.integer, start=start),
         solver=solver,
@@ -121,7 +129,8 @@ def solve_years(
         full, bound, words = _improve(prog, lay, full, bound, solver, deadline, gap, threads, msg, words)
     solve_s = time.perf_counter() - t0 - (build_s - model.build_time_s)
     status = "optimal" if first.status in ("optimal", "feasible") else "feasible"
-    return _plan_result(model, prog, lay, full, bound, gap, status, words, (solve_s, build_s), n_split, first)
+    seconds = (solve_s, build_s)
+    return _plan_result(model, base, lay, full, bound, gap, status, words, seconds, n_split, first, least)
 
 
 def _plan_result(
@@ -136,8 +145,13 @@ def _plan_result(
     seconds: tuple[float, float],
     n_split: int,
     first: SolveOutcome,
+    least: LeastOverflow | None = None,
 ) -> YearsResult:
-    """Return the plan ``full`` as a result; ``status`` is ``"optimal"`` only when ``gap`` is proven."""
+    """Return the plan ``full`` as a result; ``status`` is ``"optimal"`` only when ``gap`` is proven.
+
+    The spend table gains each year's ``overflow`` (pupils above capacity); with ``least``
+    (:class:`~siting.model.years_overflow.LeastOverflow`) the result carries the least and its bound.
+    """
     xs = [full[lay.block(t)] for t in range(lay.n_years)]
     objective = float(np.dot(prog.c, full))
     gap_value = relative_gap(objective, bound)
@@ -145,6 +159,13 @@ def _plan_result(
         status = "feasible"
     parts = _plan_parts(model, lay, xs, full)
     schedule, spend = schedule_tables(model, lay, xs)
+    spend["overflow"] = year_overflow(model, lay, full)
+    words = words if least is None else f"{least.words}; {words}"
+    if least is not None and spend["overflow"].sum() > least.cap:
+        words += (
+            f"; one school per home adds {spend['overflow'].sum() - least.least:,.1f} pupil-years above "
+            "capacity to the least"
+        )
     solve_s, build_s = seconds
     results = {
         y: _year_result(model, t, xs[t], status, words, gap_value, solve_s, first)
@@ -165,6 +186,8 @@ def _plan_result(
         results=results,
         n_split_rounded=n_split,
         max_violation=_violation(prog, full),
+        least_overflow=math.nan if least is None else least.least,
+        least_overflow_bound=math.nan if least is None else least.bound,
     )
 
 
@@ -229,6 +252,9 @@ def _round_years(
         xt = x[lay.block(t)].copy()
         if t and model.limits.change_m > 0:  # the earlier years are fixed: a move costs change_m per pupil
             d, p = _with_change_cost(d, xs[t - 1][: lay.n_arc], model.limits.change_m)
+        if model.limits.overflow_first:  # whole homes to schools: the fewest pupils above capacity first
+            d = {**d, "penalty": d["penalty"] * OVERFLOW_FIRST_ROUNDING}
+            p = build_program(d)
         z = np.round(xt[lay.n_arc : lay.n_arc + lay.n_opt])
         lb, ub = p.lb.copy(), p.ub.copy()
         lb[lay.n_arc : lay.n_arc + lay.n_opt] = z
