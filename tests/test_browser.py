@@ -330,7 +330,7 @@ def test_pdf_brief_of_the_sample_has_one_page_per_parcel_with_its_numbers(chromi
         else:
             assert _squash(p.why_en) in flat and _squash(p.why_zh) in flat
     if os.environ.get("SITING_UPDATE_DOCS_IMG") == "1":  # the README's picture of a brief page
-        from siting.cli import _roads
+        from siting.cli.outputs import _roads
 
         first = str(
             parcels["school_id"].iloc[0]

@@ -8,9 +8,11 @@ to the full program, and the usual objective (walks, building, disruption, chang
 plans that keep it. No plan within the budget can then seat more children in one year without seating
 fewer in another: the plan is the least overflow the budget allows in that sense. (Each year's least on
 its own is not one plan in general: what 2026 alone would open is not what 2030 needs, and a school
-keeps its size. On the sample city the total's least equals the year's own least in four of six years;
-the earliest years trade a few hundred seats for many more later. Holding the earliest year to its
-least first, then the next, cost the sample 1,467 more pupil-years over the plan.)
+keeps its size. On the sample city each year's own least is proven — 3,075, 801, 0, 182, 1,014 and
+2,553 pupils for 2025–2030 — but any plan holding 2025 and 2026 to theirs leaves at least 10 above
+capacity in 2027, proven; a plan of the fewest pupil-years found in one run met the years' own least in
+2027–2030, and holding each year to its least in turn, earliest first, left about 1,500 more
+pupil-years over the plan.)
 
 The stage starts from the year-by-year plan (:func:`~siting.model.years_start.myopic_start`).
 Assignments are continuous in it, as in the relaxation: the least is over split catchments, a lower
