@@ -85,6 +85,15 @@ def _plan_report(plan: dict | None, schedule: object) -> list[str]:
         f"{_number(plan.get('objective'), ',.0f')}, bound {_number(plan.get('bound'), ',.0f')}, gap "
         f"{_number(gap, '.2f')}% (the solution above is the design year {plan.get('design_year')})"
     ]
+    if plan.get("overflow_pupil_years") is not None:
+        line = f"  pupil-years above capacity: {_number(plan['overflow_pupil_years'], ',.0f')}"
+        if plan.get("least_overflow_pupil_years") is not None:
+            line += (
+                f" (overflow first: the least the budget allows "
+                f"{_number(plan['least_overflow_pupil_years'], ',.0f')}, proven at least "
+                f"{_number(plan.get('least_overflow_bound'), ',.0f')})"
+            )
+        lines.append(line)
     for row in getattr(schedule, "itertuples", lambda **_: [])(index=False):
         lines.append(f"  opens {row.opening_year}: {row.school_id} {row.name} {row.option}")
     return lines

@@ -1,11 +1,16 @@
 r"""Overflow first: the fewest pupil-years above capacity the budget allows, before shorter walks.
 
 With ``plan.overflow_first`` the multi-year plan is solved in two stages. :func:`least_overflow` solves
-the stacked program (:func:`~siting.model.years_program.stacked_program`, every limit) with the pupils
-above capacity summed over the plan years as the only objective, :math:`O^* = \min \sum_t
-\mathrm{overflow}_t`; :func:`overflow_caps` then adds the row :math:`\sum_t \mathrm{overflow}_t \le O^*`
-to the full program, and the usual objective (walks, building, disruption, changes) chooses among the
-plans that keep it. No plan within the budget can then seat more children in one year without seating
+the stacked program (:func:`~siting.model.years_program.stacked_program`, every limit) for the fewest
+pupils above capacity summed over the plan years, :math:`O^* = \min \sum_t \mathrm{overflow}_t`: its
+objective is the usual one with overflow priced :data:`OVERFLOW_FIRST_ROUNDING` times higher (with
+``overflow_m`` = 10,000 a pupil above capacity then outweighs 10,000 pupil-km of walks, so walks only
+break ties; priced at 1 with the rest 0 the solver found worse plans on the sample, since nothing told
+it which of many equal-overflow plans to keep, and the second stage then had to mend their walks). The
+least's proven bound is the linear relaxation of the overflow alone (a valid bound for any plan).
+:func:`overflow_caps` then adds the row :math:`\sum_t \mathrm{overflow}_t \le O^*` to the full program,
+and the usual objective (walks, building, disruption, changes) chooses among the plans that keep it.
+No plan within the budget can then seat more children in one year without seating
 fewer in another: the plan is the least overflow the budget allows in that sense. (Each year's least on
 its own is not one plan in general: what 2026 alone would open is not what 2030 needs, and a school
 keeps its size. On the sample city each year's own least is proven — 3,075, 801, 0, 182, 1,014 and
@@ -14,7 +19,8 @@ capacity in 2027, proven; a plan of the fewest pupil-years found in one run met 
 2027–2030, and holding each year to its least in turn, earliest first, left about 1,500 more
 pupil-years over the plan.)
 
-The stage starts from the year-by-year plan (:func:`~siting.model.years_start.myopic_start`).
+The stage starts from the plan with fewer pupil-years above capacity of the usual start and the
+year-by-year plan (:func:`~siting.model.years_start.myopic_start`) with overflow priced the same way.
 Assignments are continuous in it, as in the relaxation: the least is over split catchments, a lower
 bound for single-school ones; whole homes to one school add a few pupils (packing), which the plan
 reports beside the least.
@@ -110,8 +116,18 @@ def least_overflow(
     LeastOverflow
         The least, its bound and the plan that reaches it.
     """
-    c = np.zeros(prog.shape[1])
-    c[np.concatenate([_overflow_cols(model, lay, t) for t in range(lay.n_years)])] = 1.0
+    cols = np.concatenate([_overflow_cols(model, lay, t) for t in range(lay.n_years)])
+    pure = np.zeros(prog.shape[1])
+    pure[cols] = 1.0
+    lp = solve_program(  # the bound: the pupils above capacity alone, every column continuous
+        MatrixProgram(pure, prog.lb, prog.ub, prog.integer, prog.a, prog.row_lo, prog.row_hi).relaxed(),
+        solver=solver,
+        time_limit_s=max(deadline.left() / 4, MIN_SOLVE_S),
+        gap=STAGE_GAP,
+        threads=threads,
+    )
+    c = prog.c.copy()
+    c[cols] *= OVERFLOW_FIRST_ROUNDING
     out = solve_program(
         MatrixProgram(c, prog.lb, prog.ub, prog.integer, prog.a, prog.row_lo, prog.row_hi, start),
         solver=solver,
@@ -124,7 +140,7 @@ def least_overflow(
         return LeastOverflow(math.nan, math.nan, None, f"overflow first: {out.solver_status}, no plan")
     x = clean(out.x, prog.integer)
     least = float(year_overflow(model, lay, x).sum())
-    bound = min(out.bound, least) if math.isfinite(out.bound) else math.nan
+    bound = min(lp.bound, least) if math.isfinite(lp.bound) else math.nan
     words = f"overflow first: least {least:,.1f} pupil-years (bound {bound:,.1f}, {out.solver_status})"
     log.info(words)
     return LeastOverflow(least, bound, x, words)
