@@ -99,6 +99,23 @@ def _plan_report(plan: dict | None, schedule: object) -> list[str]:
     return lines
 
 
+def _cvs(ind: dict) -> str:
+    """Today's, the design year's without the plan, and the plan's CV of one indicator, with the limit."""
+    without = "" if ind.get("cv_without_plan") is None else f", {ind['cv_without_plan']:.3f} without the plan"
+    return f"{ind['cv_before']:.3f} today{without}, {ind['cv_after']:.3f} with it (limit {ind['cv_max']:.2f})"
+
+
+def _verdict(ind: dict) -> str:
+    """What the plan does to an indicator that fails in the design year without it."""
+    if ind["plan_passes"]:
+        return "the plan brings it within the limit"
+    causes = ", ".join(f"{s['school_id']} ({s['action']})" for s in ind.get("schools", [])) or "none named"
+    lowers = (
+        "lowers it, not within the limit" if ind["cv_after"] < ind["cv_without_plan"] else "does not lower it"
+    )
+    return f"the plan {lowers}; schools behind it: {causes} (why: balance_schools.csv)"
+
+
 def _run_report(result: object) -> str:
     summary = result.summary  # type: ignore[attr-defined]
     sol = summary["solution"]
@@ -120,9 +137,13 @@ def _run_report(result: object) -> str:
     for ind in summary.get("balance_worsened", []):
         causes = ", ".join(f"{s['school_id']} ({s['action']})" for s in ind["schools"]) or "none named"
         lines.append(
-            f"  balance: {ind['level']} {ind['indicator']} CV {ind['cv_before']:.3f} today, "
-            f"{ind['cv_after']:.3f} in the plan (limit {ind['cv_max']:.2f}); schools behind it: {causes} "
-            "(why: balance_schools.csv)"
+            f"  balance: the plan makes {ind['level']} {ind['indicator']} fail: CV {_cvs(ind)}; schools "
+            f"behind it: {causes} (why: balance_schools.csv)"
+        )
+    for ind in summary.get("balance_failing_without_plan", []):
+        lines.append(
+            f"  balance: {ind['level']} {ind['indicator']} passes today but fails in the design year without "
+            f"the plan: CV {_cvs(ind)}; {_verdict(ind)}"
         )
     lines += _plan_report(summary.get("plan"), getattr(result, "plan_tables", {}).get("schedule"))
     lines.append(f"results: {result.out_dir}")  # type: ignore[attr-defined]

@@ -47,13 +47,19 @@ Modules and public names
   :func:`indicator_columns`, :func:`resource_indicators`, :func:`indicator_scale`,
   :func:`per_pupil_values`, :func:`resource_values`, :func:`state_basis`, :func:`with_state_pupils`.
 - :mod:`~siting.metrics.balance`: :func:`balance_schools`, :func:`pupils_within_reach`,
-  :func:`worsened_indicators`.
+  :func:`worsened_indicators`, :func:`failing_without_plan`.
 - :mod:`~siting.metrics.overflow`: :func:`overflow_table`, :data:`OVERFLOW_COLUMNS` (pupils above
   standard capacity per school and level, before and after, with why it grew).
 - :mod:`~siting.metrics.summary`: :func:`summary`.
 """
 
-from siting.metrics.balance import BALANCE_COLUMNS, balance_schools, pupils_within_reach, worsened_indicators
+from siting.metrics.balance import (
+    BALANCE_COLUMNS,
+    balance_schools,
+    failing_without_plan,
+    pupils_within_reach,
+    worsened_indicators,
+)
 from siting.metrics.cv import (
     cv_table,
     cv_tables,
@@ -92,6 +98,7 @@ __all__ = [
     "design_population",
     "district_metrics",
     "district_years",
+    "failing_without_plan",
     "indicator_columns",
     "indicator_scale",
     "overflow_table",

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from siting.metrics.cv import cv_tables, per_pupil_values, state_basis
+from siting.metrics.cv import WITHOUT_PLAN, cv_tables, per_pupil_values, state_basis
+from siting.metrics.states import STATES
 from siting.metrics.stats import pupil_weighted_cv
 from siting.standards import INDICATORS, LEVELS, Standards
 
@@ -95,7 +96,7 @@ def balance_schools(
     """
     if cv is None:
         cv = cv_tables(schools, units, standards=standards, indicators=indicators)
-    failing = cv[cv["passes"].map(_fails).astype(bool)] if len(cv) else cv
+    failing = cv[cv["passes"].map(_fails).astype(bool) & cv["state"].isin(STATES)] if len(cv) else cv
     frames = []
     for state, group in failing.groupby("state", sort=False) if len(failing) else []:
         basis, prefix = state_basis(schools, units, str(state))
@@ -230,52 +231,105 @@ def _column(schools: pd.DataFrame, column: str, ids: np.ndarray) -> np.ndarray:
 
 
 def worsened_indicators(cv: pd.DataFrame, balance: pd.DataFrame | None = None) -> list[dict[str, Any]]:
-    """Return the indicators that pass today and fail in the plan, with the schools that cause it.
+    """Return the indicators the plan makes fail: passing in the same year without it, failing with it.
+
+    The year without the plan is the :data:`~siting.metrics.cv.WITHOUT_PLAN` state (today's schools and
+    catchments, the plan year's pupils); where ``cv`` has no such rows, today's state stands in. An
+    indicator that passes today and already fails without the plan is not the plan's doing: see
+    :func:`failing_without_plan`.
 
     Parameters
     ----------
     cv
-        :func:`~siting.metrics.cv_tables` (states ``current`` and ``proposed``).
+        :func:`~siting.metrics.cv_tables` (states ``current``, ``proposed`` and ``without_plan``).
     balance
         :func:`balance_schools` of the same run (None: no schools are named).
 
     Returns
     -------
     list of dict
-        One per ``(level, indicator)``: ``level``, ``indicator``, ``cv_before``, ``cv_after``, ``cv_max``
-        and ``schools``: the schools of the shortest run that would pass (``needed``), each with
-        ``school_id``, ``name``, ``action`` and ``why``. Empty when the plan makes no passing indicator fail.
+        One per ``(level, indicator)``: ``level``, ``indicator``, ``cv_before`` (today), ``cv_without_plan``
+        (the plan year without it; None without that state), ``cv_after``, ``cv_max`` and ``schools``: the
+        schools of the shortest run that would pass (``needed``), each with ``school_id``, ``name``,
+        ``action`` and ``why``. Empty when the plan makes no passing indicator fail.
     """
+    out = []
+    for level, indicator, today, without, row in _compared(cv):
+        base = without if without is not None else today
+        if not _fails(row["passes"]) or _fails(base["passes"]) or pd.isna(base["passes"]):
+            continue
+        out.append(
+            {**_cvs(level, indicator, today, without, row), "schools": _needed(balance, level, indicator)}
+        )
+    return out
+
+
+def failing_without_plan(cv: pd.DataFrame, balance: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """Return the indicators that pass today but fail in the plan year without the plan (growth, not plan).
+
+    Parameters
+    ----------
+    cv
+        :func:`~siting.metrics.cv_tables` with the :data:`~siting.metrics.cv.WITHOUT_PLAN` state.
+    balance
+        :func:`balance_schools` of the same run (None: no schools are named).
+
+    Returns
+    -------
+    list of dict
+        ``level, indicator, cv_before`` (today), ``cv_without_plan``, ``cv_after`` (with the plan),
+        ``cv_max``, ``plan_passes`` (whether the plan brings it back within the limit) and ``schools``
+        (as :func:`worsened_indicators`; empty where the plan passes).
+    """
+    out = []
+    for level, indicator, today, without, row in _compared(cv):
+        if without is None or pd.isna(today["passes"]) or _fails(today["passes"]):
+            continue
+        if _fails(without["passes"]):
+            passes = not _fails(row["passes"])
+            schools = [] if passes else _needed(balance, level, indicator)
+            out.append(
+                {**_cvs(level, indicator, today, without, row), "plan_passes": passes, "schools": schools}
+            )
+    return out
+
+
+def _compared(cv: pd.DataFrame) -> list[tuple[Any, Any, pd.Series, pd.Series | None, pd.Series]]:
+    """Per proposed row with a current one: ``(level, indicator, today, without plan or None, proposed)``."""
     if not len(cv):
         return []
     rows = cv.set_index(["state", "level", "indicator"])
     out = []
     for (state, level, indicator), row in rows.iterrows():
-        if (
-            state != "proposed"
-            or not _fails(row["passes"])
-            or ("current", level, indicator) not in rows.index
-        ):
+        if state != "proposed" or ("current", level, indicator) not in rows.index:
             continue
-        before = rows.loc[("current", level, indicator)]
-        if _fails(before["passes"]) or pd.isna(before["passes"]):
-            continue
-        part = balance if balance is not None else pd.DataFrame(columns=list(BALANCE_COLUMNS))
-        part = part[
-            (part["state"] == "proposed") & (part["level"] == level) & (part["indicator"] == indicator)
-        ]
-        part = part[part["needed"].astype(bool)] if len(part) else part
-        out.append(
-            {
-                "level": level,
-                "indicator": indicator,
-                "cv_before": float(before["cv"]),
-                "cv_after": float(row["cv"]),
-                "cv_max": float(row.get("cv_max", np.nan)),
-                "schools": [
-                    {"school_id": r.school_id, "name": r.name, "action": r.action, "why": r.why}
-                    for r in part.itertuples(index=False)
-                ],
-            }
-        )
+        key = (WITHOUT_PLAN, level, indicator)
+        without = rows.loc[key] if key in rows.index else None
+        out.append((level, indicator, rows.loc[("current", level, indicator)], without, row))
     return out
+
+
+def _needed(balance: pd.DataFrame | None, level: Any, indicator: Any) -> list[dict[str, Any]]:
+    """The schools of the shortest run that would bring a failing indicator of the plan within its limit."""
+    if balance is None or not len(balance):
+        return []
+    part = balance[
+        (balance["state"] == "proposed") & (balance["level"] == level) & (balance["indicator"] == indicator)
+    ]
+    part = part[part["needed"].astype(bool)]
+    return [
+        {"school_id": r.school_id, "name": r.name, "action": r.action, "why": r.why}
+        for r in part.itertuples(index=False)
+    ]
+
+
+def _cvs(level: Any, indicator: Any, today: pd.Series, without: pd.Series | None, row: pd.Series) -> dict:
+    """The CV figures of one compared indicator, as JSON-ready numbers."""
+    return {
+        "level": level,
+        "indicator": indicator,
+        "cv_before": float(today["cv"]),
+        "cv_without_plan": None if without is None else float(without["cv"]),
+        "cv_after": float(row["cv"]),
+        "cv_max": float(row.get("cv_max", np.nan)),
+    }

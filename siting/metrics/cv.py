@@ -335,17 +335,28 @@ def with_state_pupils(schools: pd.DataFrame, units: pd.DataFrame, *, column_pref
     return out
 
 
+WITHOUT_PLAN = "without_plan"
+"""The state of :func:`cv_tables` with today's schools and catchments and the plan year's pupils.
+
+The current state weights schools by today's enrolment where the schools table has it; the plan is for
+the design year. So "passes today, fails in the plan" can be the years between, not the plan: this state
+is the same year without the plan, which is what the plan is judged against
+(:func:`~siting.metrics.worsened_indicators`).
+"""
+
+
 def state_basis(schools: pd.DataFrame, units: pd.DataFrame, state: str) -> tuple[pd.DataFrame, str]:
     """Return the schools table and pupil-column prefix that weight the CV of one state.
 
     The current state weights schools by ``enrolled_<level>`` when the schools table has both columns
-    (actual pupils), else by current catchment pupils; the proposed state by proposed catchment pupils,
+    (actual pupils), else by current catchment pupils; :data:`WITHOUT_PLAN` always by current catchment
+    pupils (the plan year's demand in today's catchments); the proposed state by proposed catchment pupils,
     with each resource column ``<column>`` replaced by the plan's ``<column>_after`` where the schools
     table has one (new and expanded schools' resources, see ``pipeline.stages``).
     """
     if state == "current" and all(f"enrolled_{lv}" in schools.columns for lv in LEVELS):
         return schools, "enrolled"
-    basis = with_state_pupils(schools, units, column_prefix=state)
+    basis = with_state_pupils(schools, units, column_prefix="current" if state == WITHOUT_PLAN else state)
     if state == "proposed":
         for column in [c for c in schools.columns if f"{c}_after" in schools.columns]:
             basis[column] = schools[f"{column}_after"].to_numpy()
@@ -362,7 +373,8 @@ def cv_tables(
     """Return :func:`cv_table` for the current and the proposed state, with a ``state`` column.
 
     Schools are weighted as :func:`state_basis` says. States whose assignment columns the units lack are
-    skipped.
+    skipped. With current catchments and demand columns, a third state :data:`WITHOUT_PLAN` (today's
+    schools, the plan year's pupils) is added after them.
 
     Parameters
     ----------
@@ -382,8 +394,11 @@ def cv_tables(
         indicator (those without data have ``status`` other than ``"ok"`` and no CV).
     """
     frames = []
-    for state in STATES:
-        if not any(f"{state}_{lv}" in units.columns for lv in LEVELS):
+    for state in (*STATES, WITHOUT_PLAN):
+        prefix = "current" if state == WITHOUT_PLAN else state
+        if not any(
+            f"{prefix}_{lv}" in units.columns and (state != WITHOUT_PLAN or lv in units) for lv in LEVELS
+        ):
             continue
         basis, prefix = state_basis(schools, units, state)
         table = cv_table(basis, standards=standards, indicators=indicators, pupils_column=prefix)

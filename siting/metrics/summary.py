@@ -11,7 +11,7 @@ import pandas as pd
 
 from siting._jsonify import json_ready
 from siting.metrics.balance import worsened_indicators
-from siting.metrics.cv import cv_tables
+from siting.metrics.cv import WITHOUT_PLAN, cv_tables
 from siting.metrics.districts import district_metrics
 from siting.metrics.schools import school_metrics
 from siting.metrics.states import ALL
@@ -78,7 +78,9 @@ def summary(
     - The difference coefficient, per level: ``<level>_cv_worst`` (largest CV over the indicators,
       proposed state), ``<level>_cv_pass`` and ``<level>_cv_pass_before`` (every indicator with data within
       ``standards.cv_max``, after / before), ``<level>_cv_failing`` (indicators failing in the plan) and
-      ``<level>_cv_worsened`` (passing today, failing in the plan), as comma-separated indicator keys
+      ``<level>_cv_pass_without_plan`` (the same, in the plan year with today's schools and catchments),
+      ``<level>_cv_worsened`` (passing in the plan year without the plan, failing with it), as
+      comma-separated indicator keys
       ("" for none); ``cv_indicators_missing``: the national indicators without data (no column declared
       or the declared column absent).
 
@@ -208,6 +210,10 @@ def _cv_figures(cv: pd.DataFrame) -> dict[str, Any]:
         if len(before):
             known = before["passes"].dropna()
             out[f"{level}_cv_pass_before"] = bool(known.astype(bool).all()) if len(known) else None
+        without = rows[rows["state"] == WITHOUT_PLAN]
+        if len(without):
+            known = without["passes"].dropna()
+            out[f"{level}_cv_pass_without_plan"] = bool(known.astype(bool).all()) if len(known) else None
         if len(after) and len(before):
             worse = [w["indicator"] for w in worsened_indicators(cv) if w["level"] == level]
             out[f"{level}_cv_worsened"] = _names(worse)

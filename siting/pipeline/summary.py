@@ -53,6 +53,7 @@ def run_summary(
         "key_figures": key,
         "solution": solution.summary(),
         "balance_worsened": metrics.worsened_indicators(tables.cv, tables.balance),
+        "balance_failing_without_plan": metrics.failing_without_plan(tables.cv, tables.balance),
         "new_schools": [
             {
                 "school_id": sid,
