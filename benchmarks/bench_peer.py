@@ -11,7 +11,8 @@ Each size's pair is one row of ``results/peer.json`` (a later run of a size repl
 sizes can run one at a time, each under the machine's benchmark lock; the section is drawn from every
 row recorded.
 
-Usage: ``python -m benchmarks.run peer [limit=SECONDS] [sizes=500x50p10,1000x100p20,...]``.
+Usage: ``python -m benchmarks.run peer [limit=SECONDS] [sizes=500x50p10,1000x100p20,...] [note=TEXT]``
+(``note``: what else ran on the machine, recorded with the rows).
 """
 
 from __future__ import annotations
@@ -119,9 +120,10 @@ def _commit() -> str:
         return "?"
 
 
-def _options(argv: list[str]) -> tuple[list[str], float]:
+def _options(argv: list[str]) -> tuple[list[str], float, str]:
     opts = dict(a.split("=", 1) for a in argv if "=" in a)
-    return opts.get("sizes", DEFAULT_SIZES).split(","), float(opts.get("limit", DEFAULT_LIMIT))
+    sizes = opts.get("sizes", DEFAULT_SIZES).split(",")
+    return sizes, float(opts.get("limit", DEFAULT_LIMIT)), opts.get("note", "")
 
 
 def label(argv: list[str]) -> str:
@@ -137,20 +139,21 @@ def _row(r: dict[str, Any]) -> str:
         f"| {ours['objective']:,.0f} | {theirs['wall']:.1f} | {theirs['status']} / {theirs['highs']} "
         f"| {100 * theirs['gap']:.3g} % | {theirs['objective']:,.0f} | {theirs['wall'] / ours['wall']:.1f}× "
         f"| {100 * diff:+.4f} % | {r['peak_siting']:.0f} / {r['peak_spopt']:.0f} | {verdict(ours, theirs)} "
-        f"| {r['commit']}, {r['date']} |"
+        f"| {r['commit']}, {r['date']} | {r.get('note', '')} |"
     )
 
 
 def main(argv: list[str]) -> str:
     """Run both tools on every size asked; record each pair; return the section of every pair recorded."""
-    sizes, limit = _options(argv)
+    sizes, limit, note = _options(argv)
     rows = json.loads(JSON.read_text(encoding="utf-8")) if JSON.exists() else {}
     for size in sizes:
         ours, _, peak_ours = measure(run_siting, size, limit)
         theirs, _, peak_theirs = measure(run_spopt, size, limit)
         rows[size] = {
             "size": size, "limit": limit, "siting": ours, "spopt": theirs, "peak_siting": peak_ours,
-            "peak_spopt": peak_theirs, "commit": _commit(), "date": time.strftime("%H:%M UTC", time.gmtime()),
+            "peak_spopt": peak_theirs, "commit": _commit(), "note": note,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         }  # fmt: skip
         JSON.write_text(json.dumps(rows, indent=1, default=float) + "\n", encoding="utf-8")
     order = [s for s in DEFAULT_SIZES.split(",") if s in rows] + sorted(
@@ -174,8 +177,8 @@ def main(argv: list[str]) -> str:
             "| clients × sites p | limit (s) | siting wall (s) | siting status | certified gap "
             "| siting objective | spopt wall (s) | spopt status (PuLP / HiGHS) | spopt gap | spopt objective "
             "| spopt / siting wall | siting vs spopt objective | peak MiB siting / spopt | issue 17 target "
-            "| commit, time |",
-            "|---|---:|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|",
+            "| commit, time | also running |",
+            "|---|---:|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|---|",
             *[_row(rows[s]) for s in order],
             "",
             "Target (issue 17): where spopt proves its optimum, siting ≥ 10× faster to an equal or better "
