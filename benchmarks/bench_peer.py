@@ -12,13 +12,14 @@ sizes can run one at a time, each under the machine's benchmark lock; the sectio
 row recorded.
 
 Usage: ``python -m benchmarks.run peer [limit=SECONDS] [sizes=500x50p10,1000x100p20,...] [note=TEXT]``
-(``note``: what else ran on the machine, recorded with the rows).
+(``note``: what else ran on the machine, recorded with the rows; ``sizes=`` only redraws the section).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import time
 from typing import Any
@@ -35,6 +36,8 @@ SPOPT_PROVEN_GAP = 1e-4
 """HiGHS's default ``mip_rel_gap`` (PuLP passes none): spopt's answer counts as optimal only when HiGHS
 says Optimal within it."""
 JSON = RESULTS_DIR / "peer.json"
+COMMIT = os.environ.get("SITING_COMMIT", "")
+"""The commit measured, when the run is from an exported copy of it (no git there)."""
 
 
 def _parse(size: str) -> tuple[int, int, int]:
@@ -111,6 +114,8 @@ def verdict(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
 
 
 def _commit() -> str:
+    if COMMIT:
+        return COMMIT
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
@@ -122,7 +127,7 @@ def _commit() -> str:
 
 def _options(argv: list[str]) -> tuple[list[str], float, str]:
     opts = dict(a.split("=", 1) for a in argv if "=" in a)
-    sizes = opts.get("sizes", DEFAULT_SIZES).split(",")
+    sizes = [s for s in opts.get("sizes", DEFAULT_SIZES).split(",") if s]  # "sizes=": redraw only
     return sizes, float(opts.get("limit", DEFAULT_LIMIT)), opts.get("note", "")
 
 
