@@ -46,9 +46,13 @@ from siting.model.solvers import (
 log = get_logger(__name__)
 
 NEAREST = 20
-"""Fewest arcs per pair the LP starts from (each pair's cheapest) ..."""
+"""Arcs per pair the LP starts from (each pair's cheapest) ..."""
 REACH = 2
-"""... raised so that they reach about this many of the ``exactly_new`` open sites, on average."""
+"""... raised so that they reach about this many of the ``exactly_new`` open sites, on average ..."""
+START_ARCS = 20_000
+"""... and lowered (to no fewer than :data:`FEWEST`) to start from about this many arcs in all: on
+2,000 clients × 200 sites the LP on 20 arcs per pair took longer than its share of 60 s."""
+FEWEST = 10
 LP_SHARE = 0.4
 """The LP rounds may use this share of the time left."""
 ASSIGN_SHARE = 0.25
@@ -103,7 +107,8 @@ class PricedLP:
     def __init__(self, d: dict[str, Any], threads: int | None) -> None:
         self.d, self.threads = d, threads
         n_new, p = int(d["is_new_f"].sum()), max(int(d["exactly_new"]), 1)
-        self.k = min(max(NEAREST, math.ceil(REACH * n_new / p)), len(d["facilities"]))
+        most = max(FEWEST, START_ARCS // max(len(d["k_d"]), 1))
+        self.k = min(max(NEAREST, math.ceil(REACH * n_new / p)), most, len(d["facilities"]))
         self.keep = nearest_arcs(d, self.k)
         self.cost = d["a_cost"] + d["a_dis"]
         self.fl = d["a_f"] * d["base"].shape[1] + d["k_l"][d["a_k"]]
