@@ -165,6 +165,9 @@ def main(argv: list[str]) -> str:
         set(rows) - set(DEFAULT_SIZES.split(","))
     )
     words = [f"- {s}: {rows[s]['siting']['words']}" for s in order]
+    missing = [s for s in DEFAULT_SIZES.split(",") if s not in rows]
+    if missing:
+        words.append(f"\nNot recorded here (not run under the lock in the time): {', '.join(missing)}.")
     return "\n".join(
         [
             "## peer: siting vs PySAL spopt on generated capacitated p-median (issue 17)",
