@@ -12,11 +12,14 @@ facilities forced open). Each swap is first priced cheaply, from the current ass
 * pairs of ``f`` that ``g`` serves more cheaply than their next-cheapest choice save the difference
   (``both[f, g]``).
 
-The best priced swaps are then evaluated exactly: the capacity-aware shift search of
-:mod:`siting.model.local_search` (through :func:`~siting.model.rounding.run_local_search`) reassigns the
-pupils with the new options, and the first swap that lowers the model's objective is kept. The search
+The best priced swaps are then evaluated exactly by the assignment LP of the new options
+(:func:`~siting.model.fixed_sites.transport`), and the first swap that lowers it is kept; the
+capacity-aware shift search of :mod:`siting.model.local_search` (through
+:func:`~siting.model.rounding.run_local_search`) rounds the last LP's few split pairs. The search
 ends when none of the best priced swaps improves or the time is up; a last pass with swap moves
-polishes the assignment.
+polishes the assignment, and the final sites' exact assignment
+(:func:`~siting.model.fixed_sites.exact_assignment`, a small MIP started from it) replaces it when
+better: the local search alone stopped 0.23 % above it on a 500-client capacitated p-median.
 """
 
 from __future__ import annotations
@@ -28,19 +31,17 @@ from typing import Any
 import numpy as np
 
 from siting._log import get_logger
-from siting.model.program import overflow_columns, plan_capacity, settle_overflow
+from siting.model.fixed_sites import exact_assignment, transport
+from siting.model.program import plan_capacity, settle_overflow
 from siting.model.rounding import round_split, run_local_search
-from siting.model.solvers import (
-    MIN_SOLVE_S,
-    Deadline,
-    MatrixProgram,
-    SolveOutcome,
-    solve_program,
-    sparse_rows,
-)
+from siting.model.solvers import Deadline, MatrixProgram, SolveOutcome
 
 log = get_logger(__name__)
 
+__all__ = ["answer_for", "assignment_of", "interchange", "transport"]
+
+EXACT_SHARE = 0.2
+"""Share of the interchange's time kept for the exact assignment of its final sites."""
 REPAIR_GAP = 0.002
 """The repair MIPs of a final rounding stop within this share of the assignment LP's value."""
 
@@ -286,48 +287,14 @@ def _cover(d: dict[str, Any], z: np.ndarray) -> None:
         z[o_in], z[o_out] = 1.0, 0.0
 
 
-def transport(d: dict[str, Any], prog: MatrixProgram, z: np.ndarray, max_seconds: float) -> SolveOutcome:
-    """Solve the assignment LP with options ``z`` fixed (split assignments: the transportation step).
-
-    A lean program of its own: the arcs to school-levels with seats, one row per pair (assigned in
-    full), one per school-level (its minimum load up to its seats, overflow columns within the room the
-    options give). Its value is a lower bound on every single-school assignment with these options, and
-    its answer is whole except for a few split pairs, which
-    :func:`~siting.model.rounding.run_local_search` rounds. The outcome's ``x`` is in the columns of
-    ``prog``.
-    """
-    n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
-    n_l = d["base"].shape[1]
-    seats, room = plan_capacity(d, z)
-    fl = d["a_f"] * n_l + d["k_l"][d["a_k"]]
-    kept = np.flatnonzero(seats.reshape(-1)[fl] > 0)
-    over_fl = d["over_fl"]
-    n_pair, n_bin, n_k = len(d["k_d"]), seats.size, len(kept)
-    rows = [d["a_k"][kept], n_pair + fl[kept], n_pair + over_fl]
-    cols = [np.arange(n_k), np.arange(n_k), n_k + np.arange(len(over_fl))]
-    vals = [np.ones(n_k), d["k_d"][d["a_k"][kept]].astype(float), -np.ones(len(over_fl))]
-    a = sparse_rows(rows, cols, vals, (n_pair + n_bin, n_k + len(over_fl)))
-    lean = MatrixProgram(
-        c=np.concatenate([prog.c[kept], prog.c[overflow_columns(d)]]),
-        lb=np.zeros(n_k + len(over_fl)),
-        ub=np.concatenate([np.ones(n_k), room.reshape(-1)[over_fl]]),
-        integer=np.zeros(n_k + len(over_fl), dtype=bool),
-        a=a,
-        row_lo=np.concatenate([np.ones(n_pair), d["min_load"].reshape(-1)]),
-        row_hi=np.concatenate([np.ones(n_pair), seats.reshape(-1)]),
-    )
-    out = solve_program(lean, time_limit_s=max(max_seconds, MIN_SOLVE_S), gap=0.0)
-    if out.x is not None:
-        x = np.zeros(prog.shape[1])
-        x[kept] = out.x[:n_k]
-        x[n_arc : n_arc + n_opt] = z
-        x[overflow_columns(d)] = out.x[n_k:]
-        out.x, out.objective = x, float(np.dot(prog.c, x))
-    return out
-
-
 def interchange(
-    d: dict[str, Any], prog: MatrixProgram, x: np.ndarray, max_seconds: float, *, whole: bool = True
+    d: dict[str, Any],
+    prog: MatrixProgram,
+    x: np.ndarray,
+    max_seconds: float,
+    *,
+    whole: bool = True,
+    threads: int | None = None,
 ) -> SolveOutcome:
     """Improve the answer ``x`` by facility swaps; return the best single-school answer found.
 
@@ -339,8 +306,9 @@ def interchange(
         An answer: its options are the start (its arcs are not needed).
     max_seconds
         Wall-time limit, seconds.
-    whole
-        Round the answer to one school per pair (False: return the assignment LP's split answer).
+    whole, threads
+        One school per pair, the final sites assigned exactly in :data:`EXACT_SHARE` of the time with
+        ``threads`` (``whole`` False: the assignment LP's split answer).
 
     Returns
     -------
@@ -354,11 +322,12 @@ def interchange(
     z = np.round(x[n_arc : n_arc + n_opt])
     cur = _first_transport(d, prog, z, t0 + max_seconds)
     moves, tried = 0, set()
-    while cur.x is not None and left() > 0.05:
+    keep_s = EXACT_SHARE * max_seconds if whole else 0.0
+    while cur.x is not None and left() > 0.05 + keep_s:
         assign = assignment_of(d, cur.x)
         improved = False
         for _, o_out, o_in in _candidates(d, z, assign):
-            if left() <= 0.05:
+            if left() <= 0.05 + keep_s:
                 break
             if (o_out, o_in) in tried:
                 continue
@@ -392,16 +361,43 @@ def interchange(
         cur.solver_status = f"interchange: {moves} facility swaps (split assignment)"
         cur.seconds = time.perf_counter() - t0
         return cur
-    best = run_local_search(d, prog, cur.x, max(min(left(), 0.1 * max_seconds), 0.5))
+    best = _round_final(d, prog, cur, z, t0 + max_seconds, 0.1 * max_seconds, threads)
+    best.seconds = time.perf_counter() - t0
+    best.solver_status = f"interchange: {moves} facility swaps; {best.solver_status}"
+    best.solver = "interchange"
+    log.info("%s in %.1f s, objective %.6g", best.solver_status, best.seconds, best.objective)
+    return best
+
+
+def _round_final(
+    d: dict[str, Any],
+    prog: MatrixProgram,
+    cur: SolveOutcome,
+    z: np.ndarray,
+    end: float,
+    search_s: float,
+    threads: int | None,
+) -> SolveOutcome:
+    """Round the last assignment LP ``cur`` of options ``z``: local search, then the exact assignment.
+
+    The local search gets at most ``search_s`` (at least half a second); the repair MIPs round when it
+    finds nothing; the exact assignment, started from the best so far, runs until ``end``
+    (``time.perf_counter()`` time) and replaces it when better.
+    """
+    left = lambda: end - time.perf_counter()  # noqa: E731
+    best = run_local_search(d, prog, cur.x, max(min(left(), search_s), 0.5))
     if best.x is None and left() > 1.0:  # tight seats on few arcs: the repair MIPs round it
         best = _repair_rounding(d, prog, cur, left())
     if best.x is not None:
         best.x = settle_overflow(d, best.x)
         best.objective = float(np.dot(prog.c, best.x))
-    best.seconds = time.perf_counter() - t0
-    best.solver_status = f"interchange: {moves} facility swaps; {best.solver_status}"
-    best.solver = "interchange"
-    log.info("%s in %.1f s, objective %.6g", best.solver_status, best.seconds, best.objective)
+    if left() > 0.1:
+        exact = exact_assignment(d, prog, z, left(), start=best.x, threads=threads)
+        if exact.x is not None and (best.x is None or exact.objective < best.objective - 1e-9):
+            words = f"{best.solver_status}, then exact assignment ({exact.solver_status})"
+            best, best.solver_status = exact, words
+            best.x = settle_overflow(d, best.x)
+            best.objective = float(np.dot(prog.c, best.x))
     return best
 
 

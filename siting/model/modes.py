@@ -22,6 +22,8 @@ import numpy as np
 from siting._log import get_logger
 from siting.errors import InputError
 from siting.model.lagrange import LagrangeBound, lagrangian_bound
+from siting.model.lp_first import applies as lp_first_applies
+from siting.model.lp_first import lp_first
 from siting.model.pricing import (
     LP_ARCS,
     NEAREST,
@@ -124,16 +126,19 @@ def solve_relaxed(
 ) -> SitingResult:
     """Mode ``"split"`` or ``"round"``: the continuous-assignment MIP, rounded in mode ``"round"``.
 
-    A large model of new facilities only (p-median and facility-location shapes) first gets a
-    Lagrangian bound and a facility-interchange answer (:func:`strengthen`, a quarter of the time),
-    handed to the relaxation as its start; any model whose relaxation stops short of the gap gets them
-    afterwards with the time left. The better answer is kept and the better valid bound.
+    A p-median shape first gets :mod:`~siting.model.lp_first` (its answer when certified, else the start);
+    other large models of new facilities only a Lagrangian bound and a facility-interchange answer
+    (:func:`strengthen`, a quarter of the time) as the relaxation's start; one stopping short of the
+    gap gets them after it, with the time left. The better answer is kept and the better valid bound.
     """
     d = model._d
+    done, pre = _lp_first_step(model, mode, solver, deadline, gap, threads)
+    if done is not None:
+        return done
     prog, select_s = model._working_program(solver, deadline, threads)
-    pre, lag = None, None
+    lag = None
     large = len(d["a_k"]) >= _LARGE_ARCS or d.get("priced", False)  # a subset of a large model's arcs
-    if large and d["is_new_f"].all() and len(d["o_f"]):
+    if pre is None and large and d["is_new_f"].all() and len(d["o_f"]):
         pre, lag = strengthen(d, prog, None, math.nan, deadline.part(_PRE_SHARE), whole=mode == "round")
     share = _RELAXATION_SHARE if mode == "round" else 1.0
     # in round mode the relaxation gets a quarter of the gap, leaving the rest for the rounding
@@ -189,6 +194,29 @@ def solve_relaxed(
     return result_from_x(
         model, x, status, words, objective, bound, gap_value, solve_time, n_split, mode, parts, first
     )
+
+
+def _lp_first_step(
+    model: SitingModel, mode: str, solver: str, deadline: Deadline, gap: float, threads: int | None
+) -> tuple[SitingResult | None, SolveOutcome | None]:
+    """Run :func:`~siting.model.lp_first.lp_first` where it applies; return (result, start).
+
+    The result (status optimal) when its answer is certified within ``gap``; else None and its answer
+    as the relaxation's start (None without one, or where the step does not apply).
+    """
+    d = model._d
+    if not lp_first_applies(d, mode, solver):
+        return None, None
+    out = lp_first(d, model.program(), deadline, gap, threads)
+    if out.x is None:
+        return None, None
+    if not out.gap <= gap:
+        return None, out
+    parts = objective_parts(d, out.x)
+    return result_from_x(
+        model, out.x, "optimal", out.solver_status, out.objective, out.bound, out.gap, out.seconds, 0,
+        mode, parts, out,
+    ), None  # fmt: skip
 
 
 def _within(d: dict[str, Any], x: np.ndarray, bound: float, gap: float) -> bool:

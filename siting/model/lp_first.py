@@ -1,0 +1,230 @@
+r"""LP first: the LP relaxation's bound and sites, the sites' exact assignment, and a stop when certified.
+
+For p-median shapes (new facilities only, ``exactly_new``, one option per facility, no budget) the
+relaxation's MIP spends most of its time choosing linking rows and branching, while the LP relaxation
+with every linking row is already within a fraction of a per cent of the optimum, and its largest
+option values usually name the optimal sites. :func:`lp_first`:
+
+1. solves that LP on each pair's :data:`NEAREST` cheapest arcs and prices the others with its row
+   duals (:class:`PricedLP`; arcs of negative reduced cost are added and the LP solved again). After
+   any round, :math:`z_{LP} + \sum_k \min(0, \min_{a \notin R,\,a \in k} \bar c_a)` is a lower bound
+   valid for **every** arc (the argument of :mod:`siting.model.pricing`), so the bound never waits for
+   the pricing to converge;
+2. opens the ``exactly_new`` options of largest LP value and assigns every pair to one school exactly
+   (:func:`~siting.model.fixed_sites.exact_assignment`, a small MIP);
+3. stops when that answer is certified within the gap; else prices more rounds, then runs the facility
+   interchange (:mod:`siting.model.interchange`) from the answer. The caller (mode ``"round"``,
+   :func:`~siting.model.modes.solve_relaxed`) hands an answer not yet certified to the relaxation's MIP
+   as its start.
+
+Measured on generated capacitated p-medians (``benchmarks/bench_peer.py``): see
+``benchmarks/results/peer.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from siting._log import get_logger
+from siting.model.fixed_sites import exact_assignment
+from siting.model.interchange import interchange
+from siting.model.pricing import nearest_arcs, restrict
+from siting.model.program import arc_duals, build_program
+from siting.model.solvers import (
+    MIN_SOLVE_S,
+    Deadline,
+    MatrixProgram,
+    SolveOutcome,
+    relative_gap,
+    solve_program,
+)
+
+log = get_logger(__name__)
+
+NEAREST = 20
+"""Arcs per pair the LP starts from (each pair's cheapest) ..."""
+REACH = 2
+"""... raised so that they reach about this many of the ``exactly_new`` open sites, on average ..."""
+START_ARCS = 20_000
+"""... and lowered (to no fewer than :data:`FEWEST`) to start from about this many arcs in all: on
+2,000 clients × 200 sites the LP on 20 arcs per pair took longer than its share of 60 s."""
+FEWEST = 10
+LP_SHARE = 0.4
+"""The LP rounds may use this share of the time left."""
+ASSIGN_SHARE = 0.25
+"""One exact assignment may use this share of the time left."""
+SEARCH_SHARE = 0.5
+"""The interchange (when the answer is not certified) may use this share of the time left."""
+MIN_ARCS = 20_000
+"""Smaller models skip this step: their relaxation's MIP takes seconds (on 25,000 arcs it took 21 s)."""
+_TOL = 1e-6
+
+
+def applies(d: dict[str, Any], mode: str, solver: str) -> bool:
+    """Whether :func:`lp_first` runs: HiGHS, mode ``"round"``, a p-median shape of new facilities."""
+    o_f = d["o_f"]
+    return (
+        solver == "highs"
+        and mode == "round"
+        and len(d["a_k"]) >= MIN_ARCS
+        and bool(d["single_source"])
+        and bool(d["is_new_f"].all())
+        and len(o_f) > 0
+        and d["exactly_new"] is not None
+        and d["budget"] is None
+        and d["max_open"] is None
+        and len(d["forced"]) == 0
+        and len(np.unique(o_f)) == len(o_f)
+    )
+
+
+class PricedLP:
+    """The LP relaxation over every linking row, on a growing set of arcs, with a bound for all arcs.
+
+    Parameters
+    ----------
+    d
+        The model's core arrays.
+    threads
+        HiGHS threads (None: its default).
+
+    Attributes
+    ----------
+    bound
+        The best lower bound so far, valid for every answer of the full model (``-inf`` before any LP).
+    z
+        Option values of the last LP (None before any).
+    converged
+        Whether the last LP priced no arc out (its value is then the full LP's).
+    rounds, seconds
+        LPs solved and wall time, seconds.
+    """
+
+    def __init__(self, d: dict[str, Any], threads: int | None) -> None:
+        self.d, self.threads = d, threads
+        n_new, p = int(d["is_new_f"].sum()), max(int(d["exactly_new"]), 1)
+        most = max(FEWEST, START_ARCS // max(len(d["k_d"]), 1))
+        self.k = min(max(NEAREST, math.ceil(REACH * n_new / p)), most, len(d["facilities"]))
+        self.keep = nearest_arcs(d, self.k)
+        self.cost = d["a_cost"] + d["a_dis"]
+        self.fl = d["a_f"] * d["base"].shape[1] + d["k_l"][d["a_k"]]
+        self.bound, self.z, self.converged = -math.inf, None, False
+        self.rounds, self.seconds = 0, 0.0
+
+    def step(self, max_seconds: float) -> bool:
+        """Solve one LP on the arcs kept and price the others; return whether an LP was solved.
+
+        An infeasible LP (too few seats within reach of the arcs kept) doubles the arcs per pair.
+        """
+        start = time.perf_counter()
+        d = self.d
+        d_r = restrict(d, self.keep)
+        lp = solve_program(
+            build_program(d_r).relaxed(),
+            time_limit_s=max(max_seconds, MIN_SOLVE_S),
+            gap=0.0,
+            threads=self.threads,
+        )
+        self.seconds += time.perf_counter() - start
+        if lp.status == "infeasible" and not self.keep.all():
+            self.k *= 2
+            self.keep |= nearest_arcs(d, self.k)
+            return True
+        if lp.status != "optimal" or lp.row_dual is None or lp.x is None:
+            return False
+        self.rounds += 1
+        lam, mu = arc_duals(d_r, lp.row_dual)
+        out = np.flatnonzero(~self.keep)
+        a_k = d["a_k"][out]
+        red = self.cost[out] - lam[a_k] - d["k_d"][a_k] * mu[self.fl[out]]
+        most = np.zeros(len(d["k_d"]))
+        np.minimum.at(most, a_k, red)
+        self.bound = max(self.bound, lp.objective + float(most.sum()))
+        n_kept = int(self.keep.sum())
+        self.z = lp.x[n_kept : n_kept + len(d["o_f"])]
+        priced = out[red < -_TOL * np.maximum(1.0, np.abs(self.cost[out]))]
+        self.converged = not len(priced)
+        self.keep[priced] = True
+        log.info(
+            "LP first: LP %d on %d arcs, value %.8g, bound %.8g, %d arcs price out",
+            self.rounds, n_kept, lp.objective, self.bound, len(priced),
+        )  # fmt: skip
+        return True
+
+
+def top_options(d: dict[str, Any], values: np.ndarray) -> np.ndarray:
+    """Return 0/1 per option: the ``exactly_new`` options of largest ``values`` (ties by position)."""
+    z = np.zeros(len(d["o_f"]))
+    z[np.argsort(-values, kind="stable")[: int(d["exactly_new"])]] = 1.0
+    return z
+
+
+def lp_first(
+    d: dict[str, Any], prog: MatrixProgram, deadline: Deadline, gap: float, threads: int | None
+) -> SolveOutcome:
+    """Return the best single-school answer found and the LP's bound (valid for every arc).
+
+    Parameters
+    ----------
+    d, prog
+        The model's core arrays and program (any linking rows: only its columns and costs are used).
+    deadline
+        The end of this step's time (the whole solve's deadline: each part takes its share of it).
+    gap
+        Relative gap at which the answer is certified and the steps stop.
+    threads
+        HiGHS threads.
+
+    Returns
+    -------
+    SolveOutcome
+        ``"feasible"`` with ``x`` (None when no answer was found), ``objective``, ``bound`` (NaN before
+        any LP) and ``gap``; ``solver_status`` says what was done.
+    """
+    start = time.perf_counter()
+    lp = PricedLP(d, threads)
+    lp_end = deadline.part(LP_SHARE)
+    while lp.z is None and lp_end.left() > MIN_SOLVE_S and lp.step(lp_end.left()):
+        pass
+    none = SolveOutcome("not_solved", "LP first: no LP", None, math.nan, math.nan, math.nan, 0.0, "lp first")
+    if lp.z is None:
+        none.seconds = time.perf_counter() - start
+        return none
+    best, words, tried = None, "", set()
+    certified = lambda: best is not None and relative_gap(best.objective, lp.bound) <= gap  # noqa: E731
+    while True:
+        z = top_options(d, lp.z)
+        if tuple(np.flatnonzero(z)) not in tried:  # each LP's sites, assigned exactly
+            tried.add(tuple(np.flatnonzero(z)))
+            got = exact_assignment(d, prog, z, ASSIGN_SHARE * deadline.left(), threads=threads)
+            log.info("LP first: exact assignment of LP %d's sites: %s, %.8g", lp.rounds, got.solver_status,
+                     got.objective)  # fmt: skip
+            if got.x is not None and (best is None or got.objective < best.objective - 1e-9):
+                best, words = got, f"exact assignment of LP {lp.rounds}'s sites: {got.solver_status}"
+        if certified() or lp.converged or lp_end.left() <= MIN_SOLVE_S or not lp.step(lp_end.left()):
+            break
+    if not certified() and deadline.left() > 1.0:
+        x = None if best is None else best.x
+        if x is None:
+            x = np.zeros(prog.shape[1])
+            x[len(d["a_k"]) : len(d["a_k"]) + len(d["o_f"])] = z
+        swap = interchange(d, prog, x, SEARCH_SHARE * deadline.left(), threads=threads)
+        if swap.x is not None and (best is None or swap.objective < best.objective - 1e-9):
+            best, words = swap, swap.solver_status
+    bound = lp.bound if math.isfinite(lp.bound) else math.nan
+    if best is None:
+        none.bound, none.seconds = bound, time.perf_counter() - start
+        return none
+    state = "converged" if lp.converged else "not converged"
+    words = f"LP first ({lp.rounds} LPs, pricing {state}, bound {bound:.8g}); {words}"
+    bound = min(bound, best.objective) if math.isfinite(bound) else bound
+    seconds = time.perf_counter() - start
+    log.info("%s in %.1f s, objective %.8g", words, seconds, best.objective)
+    return SolveOutcome(
+        "feasible", words, best.x, best.objective, bound, relative_gap(best.objective, bound), seconds,
+        "lp first",
+    )  # fmt: skip
