@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks._generated import capacitated_pmedian
+from benchmarks._generated import capacitated_facility_location, capacitated_pmedian
 from benchmarks._instances import to_model_inputs
 from siting.model import SitingModel
 from siting.model.interchange import interchange
@@ -213,3 +213,15 @@ def test_volume_algorithm_reaches_the_lp_bound_and_continues_it() -> None:
     assert first.bound <= more.bound <= lp + 1e-6 * lp  # valid, and never lower after continuing
     assert more.bound >= (1 - 1e-4) * lp
     assert more.iterations <= 1500
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_lagrangian_bound_of_facility_location_is_below_the_optimum(seed: int) -> None:
+    # fixed costs and no count of sites: the subproblem opens every site of negative score
+    inst = capacitated_facility_location(40, 8, seed)
+    model = SitingModel.from_costs(**to_model_inputs(inst), overflow_penalty=None)
+    exact = model.solve(mode="exact", gap=0.0, time_limit_s=60)
+    assert exact.status == "optimal"
+    lag = lagrangian_bound(model._d, max_seconds=60.0, max_iter=2000)
+    assert lag.bound <= exact.objective + 1e-7 * exact.objective
+    assert lag.bound >= 0.9 * exact.objective

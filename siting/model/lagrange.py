@@ -233,7 +233,7 @@ def _choose_options(d: dict[str, Any], base_f: np.ndarray, score: np.ndarray) ->
 
 
 MAX_STEP = 2.0
-STALL = 40
+STALL = 20
 """Steps without a better bound after which the step factor is halved."""
 RESTART_STEP = 0.01
 """Once the factor falls below :data:`MIN_STEP` the search restarts from the best multipliers with it."""

@@ -25,6 +25,9 @@ MIN_SECONDS = 2.0
 """Below this many seconds left nothing is started."""
 MARGIN_S = 0.3
 """Seconds kept back for building the result."""
+CONTINUE_S = 10.0
+"""With at least this many seconds left, an answer the interchange gave already (``search`` False) is
+searched again: its first run may have stopped at its time limit, with swaps still untried."""
 
 
 def strengthen(
@@ -50,7 +53,8 @@ def strengthen(
     start
         An earlier bound to continue from.
     search
-        Whether to run the interchange (False: only the bound, e.g. when ``x`` is its answer already).
+        Whether to run the interchange (False: ``x`` is its answer already; it runs again only with
+        :data:`CONTINUE_S` left).
     whole
         Single-school answers (False: split ones, for mode ``"split"``).
 
@@ -65,7 +69,7 @@ def strengthen(
     if x is None:
         x = np.zeros(prog.shape[1])
         x[n_arc : n_arc + n_opt] = lag.z
-    if not search:
+    if not search and deadline.left() < CONTINUE_S:
         out = SolveOutcome("feasible", "answer kept", x, objective, math.nan, math.nan, 0.0, "interchange")
     elif n_opt and deadline.left() >= MIN_SECONDS:
         budget = max(SEARCH_SHARE * deadline.left() - MARGIN_S, MIN_SOLVE_S)
