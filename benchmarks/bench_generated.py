@@ -14,7 +14,9 @@ Usage: ``python -m benchmarks.run generated [limit=SECONDS] [sizes=5000x200p30,2
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 import time
 from typing import Any
 
@@ -64,8 +66,11 @@ def model_inputs(size: str) -> dict[str, Any]:
 
 
 def run_siting(size: str, limit: float) -> dict[str, Any]:
-    """Generate and solve one instance (in a child process)."""
+    """Generate and solve one instance (in a child process); the model's log goes to stderr."""
     from siting.model import SitingModel
+
+    logging.basicConfig(stream=sys.stderr, format="%(relativeCreated)8.0f ms %(name)s: %(message)s")
+    logging.getLogger("siting.model").setLevel(logging.INFO)
 
     start = time.perf_counter()
     model = SitingModel.from_costs(**model_inputs(size), overflow_penalty=None)  # type: ignore[arg-type]
