@@ -62,6 +62,8 @@ class LagrangeBound:
     """The volume algorithm's step factor when it stopped."""
     direction: np.ndarray | None = None
     """Its averaged subgradient (per pupil) when it stopped."""
+    y_bar: np.ndarray | None = None
+    """The averaged subproblem openings (per option): the volume algorithm's primal estimate."""
 
 
 @dataclass
@@ -246,6 +248,21 @@ ALPHA = (0.01, 0.1)
 """Range of the weight of the newest subgradient in the averaged direction."""
 
 
+def start_options(d: dict[str, Any], lag: LagrangeBound) -> np.ndarray:
+    """Return a start for the facility interchange (0/1 per option): the averaged openings rounded.
+
+    The options the subproblem opens at one multiplier vector tie with many others near the dual
+    optimum; the volume algorithm's average of them (:attr:`LagrangeBound.y_bar`) is an estimate of the
+    LP's openings. They are rounded under the count limits as the subproblem's choice is (score
+    ``0.5 - y_bar``: existing schools' options above one half, the new facilities highest first). On
+    the generated 5,000 × 300 p 60 (30 nearest) its assignment LP costs 26.6 M against 28.6 M for the
+    options of the best multipliers (bound 25.46 M).
+    """
+    if lag.y_bar is None:
+        return lag.z
+    return _choose_options(d, np.zeros(len(d["base"])), 0.5 - lag.y_bar)
+
+
 def first_multipliers(d: dict[str, Any], cost: np.ndarray) -> np.ndarray:
     """Return the starting multipliers: each pair's cost at its ``r``-th cheapest arc.
 
@@ -327,6 +344,7 @@ def lagrangian_bound(
         best, sub, z, score = _evaluate(d, b, lam)
         step, direction, it = STEP_FIRST, sub * dem, 1
     stall, idle, at_restart = 0, 0, best
+    y_bar = z.astype(float) if start is None or start.y_bar is None else start.y_bar
     while it < max_iter and time.perf_counter() - t0 < max_seconds:
         it += 1
         target = upper if upper is not None and upper > best else best + 0.01 * abs(best) + 1.0
@@ -337,6 +355,7 @@ def lagrangian_bound(
         value, sub, z_t, score_t = _evaluate(d, b, trial)
         grad = sub * dem  # per pupil: pairs differ in size by orders of magnitude
         alpha = _mix(grad, direction)
+        y_bar = alpha * z_t + (1.0 - alpha) * y_bar
         agrees = _dot(grad, direction) >= 0
         direction = alpha * grad + (1.0 - alpha) * direction
         if value > best + 1e-9 * max(1.0, abs(best)):
@@ -356,4 +375,4 @@ def lagrangian_bound(
             step, direction, at_restart = RESTART_STEP, grad, best
     seconds = time.perf_counter() - t0
     log.info("Lagrangian bound %.6g after %d steps in %.2f s", best, it, seconds)
-    return LagrangeBound(best, z, score, lam, it, seconds, step, direction)
+    return LagrangeBound(best, z, score, lam, it, seconds, step, direction, y_bar)
