@@ -2,17 +2,21 @@
 
 Instances from :func:`benchmarks._generated.capacitated_pmedian` (seed 1): 5,000 clients × 200 sites,
 p 30, every client may use every site (1,000,000 arcs); 20,000 × 300, p 60, each client given its 30
-nearest sites (600,000 arcs), as in the issue. siting solves with
+nearest sites (600,000 arcs), as in the issue; 5,000 × 500 p 100 and 1,000 × 100 p 5, the corners of
+the issue's range; ``cfl``: single-source capacitated facility location
+(:func:`benchmarks._generated.capacitated_facility_location`, fixed costs, no p). siting solves with
 ``SitingModel.from_costs(..., exactly_new=p).solve(mode="round", gap=0.005, threads=1)``; on these models
 the solve prices its arcs (:mod:`siting.model.pricing`). Each instance in a fresh process.
 
-Usage: ``python -m benchmarks.run generated [limit=SECONDS] [sizes=5000x200p30,20000x300p60n30]``
-(``nK``: each client's K nearest sites only).
+Usage: ``python -m benchmarks.run generated [limit=SECONDS] [sizes=5000x200p30,20000x300p60n30,...]``
+(``nK``: each client's K nearest sites only; ``NxMcfl``: facility location).
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 import time
 from typing import Any
 
@@ -21,32 +25,35 @@ import pandas as pd
 
 from benchmarks._common import machine, measure
 
-DEFAULT_SIZES = "5000x200p30,20000x300p60n30"
+DEFAULT_SIZES = "5000x200p30,20000x300p60n30,5000x500p100,1000x100p5,2000x200cfl"
 DEFAULT_LIMIT = 300.0
 SEED = 1
 BEFORE = {
-    "5000x200p30": "431 s (limit 300), certified gap 26 %",
-    "20000x300p60n30": "406 s (limit 300), certified gap 39 % (the relaxation hit the limit)",
+    "5000x200p30": "issue: 431 s (limit 300), 26 %; 8e3f342: 251 s, 1.524 %",
+    "20000x300p60n30": "issue: 406 s (limit 300), 39 %; 8e3f342: 284 s, 1.798 %",
 }
-"""The issue's table (siting before issue 17's heuristics)."""
+"""The issue's table (siting before issue 17's heuristics) and the last recorded run (commit 8e3f342)."""
 
 
-def _parse(size: str) -> tuple[int, int, int, int | None]:
-    """``"20000x300p60n30"`` → (20000, 300, 60, 30); without ``nK`` every site is an arc."""
-    found = re.fullmatch(r"(\d+)x(\d+)p(\d+)(?:n(\d+))?", size)
+def _parse(size: str) -> tuple[int, int, int | None, int | None]:
+    """``"20000x300p60n30"`` → (20000, 300, 60, 30); without ``nK`` every site is an arc.
+
+    ``"2000x200cfl"``: single-source capacitated facility location (fixed costs, no ``p``): p is None.
+    """
+    found = re.fullmatch(r"(\d+)x(\d+)(?:p(\d+)|cfl)(?:n(\d+))?", size)
     if found is None:
-        raise SystemExit(f"size {size!r}: expected like 5000x200p30 or 20000x300p60n30")
+        raise SystemExit(f"size {size!r}: expected like 5000x200p30, 20000x300p60n30 or 2000x200cfl")
     n, m, p, k = found.groups()
-    return int(n), int(m), int(p), int(k) if k else None
+    return int(n), int(m), int(p) if p else None, int(k) if k else None
 
 
 def model_inputs(size: str) -> dict[str, Any]:
     """The instance of ``size`` as :meth:`SitingModel.from_costs` arguments (plus ``exactly_new``)."""
-    from benchmarks._generated import capacitated_pmedian
+    from benchmarks._generated import capacitated_facility_location, capacitated_pmedian
     from benchmarks._instances import to_model_inputs
 
     n, m, p, k = _parse(size)
-    inst = capacitated_pmedian(n, m, p, SEED)
+    inst = capacitated_pmedian(n, m, p, SEED) if p else capacitated_facility_location(n, m, SEED)
     inputs = to_model_inputs(inst)
     if k is not None:  # each client's k nearest sites
         near = np.argpartition(inst.meta["distance"], k - 1, axis=0)[:k]  # sites × clients → k × clients
@@ -55,12 +62,15 @@ def model_inputs(size: str) -> dict[str, Any]:
         inputs["arcs"] = pd.DataFrame(
             {"unit_id": cli, "school_id": fac, "level": "all", "cost": inst.cost[fac, cli]}
         ).sort_values(["unit_id", "school_id"], ignore_index=True)
-    return {**inputs, "exactly_new": p}
+    return {**inputs, "exactly_new": p} if p else inputs
 
 
 def run_siting(size: str, limit: float) -> dict[str, Any]:
-    """Generate and solve one instance (in a child process)."""
+    """Generate and solve one instance (in a child process); the model's log goes to stderr."""
     from siting.model import SitingModel
+
+    logging.basicConfig(stream=sys.stderr, format="%(relativeCreated)8.0f ms %(name)s: %(message)s")
+    logging.getLogger("siting.model").setLevel(logging.INFO)
 
     start = time.perf_counter()
     model = SitingModel.from_costs(**model_inputs(size), overflow_penalty=None)  # type: ignore[arg-type]
@@ -103,11 +113,14 @@ def main(argv: list[str]) -> str:
         words.append(f"- {size}: {out['words']}")
     return "\n".join(
         [
-            "## generated: large capacitated p-median, 300 s, one thread (issue 17's target table)",
+            "## generated: large capacitated p-median and facility location, 300 s, one thread (issue 17)",
             "",
             f"Machine: {machine()}. Instances: `benchmarks/_generated.py` (random points in a 10 km square, "
             "weights 1–20, capacity 1.15 × total weight / p, cost = weight × Euclidean distance, seed 1); "
-            "`nK`: each client may use only its K nearest sites (the issue's 20,000 × 300 row). "
+            "`nK`: each client may use only its K nearest sites (the issue's 20,000 × 300 row); `cfl`: "
+            "single-source capacitated facility location (`capacitated_facility_location`: seats "
+            "U(0.75, 1.25) × total weight / 30, fixed cost U(0.75, 1.25) × √(seats / mean) × total weight "
+            "× 25 m, no p). "
             f"`solve(mode='round', gap=0.005, threads=1, time_limit_s={limit:g})`, one run each in a fresh "
             "process; wall = generate + build + solve. *Certified gap*: objective against the bound "
             "reported, which is valid for every arc (the Lagrangian's over all arcs, see "
@@ -115,7 +128,7 @@ def main(argv: list[str]) -> str:
             "the other core.",
             "",
             "| instance | arcs | build s | solve s | wall s | peak MiB | status | objective | bound "
-            "| certified gap | answer valid | ≤ 1 % | before (issue 17's table) |",
+            "| certified gap | answer valid | ≤ 1 % | before (issue 17's table; last run) |",
             "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---|---|",
             *rows,
             "",

@@ -1,4 +1,4 @@
-r"""A fast valid lower bound: Lagrangian relaxation of the assignment rows, by subgradient steps.
+r"""A fast valid lower bound: Lagrangian relaxation of the assignment rows, by the volume algorithm.
 
 With a multiplier :math:`\lambda_k` on each pair's assignment row :math:`\sum_{a \in k} x_a = 1`, the
 program falls apart into one problem per facility: open none or one of its options (new facilities), and
@@ -30,6 +30,10 @@ from siting._log import get_logger
 log = get_logger(__name__)
 
 
+STEP_FIRST = 0.1
+"""First step factor of the volume algorithm (the Polyak step's share of the distance to the target)."""
+
+
 @dataclass
 class LagrangeBound:
     """Outcome of :func:`lagrangian_bound`.
@@ -54,6 +58,12 @@ class LagrangeBound:
     lam: np.ndarray
     iterations: int
     seconds: float
+    step: float = STEP_FIRST
+    """The volume algorithm's step factor when it stopped."""
+    direction: np.ndarray | None = None
+    """Its averaged subgradient (per pupil) when it stopped."""
+    y_bar: np.ndarray | None = None
+    """The averaged subproblem openings (per option): the volume algorithm's primal estimate."""
 
 
 @dataclass
@@ -62,6 +72,8 @@ class _Bins:
 
     fl: np.ndarray
     """Bin of each arc (facility × n_levels + level)."""
+    fl_key: np.ndarray
+    """The same in the narrowest integer type that holds it (for sorting)."""
     cost: np.ndarray
     dem: np.ndarray
     base: np.ndarray
@@ -79,8 +91,11 @@ def _bins(d: dict[str, Any]) -> _Bins:
     n_l = d["base"].shape[1]
     a_k = d["a_k"]
     room = np.where(d["may_over"], d["room0"], 0.0).reshape(-1)
+    fl = d["a_f"] * n_l + d["k_l"][a_k]
+    narrow = np.int16 if len(d["base"].reshape(-1)) < 2**15 else np.int64
     return _Bins(
-        fl=d["a_f"] * n_l + d["k_l"][a_k],
+        fl=fl,
+        fl_key=fl.astype(narrow),
         cost=np.asarray(d["a_cost"] + d["a_dis"], dtype=float),
         dem=np.asarray(d["k_d"][a_k], dtype=float),
         base=d["base"].astype(float).reshape(-1),
@@ -99,7 +114,9 @@ def _knapsack_curves(b: _Bins, lam: np.ndarray, a_k: np.ndarray) -> tuple[np.nda
     red = b.cost - lam[a_k]
     keep = np.flatnonzero(red < 0)
     ratio = red[keep] / b.dem[keep]
-    order = keep[np.lexsort((ratio, b.fl[keep]))]
+    by_ratio = keep[np.argsort(ratio)]
+    # the same order as lexsort by (bin, ratio), twice as fast; a stable sort of 16-bit keys is a radix sort
+    order = by_ratio[np.argsort(b.fl_key[by_ratio], kind="stable")]
     r_sorted = red[order] / b.dem[order]
     fl = b.fl[order]
     dem = b.dem[order]
@@ -217,15 +234,84 @@ def _choose_options(d: dict[str, Any], base_f: np.ndarray, score: np.ndarray) ->
     return z
 
 
+MAX_STEP = 2.0
+STALL = 20
+"""Steps without a better bound after which the step factor is halved."""
+RESTART_STEP = 0.01
+"""Once the factor falls below :data:`MIN_STEP` the search restarts from the best multipliers with it."""
+MIN_STEP = 1e-6
+CONVERGED = 1e-6
+IDLE_RESTARTS = 2
+"""The steps stop after this many restarts in a row that raised the bound by at most
+:data:`CONVERGED` (relative)."""
+ALPHA = (0.01, 0.1)
+"""Range of the weight of the newest subgradient in the averaged direction."""
+
+
+def start_options(d: dict[str, Any], lag: LagrangeBound) -> np.ndarray:
+    """Return a start for the facility interchange (0/1 per option): the averaged openings rounded.
+
+    The options the subproblem opens at one multiplier vector tie with many others near the dual
+    optimum; the volume algorithm's average of them (:attr:`LagrangeBound.y_bar`) is an estimate of the
+    LP's openings. They are rounded under the count limits as the subproblem's choice is (score
+    ``0.5 - y_bar``: existing schools' options above one half, the new facilities highest first). On
+    the generated 5,000 × 300 p 60 (30 nearest) its assignment LP costs 26.6 M against 28.6 M for the
+    options of the best multipliers (bound 25.46 M).
+    """
+    if lag.y_bar is None:
+        return lag.z
+    return _choose_options(d, np.zeros(len(d["base"])), 0.5 - lag.y_bar)
+
+
+def first_multipliers(d: dict[str, Any], cost: np.ndarray) -> np.ndarray:
+    """Return the starting multipliers: each pair's cost at its ``r``-th cheapest arc.
+
+    ``r`` is half the sites per open site (``n_new / p / 2``, at least 1; 1 without a count): every pair
+    then prices in about its nearest open sites' arcs, closer to the dual than the cheapest arc alone.
+    """
+    a_k = d["a_k"]
+    n_pair = len(d["k_d"])
+    p = d["exactly_new"] if d["exactly_new"] is not None else d["max_new"]
+    n_new = int(d["is_new_f"].sum())
+    r = max(1, math.ceil(n_new / p / 2)) if p and n_new else 1
+    order = np.lexsort((cost, a_k))
+    g = a_k[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    count = np.diff(np.r_[starts, len(g)])
+    lam = np.zeros(n_pair)
+    lam[g[starts]] = cost[order[starts + np.minimum(r, count) - 1]]
+    return lam
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Return the dot product without BLAS (whose threads slow it tenfold on a busy machine)."""
+    return float((a * b).sum())
+
+
+def _mix(grad: np.ndarray, direction: np.ndarray) -> float:
+    """Return the weight of ``grad`` in the volume algorithm's average (the shortest mix, clipped)."""
+    diff = grad - direction
+    den = _dot(diff, diff)
+    alpha = -_dot(direction, diff) / den if den > 0 else ALPHA[1]
+    return min(max(alpha, ALPHA[0]), ALPHA[1])
+
+
 def lagrangian_bound(
     d: dict[str, Any],
     *,
     max_seconds: float,
     upper: float | None = None,
-    max_iter: int = 5000,
+    max_iter: int = 100_000,
     start: LagrangeBound | None = None,
 ) -> LagrangeBound:
-    """Return the best Lagrangian lower bound found by subgradient steps within ``max_seconds``.
+    """Return the best Lagrangian lower bound found by the volume algorithm within ``max_seconds``.
+
+    The volume algorithm (Barahona and Anbil, 2000) steps from the best multipliers so far along an
+    exponentially averaged subgradient (the weight of the newest is the one giving the shortest
+    average), with a Polyak step toward ``upper``; the step factor grows after an improving step that
+    agrees with the direction and halves after :data:`STALL` steps without one. On the generated
+    capacitated p-median of 2,000 × 200 (p 30) it reaches 0.01 % below the LP bound in 5 s, where plain
+    subgradient steps stopped 0.4 % below it.
 
     Parameters
     ----------
@@ -234,11 +320,11 @@ def lagrangian_bound(
     max_seconds
         Wall-time limit, seconds (at least one step is made).
     upper
-        An objective known to be reachable (sets the step length; without it, 1.05 × the bound so far).
+        An objective known to be reachable (the step's target; without it, 1 % above the bound so far).
     max_iter
         Most steps.
     start
-        An earlier outcome to continue from (its multipliers and best bound).
+        An earlier outcome to continue from (its multipliers, direction, step factor and best bound).
 
     Returns
     -------
@@ -247,34 +333,46 @@ def lagrangian_bound(
     """
     t0 = time.perf_counter()
     b = _bins(d)
-    a_k = d["a_k"]
-    n_pair = len(d["k_d"])
     dem = np.asarray(d["k_d"], dtype=float)
-    lam = np.full(n_pair, np.inf)
-    np.minimum.at(lam, a_k, b.cost)
-    lam = np.where(np.isfinite(lam), lam, 0.0)
-    best = -math.inf
-    best_z, best_score, best_lam = np.zeros(len(d["o_f"])), np.zeros(len(d["o_f"])), lam
-    theta, stall, it = 1.0, 0, 0
     if start is not None:
-        lam, theta = start.lam.copy(), 0.25
-    while it < max_iter and (it == 0 or time.perf_counter() - t0 < max_seconds):
+        best, lam, z, score = start.bound, start.lam, start.z, start.score
+        step, direction, it = start.step, start.direction, 0
+        if direction is None:
+            direction, it = _evaluate(d, b, lam)[1] * dem, 1
+    else:
+        lam = first_multipliers(d, b.cost)
+        best, sub, z, score = _evaluate(d, b, lam)
+        step, direction, it = STEP_FIRST, sub * dem, 1
+    stall, idle, at_restart = 0, 0, best
+    y_bar = z.astype(float) if start is None or start.y_bar is None else start.y_bar
+    while it < max_iter and time.perf_counter() - t0 < max_seconds:
         it += 1
-        value, sub, z, score = _evaluate(d, b, lam)
-        if it == 1 or value > best + 1e-9 * max(1.0, abs(best)):
-            best, best_z, best_score, best_lam, stall = value, z, score, lam, 0
+        target = upper if upper is not None and upper > best else best + 0.01 * abs(best) + 1.0
+        norm = _dot(direction, direction)
+        if norm < 1e-12:
+            break
+        trial = lam + step * (target - best) / norm * direction * dem
+        value, sub, z_t, score_t = _evaluate(d, b, trial)
+        grad = sub * dem  # per pupil: pairs differ in size by orders of magnitude
+        alpha = _mix(grad, direction)
+        y_bar = alpha * z_t + (1.0 - alpha) * y_bar
+        agrees = _dot(grad, direction) >= 0
+        direction = alpha * grad + (1.0 - alpha) * direction
+        if value > best + 1e-9 * max(1.0, abs(best)):
+            best, lam, z, score, stall = value, trial, z_t, score_t, 0
+            if agrees:
+                step = min(step * 1.1, MAX_STEP)
         else:
             stall += 1
-            if stall >= 8:
-                theta, stall = theta / 2, 0
-        grad = sub * dem  # steps in multipliers per pupil: pairs differ in size by orders of magnitude
-        norm = float(np.dot(grad, grad))
-        if norm < 1e-12 or theta < 1e-5:
-            break
-        ub = upper if upper is not None and upper > best else best + 0.05 * abs(best) + 1.0
-        lam = lam + theta * (ub - value) / norm * grad * dem
+            if stall >= STALL:
+                step, stall = step / 2, 0
+        if upper is not None and best >= upper - 1e-9 * abs(upper):
+            break  # the bound meets the answer: nothing left to prove
+        if step < MIN_STEP:
+            idle = idle + 1 if best - at_restart <= CONVERGED * abs(best) else 0
+            if idle >= IDLE_RESTARTS:
+                break  # converged: restarts no longer raise the bound
+            step, direction, at_restart = RESTART_STEP, grad, best
     seconds = time.perf_counter() - t0
     log.info("Lagrangian bound %.6g after %d steps in %.2f s", best, it, seconds)
-    if start is not None and start.bound > best:
-        return LagrangeBound(start.bound, start.z, start.score, start.lam, it, seconds)
-    return LagrangeBound(best, best_z, best_score, best_lam, it, seconds)
+    return LagrangeBound(best, z, score, lam, it, seconds, step, direction, y_bar)

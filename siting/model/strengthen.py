@@ -1,8 +1,9 @@
 """The heuristics and bound for large capacitated problems, in one time budget (issue 17).
 
 :func:`strengthen` is what mode ``"round"`` calls where the relaxation's MIP is slow or stops short of the
-gap: a first Lagrangian bound (:mod:`siting.model.lagrange`), whose sites start the facility interchange
-(:mod:`siting.model.interchange`) unless an answer is given, then more subgradient steps with the
+gap: a first Lagrangian bound (:mod:`siting.model.lagrange`), whose averaged openings
+(:func:`~siting.model.lagrange.start_options`) start the facility interchange
+(:mod:`siting.model.interchange`) unless an answer is given, then more volume steps with the
 interchange's objective as the target value (a better step length, so a better bound).
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from siting.model.interchange import interchange
-from siting.model.lagrange import LagrangeBound, lagrangian_bound
+from siting.model.lagrange import LagrangeBound, lagrangian_bound, start_options
 from siting.model.solvers import MIN_SOLVE_S, Deadline, MatrixProgram, SolveOutcome
 
 FIRST_BOUND_SHARE = 0.2
@@ -25,6 +26,9 @@ MIN_SECONDS = 2.0
 """Below this many seconds left nothing is started."""
 MARGIN_S = 0.3
 """Seconds kept back for building the result."""
+CONTINUE_S = 10.0
+"""With at least this many seconds left, an answer the interchange gave already (``search`` False) is
+searched again: its first run may have stopped at its time limit, with swaps still untried."""
 
 
 def strengthen(
@@ -50,7 +54,8 @@ def strengthen(
     start
         An earlier bound to continue from.
     search
-        Whether to run the interchange (False: only the bound, e.g. when ``x`` is its answer already).
+        Whether to run the interchange (False: ``x`` is its answer already; it runs again only with
+        :data:`CONTINUE_S` left).
     whole
         Single-school answers (False: split ones, for mode ``"split"``).
 
@@ -64,8 +69,8 @@ def strengthen(
     n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
     if x is None:
         x = np.zeros(prog.shape[1])
-        x[n_arc : n_arc + n_opt] = lag.z
-    if not search:
+        x[n_arc : n_arc + n_opt] = start_options(d, lag)
+    if not search and deadline.left() < CONTINUE_S:
         out = SolveOutcome("feasible", "answer kept", x, objective, math.nan, math.nan, 0.0, "interchange")
     elif n_opt and deadline.left() >= MIN_SECONDS:
         budget = max(SEARCH_SHARE * deadline.left() - MARGIN_S, MIN_SOLVE_S)
