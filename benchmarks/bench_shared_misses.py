@@ -37,9 +37,11 @@ NOTES = {
     "capb_7000, capb_7000 (single), capb_8000, capb_8000 (single), capc_5750 (single), capc_6500 "
     "(single), capc_7250 (single). The pmed rows ran 2026-12-03 05:31–06:27 UTC at commit `fb49b93` (the "
     "single-year solver of main after issue 18), one lock hold, with two helpers developing and this "
-    "project's tests on the other core. pmed22 (1.05 %) and pmed26 (0.07 %) end above their 30 s rows "
-    "(0.48 %, 0.00 %): the longer limit changes the time split between the interchange and HiGHS, and "
-    "the other core was busy.",
+    "project's tests on the other core; pmed22 there ended 1.05 % above the optimum (its 30 s row: 0.48 %). "
+    "pmed22's row here is its re-run on main with issue 17's branches merged (commit `cbde077`, 07:25–07:30 "
+    "UTC; LP first and the exact assignment apply to p-median shapes): the optimum, certified 0.41 %. "
+    "pmed26 (0.07 %) ends above its 30 s row (0.00 %): the longer limit changes the time split between the "
+    "interchange and HiGHS, and the other core was busy.",
 }
 
 
