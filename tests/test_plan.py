@@ -65,19 +65,26 @@ def test_replace_reaches_the_plan(scenario_file):  # noqa: F811
 # ----------------------------------------------------------------------------------------- the sample
 
 
-@pytest.fixture(scope="module")
-def planned(tmp_path_factory):
-    from siting.pipeline import RunResult, run_scenario
+def _run_sample_plan(base: Path, **changes):
+    """Run the sample plan scenario (with ``changes``) into ``base``; skip where the scenario is missing."""
+    from siting.pipeline import run_scenario
     from tests.conftest import REPO
 
     path = REPO / "data" / "scenarios" / "sample_plan.yaml"
     if not path.exists():
         pytest.skip(f"the sample plan scenario {path} is missing")
+    scenario = load_scenario(path)
+    scenario = scenario.replace(**changes) if changes else scenario
+    return run_scenario(scenario, out_dir=base / "out", map_path=base / "plan.html", cache_dir=None)
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory):
+    from siting.pipeline import RunResult
+
     base = tmp_path_factory.mktemp("plan")
     _cache.clear_memory()
-    result = run_scenario(
-        load_scenario(path), out_dir=base / "out", map_path=base / "plan.html", cache_dir=None
-    )
+    result = _run_sample_plan(base)
     return result, RunResult.load(base / "out"), base
 
 
@@ -204,15 +211,8 @@ def least_by_year(planned):
 @pytest.fixture(scope="module")
 def overflow_first(tmp_path_factory):
     """The sample plan with ``plan.overflow_first`` and two minutes (its least stage needs them)."""
-    from siting.pipeline import run_scenario
-    from tests.conftest import REPO
-
-    path = REPO / "data" / "scenarios" / "sample_plan.yaml"
-    if not path.exists():
-        pytest.skip(f"the sample plan scenario {path} is missing")
-    base = tmp_path_factory.mktemp("first")
-    scenario = load_scenario(path).replace(**{"plan.overflow_first": True, "model.time_limit_s": 120})
-    return run_scenario(scenario, out_dir=base / "out", map_path=base / "plan.html", cache_dir=None)
+    changes = {"plan.overflow_first": True, "model.time_limit_s": 120}
+    return _run_sample_plan(tmp_path_factory.mktemp("first"), **changes)
 
 
 def test_overflow_first_on_the_sample(overflow_first, planned, least_by_year):
