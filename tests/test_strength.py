@@ -225,3 +225,49 @@ def test_lagrangian_bound_of_facility_location_is_below_the_optimum(seed: int) -
     lag = lagrangian_bound(model._d, max_seconds=60.0, max_iter=2000)
     assert lag.bound <= exact.objective + 1e-7 * exact.objective
     assert lag.bound >= 0.9 * exact.objective
+
+
+@pytest.mark.parametrize("seed", [3, 5, 8])
+def test_certified_interchange_answer_skips_the_relaxation(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    import siting.model.modes as modes
+
+    monkeypatch.setattr(modes, "_LARGE_ARCS", 0)  # the large-model path on a small model
+    monkeypatch.setattr(modes, "lp_first_applies", lambda *a: False)
+
+    def no_mip(prog: object, **kw: object) -> SolveOutcome:
+        raise AssertionError("the relaxation's MIP ran although the interchange was certified")
+
+    monkeypatch.setattr(modes, "solve_program", no_mip)
+    rng = np.random.default_rng(seed)
+    clients = rng.uniform(0, 10, 8).round(2).tolist()
+    weights = rng.integers(1, 6, 8).astype(float).tolist()
+    model = line_pmedian(clients, [1.0, 3.0, 5.0, 7.0, 9.0], 1.5 * sum(weights) / 2, 2, weights)
+    optimum = brute_force(model)
+    res = model.solve(mode="round", gap=0.1, time_limit_s=10)
+    assert_valid(model, res)
+    assert "relaxation skipped" in res.solver_status
+    assert res.status == "optimal" and res.gap <= 0.1
+    assert res.bound <= optimum + 1e-7 * optimum <= res.objective + 2e-7 * optimum
+
+
+def test_strengthen_first_keeps_the_better_answer_and_the_larger_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import siting.model.modes as modes
+
+    def outcome(objective: float, bound: float, words: str) -> SolveOutcome:
+        x = np.full(3, objective)
+        return SolveOutcome("feasible", words, x, objective, bound, math.nan, 1.0, "interchange")
+
+    for ours, theirs, want_obj, want_bound in [
+        ((10.0, 9.0), (11.0, 7.0), 10.0, 9.0),  # the interchange wins both
+        ((12.0, 6.0), (11.0, 8.0), 11.0, 8.0),  # LP first wins both
+        ((12.0, 9.0), (11.0, 7.0), 11.0, 9.0),  # LP first's answer, the Lagrangian's bound
+    ]:
+        monkeypatch.setattr(modes, "strengthen", lambda *a, _o=ours, **k: (outcome(*_o, "interchange"), None))
+        out, _ = modes._strengthen_first({}, None, outcome(*theirs, "LP first"), None, "round")  # type: ignore[arg-type]
+        assert (out.objective, out.bound) == (want_obj, want_bound)
+        assert out.x is not None and out.x[0] == want_obj  # the answer goes with its objective
+        assert out.seconds == 2.0  # both steps' time

@@ -14,8 +14,9 @@ option values usually name the optimal sites. :func:`lp_first`:
    (:func:`~siting.model.fixed_sites.exact_assignment`, a small MIP);
 3. stops when that answer is certified within the gap; else prices more rounds, then runs the facility
    interchange (:mod:`siting.model.interchange`) from the answer. The caller (mode ``"round"``,
-   :func:`~siting.model.modes.solve_relaxed`) hands an answer not yet certified to the relaxation's MIP
-   as its start.
+   :func:`~siting.model.modes.solve_relaxed`) hands an answer not yet certified to the Lagrangian bound
+   and the interchange from its openings (it keeps the better answer and the larger bound), and only
+   when those are not certified either to the relaxation's MIP, as its start.
 
 Measured on generated capacitated p-medians (``benchmarks/bench_peer.py``): see
 ``benchmarks/results/peer.md``.
