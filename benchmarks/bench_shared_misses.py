@@ -36,16 +36,15 @@ NOTES = {
     "each, beside other agents' benchmarks; capb_7000 ±single and capb_8000 ran on main with issue 17's "
     "branches merged (commit `b9aeae9`, 07:33–07:47 UTC, one lock hold, this project's fresh-clone test "
     "suite on the other core; cap instances have fixed costs, so LP first does not apply). The last five "
-    "cap rows (capa_14000, capb_8000, capc_5750, capc_6500, capc_7250, all single) ran at commit `f6473d3` "
-    "(main), 2026-12-03 08:27–08:52 UTC, one lock hold, with this project's informational solver runs on "
-    "the other core; all five end within 0.18 % of the optimum. The pmed rows ran 2026-12-03 "
-    "05:31–06:27 UTC at commit `fb49b93` (the single-year solver of main after issue 18), one lock "
-    "hold, with two helpers developing and this "
-    "project's tests on the other core; pmed22 there ended 1.05 % above the optimum (its 30 s row: 0.48 %). "
-    "pmed22's row here is its re-run on main with issue 17's branches merged (commit `cbde077`, 07:25–07:30 "
-    "UTC; LP first and the exact assignment apply to p-median shapes): the optimum, certified 0.41 %. "
-    "pmed26 (0.07 %) ends above its 30 s row (0.00 %): the longer limit changes the time split between the "
-    "interchange and HiGHS, and the other core was busy.",
+    "cap rows (capa_14000, capb_8000, capc_5750, capc_6500, capc_7250, all single) ran at commit "
+    "`f6473d3` (main), 2026-12-03 08:27–08:52 UTC, one lock hold, with this project's informational "
+    "solver runs on the other core; all five end within 0.18 % of the optimum. The pmed rows (split mode:"
+    " LP first does not apply) ran 2026-12-03 13:14–14:05 UTC at commit `d2ea054` (its solver is "
+    "`e07da04`'s: the Lagrangian and the interchange before the linking rows), one lock hold, with this "
+    "project's multi-year tests and sample plan runs on the other core for the first 20 minutes: all 11 "
+    "within 1 %, 9 at the optimum, pmed16 and pmed21 proven optimal. The cap rows' path changed in the "
+    "same way between their commits (linking rows chosen after the interchange, not before), which moves "
+    "time, not the method.",
 }
 
 
