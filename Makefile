@@ -56,7 +56,7 @@ browser:
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check siting tests benchmarks
-	$(VENV)/bin/ruff format --check siting tests benchmarks
+	$(VENV)/bin/ruff format --check siting tests benchmarks README.md docs
 
 test: $(VENV)/.installed-test browser kernel lint
 	$(VENV)/bin/pytest -q

@@ -306,6 +306,8 @@ def test_overflow_first_seats_more_children_before_shorter_walks(first, opens, o
             40.0
         )
         assert "overflow first: least 40.0 pupil-years" in result.solver_status
+        # 2025 alone: one opening, B seats all but 40; from 2026 both can be open
+        assert list(result.spend["least_overflow_bound"]) == pytest.approx([40.0, 0.0, 0.0], abs=1e-6)
         assert result.summary()["least_overflow_pupil_years"] == pytest.approx(40.0)
     else:
         assert math.isnan(result.least_overflow) and result.summary()["least_overflow_pupil_years"] is None
@@ -317,3 +319,34 @@ def test_overflow_first_needs_a_price_for_overflow():
         arcs = pd.DataFrame({"unit_id": ["1"], "school_id": ["E"], "level": ["primary"], "cost": [1.0]})
         capacity = pd.DataFrame({"primary": [60.0]}, index=["E"])
         years_from_costs(arcs, {2025: frame, 2026: frame}, capacity, overflow_first=True)
+
+
+def test_each_years_own_least_bounds_the_total_where_the_lp_cannot():
+    """A school too dear for one year's budget never opens; the LP opens it in halves and says 0.
+
+    Unit 1 (100 pupils) can reach E (60 seats) and site A (100 seats, 2 yuan); the budget is 1 yuan a
+    year, so no plan opens A and every year leaves 40 above capacity: 120 pupil-years. The LP of the
+    overflow alone spends half of A each year (0 above capacity from 2025); each year's own least (a
+    MIP on the columns up to that year) is 40, so the bound is the least.
+    """
+    arcs = pd.DataFrame(
+        [("1", "E", "primary", 100.0), ("1", "A", "primary", 100.0)],
+        columns=["unit_id", "school_id", "level", "cost"],
+    )
+    demand = {y: pd.DataFrame({"primary": [100.0]}, index=["1"]) for y in YEARS}
+    capacity = pd.DataFrame({"primary": [60.0, 0.0]}, index=["E", "A"])
+    options = pd.DataFrame(
+        {"school_id": ["A"], "option": ["P"], "fixed_cost": [2.0], "budget_cost": [2.0],
+         "capacity_primary": [100.0]}
+    )  # fmt: skip
+    model = years_from_costs(
+        arcs, demand, capacity, options=options, overflow_penalty=5.0, single_source=False,
+        budget_per_year=1.0, overflow_first=True,
+    )  # fmt: skip
+    result = solve_years(model, time_limit_s=20, gap=1e-6)
+    assert result.status == "optimal" and opening_years(result) == {}
+    assert list(result.spend["overflow"]) == pytest.approx([40.0] * len(YEARS))
+    assert list(result.spend["least_overflow_bound"]) == pytest.approx([40.0] * len(YEARS))
+    assert result.least_overflow == pytest.approx(40.0 * len(YEARS))
+    assert result.least_overflow_bound == pytest.approx(40.0 * len(YEARS))
+    assert "the LP 0.0" in result.solver_status

@@ -234,6 +234,11 @@ def test_overflow_first_on_the_sample(overflow_first, planned, least_by_year):
         assert value >= least_by_year[year] - 1e-6 * max(1.0, least_by_year[year]), (year, value)
     spend = overflow_first.plan_tables["spend_by_year"].set_index("year")["overflow"]
     assert spend.to_dict() == pytest.approx(per_year, rel=1e-9, abs=1e-6)
+    # each year's own least (the package's bound) is below the plan's that year; their sum bounds the least
+    own = overflow_first.plan_tables["spend_by_year"].set_index("year")["least_overflow_bound"]
+    for year, value in per_year.items():
+        assert 0.0 <= own[year] <= value + 1e-6 * max(1.0, value), (year, own[year], value)
+    assert bound >= own.sum() - 1e-6 * max(1.0, own.sum())
     summary = overflow_first.summary["plan"]
     assert summary["least_overflow_pupil_years"] == pytest.approx(least)
     assert summary["overflow_pupil_years"] == pytest.approx(total)

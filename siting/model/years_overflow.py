@@ -7,7 +7,10 @@ objective is the usual one with overflow priced :data:`OVERFLOW_FIRST_ROUNDING` 
 ``overflow_m`` = 10,000 a pupil above capacity then outweighs 10,000 pupil-km of walks, so walks only
 break ties; priced at 1 with the rest 0 the solver found worse plans on the sample, since nothing told
 it which of many equal-overflow plans to keep, and the second stage then had to mend their walks). The
-least's proven bound is the linear relaxation of the overflow alone (a valid bound for any plan).
+least's proven bound is the larger of the linear relaxation of the overflow alone and the sum of each
+year's own least (:func:`year_least_bounds`: what the limits allow that year whatever the other years
+do, a MIP on the columns up to that year; stronger where a year's openings must be whole, e.g. a school
+too dear for one year's budget, which the LP builds in halves). Both are valid for any plan.
 :func:`overflow_caps` then adds the row :math:`\sum_t \mathrm{overflow}_t \le O^*` to the full program,
 and the usual objective (walks, building, disruption, changes) chooses among the plans that keep it.
 No plan within the budget can then seat more children in one year without seating
@@ -48,6 +51,8 @@ STAGE_GAP = 1e-4
 """Relative gap at which the least overflow counts as proven."""
 CAP_SLACK = 1e-6
 """Pupils (plus the same share of the least) the cap is above the least, for rounding in the solver."""
+YEAR_BOUNDS_SHARE = 0.5
+"""Share of the least stage's time left after its LP for each year's own least (the bound)."""
 OVERFLOW_FIRST_ROUNDING = 1000.0
 """With overflow first, rounding each year to one school per home prices overflow this many times higher."""
 
@@ -66,12 +71,16 @@ class LeastOverflow:
         The stage's plan of the stacked program (it keeps the cap), or None.
     words
         The stage's solver words.
+    year_bounds
+        Per plan year, a proven lower bound on that year's pupils above capacity in any plan within the
+        limits (:func:`year_least_bounds`), or None.
     """
 
     least: float
     bound: float
     start: np.ndarray | None
     words: str
+    year_bounds: np.ndarray | None = None
 
     @property
     def cap(self) -> float:
@@ -126,6 +135,9 @@ def least_overflow(
         gap=STAGE_GAP,
         threads=threads,
     )
+    years = year_least_bounds(
+        model, lay, prog, solver=solver, deadline=deadline.part(YEAR_BOUNDS_SHARE), threads=threads
+    )
     c = prog.c.copy()
     c[cols] *= OVERFLOW_FIRST_ROUNDING
     out = solve_program(
@@ -137,13 +149,83 @@ def least_overflow(
     )
     if out.x is None:
         log.info("overflow first: %s, no plan", out.solver_status)
-        return LeastOverflow(math.nan, math.nan, None, f"overflow first: {out.solver_status}, no plan")
+        words = f"overflow first: {out.solver_status}, no plan"
+        return LeastOverflow(math.nan, math.nan, None, words, years)
     x = clean(out.x, prog.integer)
     least = float(year_overflow(model, lay, x).sum())
-    bound = min(lp.bound, least) if math.isfinite(lp.bound) else math.nan
-    words = f"overflow first: least {least:,.1f} pupil-years (bound {bound:,.1f}, {out.solver_status})"
+    # each year's own least sums to a bound of the total: stronger than the LP where a year must branch
+    bound = min(max(lp.bound if math.isfinite(lp.bound) else -math.inf, float(years.sum())), least)
+    words = (
+        f"overflow first: least {least:,.1f} pupil-years (bound {bound:,.1f}: the LP {lp.bound:,.1f}, the "
+        f"years' own least {years.sum():,.1f}; {out.solver_status})"
+    )
     log.info(words)
-    return LeastOverflow(least, bound, x, words)
+    return LeastOverflow(least, bound, x, words, years)
+
+
+def year_least_bounds(
+    model: YearsModel,
+    lay: YearsLayout,
+    prog: MatrixProgram,
+    *,
+    solver: str,
+    deadline: Deadline,
+    threads: int | None,
+) -> np.ndarray:
+    r"""Return, per plan year, a proven lower bound on its pupils above capacity in any plan.
+
+    Year :math:`t`'s overflow depends on what is open by then and on that year's assignment. Its least is
+    solved on the option columns of the years up to :math:`t` and year :math:`t`'s whole block, with
+    every row of ``prog`` that involves no other column (year :math:`t`'s own rows; of the earlier years
+    their option rows, stays open, the spend and openings; rows reaching other columns, such as a start
+    whose school opens after :math:`t` or an earlier year's assignment, are left out, which can only
+    lower the least). The MIP's proven bound is kept (0 where it has none: overflow
+    is never negative), so the sum over the years is a valid bound on the plan's total, and each year's
+    value says how few children above capacity that year the limits allow, whatever the other years do.
+
+    Parameters
+    ----------
+    model, lay, prog
+        The multi-year model, its stacked layout and program (with every limit).
+    solver
+        Solver name.
+    deadline
+        When all the years must be done (shared evenly among the years still to solve).
+    threads
+        Solver threads.
+
+    Returns
+    -------
+    numpy.ndarray
+        Pupils, one value per plan year, each ≥ 0.
+    """
+    a = sp.csr_matrix(prog.a)
+    row_len = np.diff(a.indptr)
+    entry_row = np.repeat(np.arange(a.shape[0]), row_len)
+    out = np.zeros(lay.n_years)
+    for t in range(lay.n_years):
+        # the earlier years' option columns (what is open when) and year t's whole block
+        keep = np.concatenate([*(lay.opt(s) for s in range(t)), np.arange(lay.n_cols)[lay.block(t)]])
+        inside = np.zeros(lay.n_cols, bool)
+        inside[keep] = True
+        n_in = np.bincount(entry_row[inside[a.indices]], minlength=a.shape[0])
+        rows = (n_in == row_len) & (n_in > 0)  # rows of kept columns only
+        c = np.zeros(lay.n_cols)
+        c[overflow_columns(model.data[t]) + t * lay.width] = 1.0
+        lo, hi = prog.row_lo[rows], prog.row_hi[rows]
+        sub = MatrixProgram(
+            c[keep], prog.lb[keep], prog.ub[keep], prog.integer[keep], a[rows][:, keep], lo, hi
+        )
+        got = solve_program(
+            sub,
+            solver=solver,
+            time_limit_s=max(deadline.left() / (lay.n_years - t), MIN_SOLVE_S),
+            gap=STAGE_GAP,
+            threads=threads,
+        )
+        out[t] = max(got.bound, 0.0) if math.isfinite(got.bound) else 0.0
+        log.info("overflow first: %d alone: at least %.1f (%s)", model.years[t], out[t], got.solver_status)
+    return out
 
 
 def overflow_first(

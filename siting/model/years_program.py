@@ -52,8 +52,8 @@ class YearLimits:
     change_m
         Objective units per pupil whose school differs from the previous year's.
     overflow_first
-        Each year's overflow held to the least the budget allows, earliest year first
-        (:mod:`siting.model.years_overflow`), before the usual objective.
+        The fewest pupil-years above capacity over the plan first (:mod:`siting.model.years_overflow`),
+        then the usual objective among the plans that keep it.
     """
 
     earliest_index: np.ndarray

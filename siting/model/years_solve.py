@@ -160,6 +160,8 @@ def _plan_result(
     parts = _plan_parts(model, lay, xs, full)
     schedule, spend = schedule_tables(model, lay, xs)
     spend["overflow"] = year_overflow(model, lay, full)
+    if least is not None and least.year_bounds is not None:
+        spend["least_overflow_bound"] = least.year_bounds  # no plan within the limits has fewer that year
     words = words if least is None else f"{least.words}; {words}"
     if least is not None and spend["overflow"].sum() > least.cap:
         words += (
