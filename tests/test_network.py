@@ -823,3 +823,31 @@ def test_large_separate_component_is_kept_and_threshold_is_a_parameter() -> None
         g, units, schools, max_distance_m=1000, max_snap_m=100, min_component_m=float("inf")
     )
     assert only_largest.empty  # both are too far from the largest component to snap
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pair_distances_widening_search_equals_the_unbounded_one(
+    monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Searches from 1 m outwards give exactly the unbounded distances; other components stay inf."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    from siting.network import _arrays
+
+    rng = np.random.default_rng(seed)
+    n = 300
+    u, v = rng.integers(0, n, 900), rng.integers(0, n, 900)
+    keep = (u != v) & ((u < 250) == (v < 250))  # nodes 250+ form other components
+    w = rng.uniform(5.0, 800.0, keep.sum())
+    m = sp.csr_matrix((w, (u[keep], v[keep])), shape=(n, n))
+    m = sp.csr_matrix(m.maximum(m.T))
+    a, b = rng.integers(0, n, 400), rng.integers(0, n, 400)
+    a[:3] = -1  # not snapped
+    off_a, off_b = rng.uniform(0, 30, 400), rng.uniform(0, 30, 400)
+    full = dijkstra(m, directed=True)
+    want = np.where(a >= 0, full[a, b] + off_a + off_b, np.inf)
+    monkeypatch.setattr(_arrays, "FIRST_REACH_M", 1.0)
+    got = _arrays.pair_distances(m, a, off_a, b, off_b)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert np.isinf(got).any() and np.isfinite(got).sum() > 100  # both kinds were asked

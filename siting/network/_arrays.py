@@ -27,6 +27,12 @@ from siting.errors import NetworkError, describe
 SOURCE_BATCH = 8
 """Dijkstra sources per call. scipy returns a dense ``batch × nodes`` block; small blocks (8 × 250k × 8 B =
 16 MB) are reused by the allocator instead of being page-faulted in afresh, which is the dominant cost."""
+FIRST_REACH_M = 4_000.0
+""":func:`pair_distances` first searches this far (m) from each source ..."""
+REACH_GROWTH = 4.0
+"""... then this many times farther for the pairs not reached, until each is found (pairs in different
+components are not searched). Most requested pairs (homes and their current school) lie within a few
+km, so most searches stop far short of the city's edge."""
 
 
 @dataclass(frozen=True)
@@ -491,7 +497,9 @@ def pair_distances(
     Returns
     -------
     numpy.ndarray
-        Distance of each pair (m). Dijkstra runs from whichever side has fewer distinct nodes.
+        Distance of each pair (m). Dijkstra runs from whichever side has fewer distinct nodes, first within
+        :data:`FIRST_REACH_M`, then :data:`REACH_GROWTH` times farther for the pairs not yet reached
+        (exact: a bounded search's distances are the true ones within its bound).
     """
     out = np.full(len(a_node), np.inf)
     ok = (a_node >= 0) & (b_node >= 0)
@@ -500,14 +508,43 @@ def pair_distances(
     a, b = a_node[ok], b_node[ok]
     if len(np.unique(b)) < len(np.unique(a)):
         a, b = b, a
+    _, label = connected_components(matrix, directed=True, connection="weak")
     sources, row = np.unique(a, return_inverse=True)
-    values = np.empty(len(a))
-    for start in range(0, len(sources), SOURCE_BATCH):
-        sel = (row >= start) & (row < start + SOURCE_BATCH)
-        dist = dijkstra(matrix, directed=True, indices=sources[start : start + SOURCE_BATCH])
-        values[sel] = dist[row[sel] - start, b[sel]]
+    values = np.full(len(a), np.inf)
+    order = np.argsort(row, kind="stable")
+    order = order[label[a[order]] == label[b[order]]]  # other components: never reached, inf
+    bounds = np.searchsorted(row[order], np.arange(0, len(sources) + SOURCE_BATCH, SOURCE_BATCH))
+    for i in range(len(bounds) - 1):
+        _widening_search(matrix, sources, row, b, order[bounds[i] : bounds[i + 1]], values)
     out[ok] = values + a_offset[ok] + b_offset[ok]
     return out
+
+
+def _widening_search(
+    matrix: sp.csr_matrix,
+    sources: np.ndarray,
+    row: np.ndarray,
+    b: np.ndarray,
+    sel: np.ndarray,
+    values: np.ndarray,
+) -> None:
+    """Fill ``values[sel]``: pairs ``sel`` from ``sources[row]`` to nodes ``b``, searched ever farther.
+
+    The caller leaves out pairs in different components. Once the bound passes the total edge length
+    (longer than any path) the search is unbounded, so every pair is settled.
+    """
+    reach, longest = FIRST_REACH_M, float(matrix.data.sum())
+    while len(sel):
+        idx = np.unique(row[sel])  # the sources still needed
+        dist = dijkstra(matrix, directed=True, indices=sources[idx], limit=reach)
+        got = dist[np.searchsorted(idx, row[sel]), b[sel]]
+        del dist
+        found = np.isfinite(got)
+        values[sel[found]] = got[found]
+        if reach == np.inf:
+            return
+        sel = sel[~found]
+        reach = reach * REACH_GROWTH if reach <= longest else np.inf
 
 
 def component_share(graph: nx.MultiDiGraph) -> tuple[int, float]:
