@@ -138,7 +138,7 @@ def solve_relaxed(
     done, pre, lag = _before_relaxation(model, mode, solver, deadline, gap, threads)
     if done is not None:
         return done
-    large = len(d["a_k"]) >= _LARGE_ARCS or d.get("priced", False)  # a subset of a large model's arcs
+    large = _large(d)
     prog, select_s = model._working_program(solver, deadline, threads)
     share = _RELAXATION_SHARE if mode == "round" else 1.0
     # in round mode the relaxation gets a quarter of the gap, leaving the rest for the rounding
@@ -219,6 +219,11 @@ def _lp_first_step(
     ), None  # fmt: skip
 
 
+def _large(d: dict[str, Any]) -> bool:
+    """Whether the model is large (or a priced subset of a large model's arcs)."""
+    return len(d["a_k"]) >= _LARGE_ARCS or bool(d.get("priced", False))
+
+
 def _before_relaxation(
     model: SitingModel, mode: str, solver: str, deadline: Deadline, gap: float, threads: int | None
 ) -> tuple[SitingResult | None, SolveOutcome | None, LagrangeBound | None]:
@@ -231,8 +236,7 @@ def _before_relaxation(
     done, pre = _lp_first_step(model, mode, solver, deadline, gap, threads)
     if done is not None:
         return done, None, None
-    large = len(d["a_k"]) >= _LARGE_ARCS or d.get("priced", False)  # a subset of a large model's arcs
-    if not (large and d["is_new_f"].all() and len(d["o_f"])):
+    if not (_large(d) and d["is_new_f"].all() and len(d["o_f"])):
         return None, pre, None
     # the same columns as the working program: its linking rows are chosen only if the MIP runs
     pre, lag = _strengthen_first(d, model.program(), pre, deadline.part(_PRE_SHARE), mode)

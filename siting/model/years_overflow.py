@@ -200,16 +200,15 @@ def year_least_bounds(
         Pupils, one value per plan year, each ≥ 0.
     """
     a = sp.csr_matrix(prog.a)
-    row_len = np.diff(a.indptr)
-    entry_row = np.repeat(np.arange(a.shape[0]), row_len)
     out = np.zeros(lay.n_years)
     for t in range(lay.n_years):
         # the earlier years' option columns (what is open when) and year t's whole block
-        keep = np.concatenate([*(lay.opt(s) for s in range(t)), np.arange(lay.n_cols)[lay.block(t)]])
-        inside = np.zeros(lay.n_cols, bool)
-        inside[keep] = True
-        n_in = np.bincount(entry_row[inside[a.indices]], minlength=a.shape[0])
-        rows = (n_in == row_len) & (n_in > 0)  # rows of kept columns only
+        keep = np.zeros(lay.n_cols, bool)
+        keep[lay.block(t)] = True
+        for s in range(t):
+            keep[lay.opt(s)] = True
+        # the rows of kept columns only
+        rows = (np.diff(a[:, ~keep].indptr) == 0) & (np.diff(a[:, keep].indptr) > 0)
         c = np.zeros(lay.n_cols)
         c[overflow_columns(model.data[t]) + t * lay.width] = 1.0
         lo, hi = prog.row_lo[rows], prog.row_hi[rows]

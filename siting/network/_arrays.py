@@ -514,8 +514,9 @@ def pair_distances(
     order = np.argsort(row, kind="stable")
     order = order[label[a[order]] == label[b[order]]]  # other components: never reached, inf
     bounds = np.searchsorted(row[order], np.arange(0, len(sources) + SOURCE_BATCH, SOURCE_BATCH))
+    longest = float(matrix.data.sum())  # no path is longer
     for i in range(len(bounds) - 1):
-        _widening_search(matrix, sources, row, b, order[bounds[i] : bounds[i + 1]], values)
+        _widening_search(matrix, sources, row, b, order[bounds[i] : bounds[i + 1]], values, longest)
     out[ok] = values + a_offset[ok] + b_offset[ok]
     return out
 
@@ -527,13 +528,14 @@ def _widening_search(
     b: np.ndarray,
     sel: np.ndarray,
     values: np.ndarray,
+    longest: float,
 ) -> None:
     """Fill ``values[sel]``: pairs ``sel`` from ``sources[row]`` to nodes ``b``, searched ever farther.
 
-    The caller leaves out pairs in different components. Once the bound passes the total edge length
-    (longer than any path) the search is unbounded, so every pair is settled.
+    The caller leaves out pairs in different components. Once the bound passes ``longest`` (the total
+    edge length, longer than any path) the search is unbounded, so every pair is settled.
     """
-    reach, longest = FIRST_REACH_M, float(matrix.data.sum())
+    reach = FIRST_REACH_M
     while len(sel):
         idx = np.unique(row[sel])  # the sources still needed
         dist = dijkstra(matrix, directed=True, indices=sources[idx], limit=reach)
