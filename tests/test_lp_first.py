@@ -8,13 +8,14 @@ import math
 import numpy as np
 import pytest
 
+import siting.model.interchange as ic
 import siting.model.lp_first as lp_first_mod
 from siting.model import SitingModel
 from siting.model.fixed_sites import exact_assignment, transport
 from siting.model.interchange import interchange
 from siting.model.lp_first import PricedLP, applies
 from siting.model.rounding import run_local_search
-from siting.model.solvers import solve_program
+from siting.model.solvers import Deadline, solve_program
 from tests.test_model import assert_valid, random_model
 from tests.test_strength import brute_force, line_pmedian, start_with
 
@@ -82,9 +83,11 @@ def test_priced_lp_bound_is_valid_before_the_pricing_converges(
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
 @pytest.mark.parametrize("gap", [0.05, 1e-9])
+@pytest.mark.parametrize("lagrange_share", [0.1, 0.0])  # 0: no time for the Lagrangian's sites
 def test_round_with_lp_first_is_valid_and_honest(
-    seed: int, gap: float, monkeypatch: pytest.MonkeyPatch
+    seed: int, gap: float, lagrange_share: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(lp_first_mod, "LAGRANGE_SHARE", lagrange_share)
     monkeypatch.setattr(lp_first_mod, "MIN_ARCS", 0)  # the step on a model small enough to enumerate
     monkeypatch.setattr(lp_first_mod, "NEAREST", 2)
     monkeypatch.setattr(lp_first_mod, "REACH", 0)
@@ -102,10 +105,40 @@ def test_round_with_lp_first_is_valid_and_honest(
     assert res.gap == pytest.approx((res.objective - res.bound) / res.objective, abs=1e-12)
     assert res.status == ("optimal" if res.gap <= gap + 1e-9 else "feasible")
     assert first.bound <= optimum + 1e-7 * optimum <= first.objective + 2e-7 * optimum
-    if first.gap <= gap:  # certified by the LP: no relaxation MIP
-        assert res.solver_status.startswith("LP first") and res.objective == first.objective
+    if first.gap <= gap:  # certified by the Lagrangian or the LP: no relaxation MIP
+        assert res.solver_status.startswith("Lagrangian first") and res.objective == first.objective
+        if lagrange_share == 0.0:
+            assert "LP first" in res.solver_status
     else:  # handed to the relaxation as its start: never lost
         assert res.objective <= first.objective + 1e-9
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_interchange_tries_only_the_best_priced_swaps(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    real = ic.transport
+    monkeypatch.setattr(ic, "transport", lambda *a, **k: calls.append(1) or real(*a, **k))
+    model = _instance(seed, n=8)
+    d, prog = model._d, model.program()
+    x = start_with(model, ["S0", "S1"])
+    some = interchange(d, prog, x, 10.0, tries=2)
+    moves = int(some.solver_status.split("interchange: ")[1].split(" facility")[0])
+    assert len(calls) <= 1 + 2 * (moves + 1)  # the start's LP, then at most 2 swaps after each move
+    calls.clear()
+    every = interchange(d, prog, x, 10.0)
+    assert len(calls) > 1 + 2 * (moves + 1) or every.objective == pytest.approx(some.objective)
+
+
+def test_lagrange_first_stops_when_its_bound_and_sites_stall(monkeypatch: pytest.MonkeyPatch) -> None:
+    rounds = []
+    real = lp_first_mod.lagrangian_bound
+    monkeypatch.setattr(lp_first_mod, "lagrangian_bound", lambda *a, **k: rounds.append(1) or real(*a, **k))
+    model = _instance(0)
+    optimum = brute_force(model)
+    best, lag = lp_first_mod.lagrange_first(model._d, model.program(), Deadline.after(30.0), 0.0, None)
+    assert lag.bound <= optimum + 1e-7 * optimum
+    assert best is None or best.objective >= optimum - 1e-7 * optimum
+    assert len(rounds) < 30  # not one round every 0.3 s until the 30 s are up: it stalled first
 
 
 def test_interchange_ends_with_the_exact_assignment_of_its_sites() -> None:
