@@ -1,10 +1,14 @@
-r"""LP first: the LP relaxation's bound and sites, the sites' exact assignment, and a stop when certified.
+r"""LP first: a bound and sites from the Lagrangian or the LP, their exact assignment, a stop when certified.
 
 For p-median shapes (new facilities only, ``exactly_new``, one option per facility, no budget) the
 relaxation's MIP spends most of its time choosing linking rows and branching, while the LP relaxation
 with every linking row is already within a fraction of a per cent of the optimum, and its largest
 option values usually name the optimal sites. :func:`lp_first`:
 
+0. runs the Lagrangian bound (:mod:`siting.model.lagrange`, a bound valid for every arc, equal to the
+   LP's at its best) in short rounds, and assigns its sites exactly when their assignment LP is within
+   the gap (:func:`lagrange_first`): where the LP is slow (few large schools, many arcs per pair) this
+   certifies in a fraction of its time; it gives way to the LP when its bound and sites stall;
 1. solves that LP on each pair's :data:`NEAREST` cheapest arcs and prices the others with its row
    duals (:class:`PricedLP`; arcs of negative reduced cost are added and the LP solved again). After
    any round, :math:`z_{LP} + \sum_k \min(0, \min_{a \notin R,\,a \in k} \bar c_a)` is a lower bound
@@ -12,7 +16,9 @@ option values usually name the optimal sites. :func:`lp_first`:
    the pricing to converge;
 2. opens the ``exactly_new`` options of largest LP value and assigns every pair to one school exactly
    (:func:`~siting.model.fixed_sites.exact_assignment`, a small MIP);
-3. stops when that answer is certified within the gap; else prices more rounds, then runs the facility
+3. stops when that answer is certified within the gap (after trying its :data:`POLISH_TRIES`
+   best-priced swaps: certified is not optimal, and one swap often closes the rest); else prices more
+   rounds, then runs the facility
    interchange (:mod:`siting.model.interchange`) from the answer. The caller (mode ``"round"``,
    :func:`~siting.model.modes.solve_relaxed`) hands an answer not yet certified to the Lagrangian bound
    and the interchange from its openings (it keeps the better answer and the larger bound), and only
@@ -63,11 +69,13 @@ SEARCH_SHARE = 0.5
 """The interchange (when the answer is not certified) may use this share of the time left."""
 LAGRANGE_SHARE = 0.1
 """The Lagrangian bound and its sites (:func:`lagrange_first`) may first use this share of the time."""
-LAGRANGE_ROUND_S = 0.3
-"""Seconds of volume steps between two screenings of the Lagrangian's sites."""
+LAGRANGE_ROUND = 150
+"""Volume steps between two screenings of the Lagrangian's sites (a count, not seconds: the same
+sites whatever else the machine runs) ..."""
 LAGRANGE_STALL = 1e-4
-"""... and stop when a round raised the bound by at most this share and gave no new sites (on the
-generated 500 × 50, p 10, the sites stayed 0.4 % short of the gap while the LP's were within it)."""
+"""... and they stop when a round raised the bound by at most this share (on the generated 500 × 50,
+p 10, the bound had reached the LP's, and its sites stayed short of the gap while the LP's were within
+it)."""
 POLISH_TRIES = 20
 """A certified answer's best-priced swaps tried (:func:`_polish`) ..."""
 POLISH_SHARE = 0.2
@@ -229,25 +237,24 @@ def lagrange_first(
 ) -> tuple[SolveOutcome | None, LagrangeBound]:
     """Return the best answer of the Lagrangian bound's sites (None if none certified) and the bound.
 
-    The volume steps run in rounds of :data:`LAGRANGE_ROUND_S`; after each, two sets of sites, the
+    The volume steps run in rounds of :data:`LAGRANGE_ROUND`; after each, two sets of sites, the
     rounded averaged openings (:func:`~siting.model.lagrange.start_options`) and the subproblem's at the
     best multipliers, are screened by their assignment LP (a lower bound on their exact assignment), and
     assigned exactly only when that LP is within ``gap`` of the bound. The steps stop when the best
-    answer is certified, at ``end``, or when a round gave no new sites and raised the bound by at most
-    :data:`LAGRANGE_STALL`. On the generated 500 × 100 (p 5), where
-    the LP with every linking row took 9 s, this certified the optimum at 0.035 % in 2.4 s.
+    answer is certified, at ``end``, or when a round raised the bound by at most :data:`LAGRANGE_STALL`
+    (its sites screened once more). On the generated 500 × 100 (p 5), where the LP with every linking
+    row took 9 s, this certified the optimum at 0.035 % in 1.5 s.
     """
-    lag = lagrangian_bound(d, max_seconds=min(LAGRANGE_ROUND_S, end.left()))
+    lag = lagrangian_bound(d, max_seconds=end.left(), max_iter=LAGRANGE_ROUND)
     best: SolveOutcome | None = None
     tried: set[tuple[int, ...]] = set()
+    stalled = False
     while True:
-        new = False
         for z in (start_options(d, lag), lag.z):
             key = tuple(np.flatnonzero(z).tolist())
             if key in tried or end.left() <= MIN_SOLVE_S:
                 continue
             tried.add(key)
-            new = True
             lean = transport(d, prog, z, end.left())
             near = lean.x is not None and relative_gap(lean.objective, lag.bound) <= gap
             if near and (best is None or lean.objective < best.objective - 1e-9):
@@ -257,13 +264,12 @@ def lagrange_first(
                     best = got
         if best is not None and relative_gap(best.objective, lag.bound) <= gap:
             break
-        if end.left() <= MIN_SOLVE_S:
-            break
+        if stalled or end.left() <= MIN_SOLVE_S:
+            break  # a bound that no longer rises: its sites will not improve, the LP's turn
         before = lag.bound
         upper = None if best is None else best.objective
-        lag = lagrangian_bound(d, max_seconds=min(LAGRANGE_ROUND_S, end.left()), upper=upper, start=lag)
-        if not new and lag.bound - before <= LAGRANGE_STALL * abs(lag.bound):
-            break  # the same sites, and a bound that no longer rises: the LP's turn
+        lag = lagrangian_bound(d, max_seconds=end.left(), max_iter=LAGRANGE_ROUND, upper=upper, start=lag)
+        stalled = lag.bound - before <= LAGRANGE_STALL * abs(lag.bound)
     got_words = "no answer" if best is None else best.solver_status
     log.info("Lagrangian first: bound %.8g, %s", lag.bound, got_words)
     return best, lag
