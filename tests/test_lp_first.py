@@ -99,7 +99,8 @@ def test_round_with_lp_first_is_valid_and_honest(
     model = _instance(seed)
     optimum = brute_force(model)
     res = model.solve(mode="round", gap=gap, time_limit_s=20)
-    (first,) = seen
+    ((first, lag),) = seen
+    assert lag.bound <= optimum + 1e-7 * optimum
     assert_valid(model, res)
     assert res.bound <= optimum + 1e-7 * optimum <= res.objective + 2e-7 * optimum
     assert res.gap == pytest.approx((res.objective - res.bound) / res.objective, abs=1e-12)

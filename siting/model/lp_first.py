@@ -186,8 +186,8 @@ def top_options(d: dict[str, Any], values: np.ndarray) -> np.ndarray:
 
 def lp_first(
     d: dict[str, Any], prog: MatrixProgram, deadline: Deadline, gap: float, threads: int | None
-) -> SolveOutcome:
-    """Return the best single-school answer found and the best bound (valid for every arc).
+) -> tuple[SolveOutcome, LagrangeBound]:
+    """Return the best single-school answer found, the best bound (valid for every arc), the Lagrangian.
 
     Parameters
     ----------
@@ -202,9 +202,10 @@ def lp_first(
 
     Returns
     -------
-    SolveOutcome
-        ``"feasible"`` with ``x`` (None when no answer was found), ``objective``, ``bound`` (NaN before
-        any bound) and ``gap``; ``solver_status`` says what was done.
+    tuple
+        The outcome: ``"feasible"`` with ``x`` (None when no answer was found), ``objective``, ``bound``
+        (NaN before any bound) and ``gap``, ``solver_status`` saying what was done; and the Lagrangian
+        bound of step 0 (later volume steps may continue from it).
     """
     start = time.perf_counter()
     best, lag = lagrange_first(d, prog, deadline.part(LAGRANGE_SHARE), gap, threads)
@@ -219,7 +220,7 @@ def lp_first(
         seconds = time.perf_counter() - start
         return SolveOutcome(
             "not_solved", f"{steps}: no answer", None, math.nan, bound, math.nan, seconds, "lp first"
-        )
+        ), lag
     if relative_gap(best.objective, bound) <= gap and deadline.left() > 1.0:
         best, words = _polish(d, prog, best, words, deadline, threads)
     words = f"{steps}; {words}"
@@ -229,7 +230,7 @@ def lp_first(
     return SolveOutcome(
         "feasible", words, best.x, best.objective, bound, relative_gap(best.objective, bound), seconds,
         "lp first",
-    )  # fmt: skip
+    ), lag  # fmt: skip
 
 
 def lagrange_first(

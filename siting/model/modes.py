@@ -198,25 +198,26 @@ def solve_relaxed(
 
 def _lp_first_step(
     model: SitingModel, mode: str, solver: str, deadline: Deadline, gap: float, threads: int | None
-) -> tuple[SitingResult | None, SolveOutcome | None]:
-    """Run :func:`~siting.model.lp_first.lp_first` where it applies; return (result, start).
+) -> tuple[SitingResult | None, SolveOutcome | None, LagrangeBound | None]:
+    """Run :func:`~siting.model.lp_first.lp_first` where it applies; return (result, start, Lagrangian).
 
     The result (status optimal) when its answer is certified within ``gap``; else None and its answer
-    as the relaxation's start (None without one, or where the step does not apply).
+    as the relaxation's start (None without one, or where the step does not apply), with its
+    Lagrangian bound for the next steps to continue from.
     """
     d = model._d
     if not lp_first_applies(d, mode, solver):
-        return None, None
-    out = lp_first(d, model.program(), deadline, gap, threads)
+        return None, None, None
+    out, lag = lp_first(d, model.program(), deadline, gap, threads)
     if out.x is None:
-        return None, None
+        return None, None, lag
     if not out.gap <= gap:
-        return None, out
+        return None, out, lag
     parts = objective_parts(d, out.x)
     return result_from_x(
         model, out.x, "optimal", out.solver_status, out.objective, out.bound, out.gap, out.seconds, 0,
         mode, parts, out,
-    ), None  # fmt: skip
+    ), None, lag  # fmt: skip
 
 
 def _large(d: dict[str, Any]) -> bool:
@@ -233,20 +234,25 @@ def _before_relaxation(
     (the relaxation's linking rows and MIP are then skipped), else None and the best answer so far.
     """
     d = model._d
-    done, pre = _lp_first_step(model, mode, solver, deadline, gap, threads)
+    done, pre, first = _lp_first_step(model, mode, solver, deadline, gap, threads)
     if done is not None:
-        return done, None, None
+        return done, None, first
     if not (_large(d) and d["is_new_f"].all() and len(d["o_f"])):
-        return None, pre, None
+        return None, pre, first
     # the same columns as the working program: its linking rows are chosen only if the MIP runs
-    pre, lag = _strengthen_first(d, model.program(), pre, deadline.part(_PRE_SHARE), mode)
+    pre, lag = _strengthen_first(d, model.program(), pre, deadline.part(_PRE_SHARE), mode, first)
     if pre.x is not None and _within(d, pre.x, pre.bound, gap):
         return _early_result(model, mode, pre), None, lag
     return None, pre, lag
 
 
 def _strengthen_first(
-    d: dict[str, Any], prog: MatrixProgram, pre: SolveOutcome | None, deadline: Deadline, mode: str
+    d: dict[str, Any],
+    prog: MatrixProgram,
+    pre: SolveOutcome | None,
+    deadline: Deadline,
+    mode: str,
+    first: LagrangeBound | None = None,
 ) -> tuple[SolveOutcome, LagrangeBound]:
     """The Lagrangian bound and the interchange before the relaxation's MIP, from ``pre``'s answer if any.
 
@@ -254,10 +260,11 @@ def _strengthen_first(
     pricing not converged, can be far weaker than the Lagrangian's, and its interchange may stop in a
     poor local optimum: on 1000x100p5 at 300 s, 1.696e7 and 18,737,520, against 1.833e7 and
     18,423,903 for the interchange from the Lagrangian's averaged openings. So the interchange starts
-    from those openings, and the better answer and the larger valid bound are kept.
+    from those openings, and the better answer and the larger valid bound are kept. ``first`` is LP
+    first's Lagrangian bound (its volume steps continue from it).
     """
     upper = pre.objective if pre is not None and pre.x is not None else math.nan
-    out, lag = strengthen(d, prog, None, upper, deadline, whole=mode == "round")
+    out, lag = strengthen(d, prog, None, upper, deadline, first, whole=mode == "round")
     if pre is None:
         return out, lag
     if out.x is None or not out.objective < pre.objective:
