@@ -142,6 +142,32 @@ def test_lagrange_first_stops_when_its_bound_and_sites_stall(monkeypatch: pytest
     assert len(rounds) < 30  # not one round every 0.3 s until the 30 s are up: it stalled first
 
 
+@pytest.mark.parametrize("seed", [3, 5])  # seeds whose Lagrangian sites are not certified
+def test_many_pairs_skip_the_lp_when_the_lagrangian_is_not_certified(
+    seed: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lp_first_mod, "MIN_ARCS", 0)
+    monkeypatch.setattr(lp_first_mod, "LP_MOST_PAIRS", 0)
+
+    def no_lp(*a: object, **k: object) -> None:
+        raise AssertionError("the LP ran")
+
+    monkeypatch.setattr(lp_first_mod, "PricedLP", no_lp)
+    import siting.model.modes as modes
+
+    seen = []
+    real = modes.lp_first
+    monkeypatch.setattr(modes, "lp_first", lambda *a, **k: seen.append(real(*a, **k)) or seen[-1])
+    model = _instance(seed)
+    optimum = brute_force(model)
+    res = model.solve(mode="round", gap=1e-9, time_limit_s=20)
+    ((first, _),) = seen
+    assert "no LP" in first.solver_status  # not certified at this gap: the LP's turn, skipped
+    assert_valid(model, res)
+    assert res.bound <= optimum + 1e-7 * optimum <= res.objective + 2e-7 * optimum
+
+
 def test_interchange_ends_with_the_exact_assignment_of_its_sites() -> None:
     model = _instance(5, n=8)
     d, prog = model._d, model.program()
