@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -287,6 +288,44 @@ def _cover(d: dict[str, Any], z: np.ndarray) -> None:
         z[o_in], z[o_out] = 1.0, 0.0
 
 
+def _descend(
+    d: dict[str, Any],
+    prog: MatrixProgram,
+    cur: SolveOutcome,
+    z: np.ndarray,
+    left: Callable[[], float],
+    keep_s: float,
+    tries: int | None,
+) -> tuple[SolveOutcome, np.ndarray, int]:
+    """Take the first improving priced swap until none improves; return the answer, its sites, the moves.
+
+    ``left()`` is the time still left, seconds; no swap starts within ``keep_s`` of the end (kept for the
+    exact assignment), but a started trial's transport may use all of it.
+    """
+    moves, tried = 0, set()
+    while cur.x is not None and left() > 0.05 + keep_s:
+        assign = assignment_of(d, cur.x)
+        improved = False
+        for _, o_out, o_in in _candidates(d, z, assign)[:tries]:
+            if left() <= 0.05 + keep_s:
+                break
+            if (o_out, o_in) in tried:
+                continue
+            tried.add((o_out, o_in))
+            z2 = z.copy()
+            if o_out >= 0:
+                z2[o_out] = 0.0
+            if o_in >= 0:
+                z2[o_in] = 1.0
+            trial = transport(d, prog, z2, left())
+            if trial.x is not None and trial.objective < cur.objective - 1e-9 * abs(cur.objective):
+                cur, z, moves, improved, tried = trial, z2, moves + 1, True, set()
+                break
+        if not improved:
+            break
+    return cur, z, moves
+
+
 def interchange(
     d: dict[str, Any],
     prog: MatrixProgram,
@@ -326,28 +365,8 @@ def interchange(
     n_arc, n_opt = len(d["a_k"]), len(d["o_f"])
     z = np.round(x[n_arc : n_arc + n_opt])
     cur = _first_transport(d, prog, z, t0 + max_seconds)
-    moves, tried = 0, set()
     keep_s = EXACT_SHARE * max_seconds if whole else 0.0
-    while cur.x is not None and left() > 0.05 + keep_s:
-        assign = assignment_of(d, cur.x)
-        improved = False
-        for _, o_out, o_in in _candidates(d, z, assign)[:tries]:
-            if left() <= 0.05 + keep_s:
-                break
-            if (o_out, o_in) in tried:
-                continue
-            tried.add((o_out, o_in))
-            z2 = z.copy()
-            if o_out >= 0:
-                z2[o_out] = 0.0
-            if o_in >= 0:
-                z2[o_in] = 1.0
-            trial = transport(d, prog, z2, left())
-            if trial.x is not None and trial.objective < cur.objective - 1e-9 * abs(cur.objective):
-                cur, z, moves, improved, tried = trial, z2, moves + 1, True, set()
-                break
-        if not improved:
-            break
+    cur, z, moves = _descend(d, prog, cur, z, left, keep_s, tries)
     if cur.x is None:
         return SolveOutcome(
             "not_solved",
