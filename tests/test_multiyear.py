@@ -349,4 +349,40 @@ def test_each_years_own_least_bounds_the_total_where_the_lp_cannot():
     assert list(result.spend["least_overflow_bound"]) == pytest.approx([40.0] * len(YEARS))
     assert result.least_overflow == pytest.approx(40.0 * len(YEARS))
     assert result.least_overflow_bound == pytest.approx(40.0 * len(YEARS))
-    assert "the LP 0.0" in result.solver_status
+    assert "its LP 0.0" in result.solver_status and "the years' own least 120.0" in result.solver_status
+
+
+def test_the_overflow_alone_proves_the_least_where_the_years_cannot():
+    """Two years that each want another school, and money for one: the least is proven by the MIP.
+
+    Unit 1 (100 pupils in 2025, 1 in 2026) reaches site A, unit 2 (1, then 100) site B; the existing E has
+    2 seats; A and B cost 1 yuan each and the total budget is 1.5. Each year alone opens its own school
+    and leaves 0 above capacity; the LP opens one and half the other (46.5 pupil-years); one plan
+    must leave 98 above capacity in one of the years. Only the overflow alone, solved whole, proves it.
+    """
+    arcs = pd.DataFrame(
+        [("1", "E", "primary", 1.0), ("1", "A", "primary", 1.0), ("2", "E", "primary", 1.0),
+         ("2", "B", "primary", 1.0)],
+        columns=["unit_id", "school_id", "level", "cost"],
+    )  # fmt: skip
+    demand = {
+        2025: pd.DataFrame({"primary": [100.0, 1.0]}, index=["1", "2"]),
+        2026: pd.DataFrame({"primary": [1.0, 100.0]}, index=["1", "2"]),
+    }
+    capacity = pd.DataFrame({"primary": [2.0, 0.0, 0.0]}, index=["E", "A", "B"])
+    options = pd.DataFrame(
+        {"school_id": ["A", "B"], "option": ["P", "P"], "fixed_cost": [1.0, 1.0], "budget_cost": [1.0, 1.0],
+         "capacity_primary": [100.0, 100.0]}
+    )  # fmt: skip
+    model = years_from_costs(
+        arcs, demand, capacity, options=options, overflow_penalty=5.0, single_source=False, budget=1.5,
+        overflow_first=True,
+    )  # fmt: skip
+    result = solve_years(model, time_limit_s=20, gap=1e-6)
+    assert result.status == "optimal" and len(opening_years(result)) == 1
+    assert sum(result.spend["overflow"]) == pytest.approx(98.0)
+    assert list(result.spend["least_overflow_bound"]) == pytest.approx([0.0, 0.0])
+    assert result.least_overflow == pytest.approx(98.0)
+    assert result.least_overflow_bound == pytest.approx(98.0)
+    assert "the overflow alone 98.0 (Optimal)" in result.solver_status, result.solver_status
+    assert "the years' own least 0.0" in result.solver_status

@@ -203,8 +203,9 @@ def years_from_costs(
     change_cost
         Objective units per pupil whose school differs from the previous plan year's.
     overflow_first
-        Hold each year's overflow to the least the budget allows, earliest year first, before the usual
-        objective (:mod:`siting.model.years_overflow`); needs ``overflow_penalty``.
+        First the fewest pupil-years above capacity over the plan the limits allow, then the usual
+        objective among the plans that keep it (:mod:`siting.model.years_overflow`); needs
+        ``overflow_penalty``.
     **core
         Other parameters of :meth:`SitingModel.from_costs` (``max_new``, ``budget`` (total), ``max_open``,
         ``force_open``, ``single_source``, ``overflow_penalty``, ``overflow_ceiling``, ``min_load``,
