@@ -138,7 +138,7 @@ def least_overflow(
     pure = np.zeros(prog.shape[1])
     pure[cols] = 1.0
     lp = solve_program(  # the bound: the pupils above capacity alone, every column continuous
-        MatrixProgram(pure, prog.lb, prog.ub, prog.integer, prog.a, prog.row_lo, prog.row_hi).relaxed(),
+        dataclasses.replace(prog, c=pure).relaxed(),
         solver=solver,
         time_limit_s=max(deadline.left() / 4, MIN_SOLVE_S),
         gap=STAGE_GAP,
@@ -150,7 +150,7 @@ def least_overflow(
     c = prog.c.copy()
     c[cols] *= OVERFLOW_FIRST_ROUNDING
     out = solve_program(
-        MatrixProgram(c, prog.lb, prog.ub, prog.integer, prog.a, prog.row_lo, prog.row_hi, start),
+        dataclasses.replace(prog, c=c, start=start),
         solver=solver,
         time_limit_s=max(PRICED_SHARE * deadline.left(), MIN_SOLVE_S),
         gap=STAGE_GAP,
@@ -195,7 +195,7 @@ def _prove(
     the least; its plan's walks are mended by the second stage).
     """
     proof = solve_program(
-        MatrixProgram(pure, prog.lb, prog.ub, prog.integer, prog.a, prog.row_lo, prog.row_hi, x),
+        dataclasses.replace(prog, c=pure, start=x),
         solver=solver,
         time_limit_s=max(deadline.left(), MIN_SOLVE_S),
         gap=STAGE_GAP,
