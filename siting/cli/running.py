@@ -116,15 +116,30 @@ def _verdict(ind: dict) -> str:
     return f"the plan {lowers}; schools behind it: {causes} (why: balance_schools.csv)"
 
 
+def _solution_line(scenario: str, sol: dict, plan: dict | None) -> str:
+    """The first line of a run: the solver's answer, or in a plan run the design year's part of the plan.
+
+    A plan's design year has its own objective but no bound of its own; its status, bound and gap are
+    the whole plan's, printed on the plan line, so they are not repeated here as if they were the year's.
+    """
+    if plan:
+        return (
+            f"scenario {scenario}: design year {plan.get('design_year')} of the plan below "
+            f"({sol.get('solver')}): that year's objective {_number(sol.get('objective'), ',.0f')}; status, "
+            f"bound and gap are the plan's, {_number(sol.get('solve_time_s'), '.1f')} s"
+        )
+    gap = None if sol.get("gap") is None else 100 * sol["gap"]
+    return (
+        f"scenario {scenario}: solver {sol['status']} ({sol.get('solver')}), "
+        f"objective {_number(sol.get('objective'), ',.0f')}, bound {_number(sol.get('bound'), ',.0f')}, "
+        f"gap {_number(gap, '.2f')}%, {_number(sol.get('solve_time_s'), '.1f')} s"
+    )
+
+
 def _run_report(result: object) -> str:
     summary = result.summary  # type: ignore[attr-defined]
     sol = summary["solution"]
-    gap = None if sol.get("gap") is None else 100 * sol["gap"]
-    lines = [
-        f"scenario {summary['scenario']}: solver {sol['status']} ({sol.get('solver')}), "
-        f"objective {_number(sol.get('objective'), ',.0f')}, bound {_number(sol.get('bound'), ',.0f')}, "
-        f"gap {_number(gap, '.2f')}%, {_number(sol.get('solve_time_s'), '.1f')} s",
-    ]
+    lines = [_solution_line(summary["scenario"], sol, summary.get("plan"))]
     for key, value in summary["key_figures"].items():
         shown = (
             f"{value:,.3f}"
