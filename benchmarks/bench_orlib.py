@@ -142,13 +142,14 @@ _FLAGS = ("resume", "table")
 NOTES: dict[str, str] = {
     "orlib-pmed-all": (
         "One run of the whole family at commit 53b22e9 (issue 17's solver), `jobs=2`: two instances at a "
-        "time, one solver thread each, in one hold of the benchmark lock. Beside it: an editor and a "
-        "2-second unit test; no other benchmark."
+        "time, one solver thread each, in one hold of the benchmark lock. Beside it: a shell reading "
+        "files; no other benchmark."
     ),
     "orlib-cap-all": (
         "One run of the whole family at commit 53b22e9 (issue 17's solver), `jobs=2`: two instances at a "
         "time, one solver thread each, in the same hold of the benchmark lock as the pmed run before it. "
-        "Beside it: an editor; no other benchmark. The 61 OR-Library instances (cap41–cap134, with and "
+        "Beside it: an editor, two 3-second unit-test runs and a "
+        "re-render of a section; no other benchmark. The 61 OR-Library instances (cap41–cap134, with and "
         "without single sourcing) are the small ones: all proven optimal. The 24 capa/capb/capc rows are "
         "the large ones: issue 17's target is within 1 % of the optimum in 300 s."
     ),

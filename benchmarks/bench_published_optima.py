@@ -46,13 +46,14 @@ def main(argv: list[str]) -> str:
         "",
         f"Machine: {machine()} (when this overview was written; each family's section says when it ran).",
         "",
-        "| family | instances | target | hit | proven optimal | worst gap to the optimum | median solve s |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| family | instances | target | hit | proven optimal | within 1 % | worst gap to the optimum "
+        "| median solve s | rows ran |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for family, target in TARGETS.items():
         path = RESULTS_DIR / f"orlib-{family}-all.json"
         if not path.exists():
-            lines.append(f"| {family} | — | {target} | not run | | | |")
+            lines.append(f"| {family} | — | {target} | not run | | | | | |")
             continue
         rows = json.loads(path.read_text(encoding="utf-8"))["rows"]
         folder = SHARED / "benchmarks" / family
@@ -68,11 +69,18 @@ def main(argv: list[str]) -> str:
             proven = sum(r["status"] == "optimal" for r in group)
             hits = sum(bool(r["hit"]) for r in group)
             n = len(group)
+            within = sum(g <= 0.01 + 1e-9 for g in finite)
+            ran = sorted({str(r.get("ran", "undated"))[:10] for r in group})
+            when = ran[0] if len(ran) == 1 else f"{ran[0]} to {ran[-1]}"
             size = f"{n}" if n == len(every) else f"{n} of {len(every)} run so far"
-            lines.append(f"| {name} | {size} | {target} | {hits} / {n} | {proven} | {worst} | {median} |")
+            lines.append(
+                f"| {name} | {size} | {target} | {hits} / {n} | {proven} | {within} / {n} | {worst} "
+                f"| {median} | {when} |"
+            )
     lines += [
         "",
         "Per-instance tables follow in the `orlib` sections. A miss is never tuned away: every instance "
-        "runs with the same settings (gap 1e-6, 300 s).",
+        "runs with the same settings (gap 1e-6, 300 s). Issue 17's target for pmed and the capa/b/c "
+        "instances is within 1 % of the optimum in 300 s, the small ones proven optimal.",
     ]
     return "\n".join(lines) + "\n"
