@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from benchmarks._common import RESULTS_DIR, SHARED, machine
-from benchmarks.bench_orlib import _tasks
+from benchmarks.bench_orlib import _tasks, within_one_percent
 
 TARGETS = {
     "pmed": "proven optimum",
@@ -69,7 +69,7 @@ def main(argv: list[str]) -> str:
             proven = sum(r["status"] == "optimal" for r in group)
             hits = sum(bool(r["hit"]) for r in group)
             n = len(group)
-            within = sum(g <= 0.01 + 1e-9 for g in finite)
+            within = sum(within_one_percent(g) for g in finite)
             ran = sorted({str(r.get("ran", "undated"))[:10] for r in group})
             when = ran[0] if len(ran) == 1 else f"{ran[0]} to {ran[-1]}"
             size = f"{n}" if n == len(every) else f"{n} of {len(every)} run so far"
